@@ -1,0 +1,198 @@
+using System.Runtime.InteropServices;
+
+namespace MeDlm.Kernels;
+
+/// <summary>What one edit round did to one sequence.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct EditCounts : IEquatable<EditCounts>
+{
+    /// <summary>Kept response positions whose token changed (cur != x, cur != DEL).</summary>
+    public int Replaced;
+
+    /// <summary>Response positions removed because cur == DEL.</summary>
+    public int Deleted;
+
+    /// <summary>Insertions applied.</summary>
+    public int Inserted;
+
+    /// <summary>Insertions proposed but dropped by the length cap.</summary>
+    public int InsertionsDropped;
+
+    /// <summary>True when cur == x and nxt == x everywhere: the sequence is at a fixed point (nothing changed).</summary>
+    public bool FixedPoint;
+
+    /// <inheritdoc/>
+    public readonly bool Equals(EditCounts other) =>
+        Replaced == other.Replaced && Deleted == other.Deleted && Inserted == other.Inserted &&
+        InsertionsDropped == other.InsertionsDropped && FixedPoint == other.FixedPoint;
+
+    /// <inheritdoc/>
+    public override readonly bool Equals(object? obj) => obj is EditCounts o && Equals(o);
+
+    /// <inheritdoc/>
+    public override readonly int GetHashCode() => HashCode.Combine(Replaced, Deleted, Inserted, InsertionsDropped, FixedPoint);
+
+    /// <inheritdoc/>
+    public override readonly string ToString() =>
+        $"replaced {Replaced}, deleted {Deleted}, inserted {Inserted}, dropped {InsertionsDropped}, fixed point {FixedPoint}";
+
+    /// <summary>Equality.</summary>
+    public static bool operator ==(EditCounts left, EditCounts right) => left.Equals(right);
+
+    /// <summary>Inequality.</summary>
+    public static bool operator !=(EditCounts left, EditCounts right) => !left.Equals(right);
+}
+
+/// <summary>
+/// ME-DLM stage 2: applies one edit round's proposals (DESIGN §2, mirroring the reference test.py).
+/// </summary>
+/// <remarks>
+/// <para>Token buffers are <c>long</c>, like the ONNX <c>input_ids</c>; the head outputs (argmax ids)
+/// are <c>int</c>. For a row x of length len with prompt length P, per position i:</para>
+/// <list type="number">
+/// <item>Prompt positions i &lt; P use cur[i] = nxt[i] = x[i] whatever the inputs hold; they are never
+/// deleted or preceded by an insertion, so the prompt is copied unchanged and keeps length P. (The
+/// reference would also delete a prompt token equal to DEL; a prompt never holds that special token.)</item>
+/// <item>Fixed point iff cur[i] == x[i] and nxt[i] == x[i] for every i &lt; len; the output then equals x.</item>
+/// <item>Every response position with cur[i] == DEL is removed together with its nxt[i] (an insertion
+/// proposed in front of a deleted token is lost).</item>
+/// <item>For each remaining position in order: nxt[i] is emitted first when nxt[i] != cur[i] (one
+/// insertion), then cur[i]. nxt[i] is the argmax of the next-token head at i - 1, already shifted.</item>
+/// <item>Length cap: insertions allowed = cap - kept; when more are proposed the earliest are kept and the
+/// later dropped (no insertion when cap &lt;= kept; kept tokens are never truncated).</item>
+/// </list>
+/// <para>Output slots past a row's new length are left untouched.</para>
+/// </remarks>
+public static class Edits
+{
+    /// <summary>
+    /// One edit round for one row: <paramref name="tokens"/> is the row x (its length is the row length),
+    /// <paramref name="cur"/> and <paramref name="nxt"/> hold at least tokens.Length ids.
+    /// The effective cap is min(<paramref name="maxLength"/>, dest.Length); dest must hold tokens.Length.
+    /// </summary>
+    /// <returns>The new length of the row (written to dest[0..length)).</returns>
+    public static int Apply(ReadOnlySpan<long> tokens, int promptLength, ReadOnlySpan<int> cur, ReadOnlySpan<int> nxt,
+        int delId, int maxLength, Span<long> dest, out EditCounts counts)
+    {
+        int len = tokens.Length;
+        if ((uint)promptLength > (uint)len)
+        {
+            throw new ArgumentOutOfRangeException(nameof(promptLength), "The prompt length must lie in [0, row length].");
+        }
+        if (cur.Length < len || nxt.Length < len)
+        {
+            throw new ArgumentException("cur and nxt must cover the row.");
+        }
+        if (dest.Length < len)
+        {
+            throw new ArgumentException("dest must hold at least the row length.", nameof(dest));
+        }
+        int cap = Math.Min(maxLength, dest.Length);
+        ReadOnlySpan<long> resp = tokens[promptLength..];
+        ReadOnlySpan<int> curR = cur[promptLength..len];
+        ReadOnlySpan<int> nxtR = nxt[promptLength..len];
+        int respLen = resp.Length;
+
+        // Insertions allowed depend on the kept count: count DEL first (vectorised) unless the cap cannot bind
+        // (each kept response position adds at most one insertion).
+        int allowed;
+        if ((long)len + respLen <= cap)
+        {
+            allowed = int.MaxValue;
+        }
+        else
+        {
+            int kept = len - curR.Count(delId);
+            allowed = Math.Max(0, cap - kept);
+        }
+
+        tokens[..promptLength].CopyTo(dest);
+        int o = promptLength;
+        int replaced = 0, deleted = 0, inserted = 0, dropped = 0;
+        bool fixedPoint = true;
+        for (int i = 0; i < respLen; i++)
+        {
+            long x = resp[i];
+            int c = curR[i];
+            int nx = nxtR[i];
+            if (c != x || nx != x)
+            {
+                fixedPoint = false;
+            }
+            if (c == delId)
+            {
+                deleted++;
+                continue;
+            }
+            if (nx != c)
+            {
+                if (inserted < allowed)
+                {
+                    dest[o++] = nx;
+                    inserted++;
+                }
+                else
+                {
+                    dropped++;
+                }
+            }
+            dest[o++] = c;
+            if (c != x)
+            {
+                replaced++;
+            }
+        }
+        counts = new EditCounts
+        {
+            Replaced = replaced,
+            Deleted = deleted,
+            Inserted = inserted,
+            InsertionsDropped = dropped,
+            FixedPoint = fixedPoint,
+        };
+        return o;
+    }
+
+    /// <summary>
+    /// One edit round over a right-padded batch. Row b of <paramref name="tokens"/>, <paramref name="cur"/>
+    /// and <paramref name="nxt"/> starts at b·<paramref name="stride"/> and has rowLengths[b] valid entries;
+    /// the result goes to dest at b·<paramref name="destStride"/> with its length in destLengths[b] and its
+    /// counts in counts[b]. The batch size is rowLengths.Length. Requires destStride &gt;= stride (kept
+    /// tokens always fit); the cap per row is min(<paramref name="maxLength"/>, destStride). dest must not
+    /// overlap tokens.
+    /// </summary>
+    public static void ApplyBatch(ReadOnlySpan<long> tokens, int stride, ReadOnlySpan<int> rowLengths,
+        ReadOnlySpan<int> promptLengths, ReadOnlySpan<int> cur, ReadOnlySpan<int> nxt, int delId, int maxLength,
+        Span<long> dest, int destStride, Span<int> destLengths, Span<EditCounts> counts)
+    {
+        int batch = rowLengths.Length;
+        if (promptLengths.Length < batch || destLengths.Length < batch || counts.Length < batch)
+        {
+            throw new ArgumentException("promptLengths, destLengths and counts must have one entry per row.");
+        }
+        if (destStride < stride)
+        {
+            throw new ArgumentException("destStride must be at least stride.", nameof(destStride));
+        }
+        long need = batch == 0 ? 0 : ((long)(batch - 1) * stride) + stride;
+        if (tokens.Length < need || cur.Length < need || nxt.Length < need)
+        {
+            throw new ArgumentException("tokens, cur and nxt must hold batch x stride entries.");
+        }
+        if (batch > 0 && dest.Length < ((long)(batch - 1) * destStride) + destStride)
+        {
+            throw new ArgumentException("dest must hold batch x destStride entries.", nameof(dest));
+        }
+        for (int b = 0; b < batch; b++)
+        {
+            int len = rowLengths[b];
+            if ((uint)len > (uint)stride)
+            {
+                throw new ArgumentOutOfRangeException(nameof(rowLengths), "A row length exceeds the stride.");
+            }
+            int off = b * stride;
+            destLengths[b] = Apply(tokens.Slice(off, len), promptLengths[b], cur.Slice(off, len), nxt.Slice(off, len),
+                delId, maxLength, dest.Slice(b * destStride, destStride), out counts[b]);
+        }
+    }
+}

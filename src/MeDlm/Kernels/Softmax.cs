@@ -1,0 +1,96 @@
+using System.Numerics.Tensors;
+
+namespace MeDlm.Kernels;
+
+/// <summary>
+/// Numerically stable softmax and log-softmax of one row (the maximum is subtracted first, which
+/// <see cref="TensorPrimitives.SoftMax{T}(ReadOnlySpan{T}, Span{T})"/> does not do).
+/// </summary>
+/// <remarks>
+/// Conventions (never NaN for non-NaN input):
+/// <list type="bullet">
+/// <item>-inf entries get probability 0 (log-probability -inf).</item>
+/// <item>A row whose entries are all -inf has no probability mass: softmax writes zeros and
+/// log-softmax writes -inf everywhere.</item>
+/// <item>If some entries are +inf, the mass is shared equally among them (the limit of the finite
+/// case); every other entry gets 0.</item>
+/// <item>Large finite logits (e.g. near 1e4) are fine: only differences to the maximum are exponentiated.</item>
+/// </list>
+/// The destination may be the same memory as the logits (in place).
+/// NaN inputs give unspecified results.
+/// </remarks>
+public static class Softmax
+{
+    /// <summary>dest[i] = exp(l[i] - max) / Σ exp(l - max).</summary>
+    public static void Compute(ReadOnlySpan<float> logits, Span<float> dest)
+    {
+        CheckDestination(logits, dest);
+        if (logits.IsEmpty)
+        {
+            return;
+        }
+        float m = RowScan.MaxSumExp(logits, default, default, out _, out double sum);
+        dest = dest[..logits.Length];
+        if (float.IsNegativeInfinity(m))
+        {
+            dest.Clear();
+            return;
+        }
+        if (float.IsPositiveInfinity(m))
+        {
+            float share = (float)(1.0 / sum);
+            for (int i = 0; i < logits.Length; i++)
+            {
+                dest[i] = float.IsPositiveInfinity(logits[i]) ? share : 0f;
+            }
+            return;
+        }
+        // Three vectorised passes (the row is typically still in L2 from the max/sum pass).
+        TensorPrimitives.Subtract(logits, m, dest);
+        TensorPrimitives.Exp(dest, dest);
+        TensorPrimitives.Multiply(dest, (float)(1.0 / sum), dest);
+    }
+
+    /// <summary>dest[i] = l[i] - max - log Σ exp(l - max).</summary>
+    public static void LogSoftmax(ReadOnlySpan<float> logits, Span<float> dest)
+    {
+        CheckDestination(logits, dest);
+        if (logits.IsEmpty)
+        {
+            return;
+        }
+        float m = RowScan.MaxSumExp(logits, default, default, out _, out double sum);
+        dest = dest[..logits.Length];
+        if (float.IsNegativeInfinity(m))
+        {
+            dest.Fill(float.NegativeInfinity);
+            return;
+        }
+        if (float.IsPositiveInfinity(m))
+        {
+            float logShare = (float)-Math.Log(sum);
+            for (int i = 0; i < logits.Length; i++)
+            {
+                dest[i] = float.IsPositiveInfinity(logits[i]) ? logShare : float.NegativeInfinity;
+            }
+            return;
+        }
+        // Subtract in double then round once: max + log(sum) may not be representable in float.
+        double shift = m + Math.Log(sum);
+        float hi = (float)shift;
+        float lo = (float)(shift - hi);
+        TensorPrimitives.Subtract(logits, hi, dest);
+        if (lo != 0f)
+        {
+            TensorPrimitives.Subtract(dest, lo, dest);
+        }
+    }
+
+    private static void CheckDestination(ReadOnlySpan<float> logits, Span<float> dest)
+    {
+        if (dest.Length < logits.Length)
+        {
+            throw new ArgumentException("Destination is shorter than the logits row.", nameof(dest));
+        }
+    }
+}
