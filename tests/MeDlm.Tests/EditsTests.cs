@@ -1,0 +1,208 @@
+using MeDlm.Kernels;
+
+namespace MeDlm.Tests;
+
+public class EditsTests
+{
+    private const int Del = 999;
+
+    // A tiny word vocabulary for readable hand-made cases.
+    private static readonly string[] Words =
+        ["<p>", "def", "f", "(", "xs", ")", ":", "NL", "for", "x", "in", "total", "+=", "=", "0", "return", "END", "2", "+", "4", "5", "junk"];
+
+    private static long[] T(string s) => s.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+        .Select(w => w == "DEL" ? (long)Del : Array.IndexOf(Words, w)).Select(v => v < 0 ? throw new ArgumentException(s) : v).ToArray();
+
+    private static int[] I(string s) => T(s).Select(v => (int)v).ToArray();
+
+    private static string S(ReadOnlySpan<long> ids)
+    {
+        var parts = new List<string>();
+        foreach (long v in ids)
+        {
+            parts.Add(v == Del ? "DEL" : Words[v]);
+        }
+        return string.Join(' ', parts);
+    }
+
+    private static (string Text, EditCounts Counts) Round(string x, int prompt, string cur, string nxt, int cap = 1000)
+    {
+        var tokens = T(x);
+        var dest = new long[Math.Max(tokens.Length * 2, 1)];
+        int n = Edits.Apply(tokens, prompt, I(cur), I(nxt), Del, cap, dest, out var counts);
+        var (refOut, refCounts) = Reference.Edit(tokens, prompt, I(cur), I(nxt), Del, Math.Min(cap, dest.Length));
+        Assert.Equal(S(refOut), S(dest.AsSpan(0, n)));
+        Assert.Equal(refCounts, counts);
+        return (S(dest.AsSpan(0, n)), counts);
+    }
+
+    [Fact]
+    public void A_missing_total_equals_zero_line_is_inserted_over_rounds()
+    {
+        string x = "<p> <p> def f ( xs ) : NL for x in xs : total += x NL return total END";
+        // Each round the next-token head at ": NL" proposes the next missing token before "for".
+        string[] proposals = ["total", "=", "0", "NL"];
+        foreach (string w in proposals)
+        {
+            var words = x.Split(' ');
+            int forAt = Array.IndexOf(words, "for");
+            var nxt = (string[])words.Clone();
+            nxt[forAt] = w;
+            var (text, counts) = Round(x, 2, x, string.Join(' ', nxt));
+            Assert.Equal(1, counts.Inserted);
+            Assert.False(counts.FixedPoint);
+            x = text;
+        }
+        Assert.Equal("<p> <p> def f ( xs ) : NL total = 0 NL for x in xs : total += x NL return total END", x);
+        var (same, fixedCounts) = Round(x, 2, x, x);
+        Assert.Equal(x, same);
+        Assert.True(fixedCounts.FixedPoint);
+        Assert.Equal(default(EditCounts) with { FixedPoint = true }, fixedCounts);
+    }
+
+    [Fact]
+    public void A_stray_token_is_deleted_and_a_wrong_token_replaced()
+    {
+        var (text, c) = Round("<p> 2 + 2 = 5 junk END", 1, "<p> 2 + 2 = 4 DEL END", "<p> 2 + 2 = 4 junk END");
+        Assert.Equal("<p> 2 + 2 = 4 END", text);
+        Assert.Equal(1, c.Replaced);
+        Assert.Equal(1, c.Deleted);
+        Assert.Equal(0, c.Inserted);
+    }
+
+    [Fact]
+    public void An_insertion_in_front_of_a_deleted_token_is_lost()
+    {
+        // nxt at the deleted position proposes "total" before it; it goes with the deletion.
+        var (text, c) = Round("<p> x junk NL", 1, "<p> x DEL NL", "<p> x total NL");
+        Assert.Equal("<p> x NL", text);
+        Assert.Equal(0, c.Inserted);
+        Assert.Equal(1, c.Deleted);
+    }
+
+    [Fact]
+    public void The_cap_keeps_the_earliest_insertions_and_never_truncates()
+    {
+        string x = "<p> x x x x";
+        string nxt = "<p> 0 0 0 0"; // four insertions proposed
+        var (text, c) = Round(x, 1, x, nxt, cap: 7);
+        Assert.Equal("<p> 0 x 0 x x x", text);
+        Assert.Equal(2, c.Inserted);
+        Assert.Equal(2, c.InsertionsDropped);
+
+        (text, c) = Round(x, 1, x, nxt, cap: 3); // cap below the kept length: no insertion, nothing cut
+        Assert.Equal(x, text);
+        Assert.Equal(0, c.Inserted);
+        Assert.Equal(4, c.InsertionsDropped);
+
+        (text, _) = Round(x, 1, "<p> x DEL DEL x", nxt, cap: 4); // 3 kept: room for one insertion
+        Assert.Equal("<p> 0 x x", text);
+        (text, _) = Round(x, 1, "<p> x DEL DEL x", nxt, cap: 5); // deletions free room for insertions
+        Assert.Equal("<p> 0 x 0 x", text);
+    }
+
+    [Fact]
+    public void Prompt_positions_never_change_whatever_the_heads_say()
+    {
+        var (text, c) = Round("def f ( xs ) : NL x", 7, "DEL DEL 5 5 DEL junk junk x", "junk 0 0 0 0 0 0 x");
+        Assert.Equal("def f ( xs ) : NL x", text);
+        Assert.True(c.FixedPoint);
+        // The first response position can still receive an insertion (from the head at the last prompt token).
+        (text, _) = Round("def f ( xs ) : NL x", 7, "DEL DEL 5 5 DEL junk junk x", "junk 0 0 0 0 0 0 total");
+        Assert.Equal("def f ( xs ) : NL total x", text);
+    }
+
+    [Fact]
+    public void Random_rows_match_reference()
+    {
+        var r = new Random(7001);
+        for (int it = 0; it < 3000; it++)
+        {
+            int len = r.Next(0, 60);
+            int prompt = r.Next(0, len + 1);
+            var (x, cur, nxt) = RandomRow(r, len);
+            int cap = r.Next(3) == 0 ? 1000 : r.Next(0, 2 * len + 2);
+            var dest = new long[Math.Max(1, 2 * len)];
+            Array.Fill(dest, -7);
+            int n = Edits.Apply(x, prompt, cur, nxt, Del, cap, dest, out var counts);
+            var (expected, expectedCounts) = Reference.Edit(x, prompt, cur, nxt, Del, Math.Min(cap, dest.Length));
+            Assert.Equal(expected, dest[..n]);
+            Assert.Equal(expectedCounts, counts);
+            Assert.Equal(x[..prompt], dest[..prompt]);
+            Assert.All(dest[n..], v => Assert.Equal(-7, v)); // slots past the length untouched
+        }
+    }
+
+    [Fact]
+    public void Batch_with_ragged_rows_equals_per_row_calls()
+    {
+        var r = new Random(7002);
+        for (int it = 0; it < 200; it++)
+        {
+            int batch = r.Next(0, 9);
+            int stride = r.Next(1, 70);
+            int destStride = stride + r.Next(0, 70);
+            int cap = r.Next(2) == 0 ? 10_000 : r.Next(0, 100);
+            var tokens = new long[batch * stride];
+            var cur = new int[batch * stride];
+            var nxt = new int[batch * stride];
+            var lengths = new int[batch];
+            var prompts = new int[batch];
+            for (int b = 0; b < batch; b++)
+            {
+                lengths[b] = r.Next(0, stride + 1);
+                prompts[b] = r.Next(0, lengths[b] + 1);
+                var (x, c, n) = RandomRow(r, lengths[b]);
+                x.CopyTo(tokens, b * stride);
+                c.CopyTo(cur, b * stride);
+                n.CopyTo(nxt, b * stride);
+                for (int i = lengths[b]; i < stride; i++)
+                {
+                    tokens[(b * stride) + i] = 12345; // padding garbage must be ignored
+                    cur[(b * stride) + i] = Del;
+                    nxt[(b * stride) + i] = 3;
+                }
+            }
+            var dest = new long[batch * destStride];
+            var destLengths = new int[batch];
+            var counts = new EditCounts[batch];
+            Edits.ApplyBatch(tokens, stride, lengths, prompts, cur, nxt, Del, cap, dest, destStride, destLengths, counts);
+            for (int b = 0; b < batch; b++)
+            {
+                int off = b * stride;
+                var (expected, expectedCounts) = Reference.Edit(tokens[off..(off + lengths[b])], prompts[b],
+                    cur[off..(off + lengths[b])], nxt[off..(off + lengths[b])], Del, Math.Min(cap, destStride));
+                Assert.Equal(expected, dest[(b * destStride)..((b * destStride) + destLengths[b])]);
+                Assert.Equal(expectedCounts, counts[b]);
+                Assert.Equal(tokens[off..(off + prompts[b])], dest[(b * destStride)..((b * destStride) + prompts[b])]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Batch_rejects_inconsistent_buffers()
+    {
+        Assert.Throws<ArgumentException>(() => Edits.ApplyBatch(new long[8], 4, [4, 4], [1, 1], new int[8], new int[8], Del, 10,
+            new long[6], 3, new int[2], new EditCounts[2]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Edits.ApplyBatch(new long[8], 4, [5, 4], [1, 1], new int[8], new int[8], Del, 10,
+            new long[8], 4, new int[2], new EditCounts[2]));
+    }
+
+    private static (long[] X, int[] Cur, int[] Nxt) RandomRow(Random r, int len)
+    {
+        // Small alphabet so that "unchanged" is common and fixed points occur.
+        var x = new long[len];
+        var cur = new int[len];
+        var nxt = new int[len];
+        bool quiet = r.Next(4) == 0;
+        for (int i = 0; i < len; i++)
+        {
+            x[i] = r.Next(6);
+            int roll = r.Next(10);
+            cur[i] = quiet || roll < 6 ? (int)x[i] : roll < 8 ? Del : r.Next(6);
+            int roll2 = r.Next(10);
+            nxt[i] = quiet || roll2 < 6 ? (int)x[i] : roll2 < 7 ? Del : r.Next(6);
+        }
+        return (x, cur, nxt);
+    }
+}

@@ -1,0 +1,106 @@
+using MeDlm.Kernels;
+
+namespace MeDlm.Tests;
+
+public class SoftmaxTests
+{
+    [Fact]
+    public void Softmax_matches_reference_on_random_rows()
+    {
+        var r = new Random(1001);
+        for (int it = 0; it < 1500; it++)
+        {
+            var l = Gen.Row(r, Gen.Length(r));
+            var dest = new float[l.Length];
+            Softmax.Compute(l, dest);
+            var expected = Reference.Softmax(l);
+            for (int i = 0; i < l.Length; i++)
+            {
+                Assert.False(float.IsNaN(dest[i]), $"NaN at {i} (iteration {it})");
+                Assert.True(Gen.Close(dest[i], expected[i]), $"it {it} i {i}: {dest[i]} vs {expected[i]}");
+            }
+            if (l.Length > 0 && expected.Sum() > 0)
+            {
+                Assert.True(Math.Abs(dest.Sum(v => (double)v) - 1) < 1e-4);
+            }
+        }
+    }
+
+    [Fact]
+    public void LogSoftmax_matches_reference_on_random_rows()
+    {
+        var r = new Random(1002);
+        for (int it = 0; it < 1500; it++)
+        {
+            var l = Gen.Row(r, Gen.Length(r));
+            var dest = new float[l.Length];
+            Softmax.LogSoftmax(l, dest);
+            var expected = Reference.LogSoftmax(l);
+            for (int i = 0; i < l.Length; i++)
+            {
+                Assert.False(float.IsNaN(dest[i]), $"NaN at {i} (iteration {it})");
+                // log-probabilities near 0 are compared absolutely, very negative ones relatively.
+                Assert.True(Gen.Close(dest[i], expected[i], abs: 2e-5, rel: 1e-5), $"it {it} i {i}: {dest[i]} vs {expected[i]}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Edge_rows_never_give_NaN()
+    {
+        float ninf = float.NegativeInfinity, pinf = float.PositiveInfinity;
+        float[][] rows =
+        [
+            [ninf, ninf, ninf],
+            [1e4f, 1e4f - 1, -1e4f],
+            [3.4e38f, -3.4e38f, 3.4e38f],
+            [pinf, 0, pinf, ninf],
+            [ninf],
+            [5],
+        ];
+        foreach (var l in rows)
+        {
+            var p = new float[l.Length];
+            var lp = new float[l.Length];
+            Softmax.Compute(l, p);
+            Softmax.LogSoftmax(l, lp);
+            var ep = Reference.Softmax(l);
+            for (int i = 0; i < l.Length; i++)
+            {
+                Assert.False(float.IsNaN(p[i]) || float.IsNaN(lp[i]));
+                Assert.True(Gen.Close(p[i], ep[i]), $"{string.Join(",", l)}: {p[i]} vs {ep[i]}");
+                double elp = (float)Reference.LogSoftmax(l)[i]; // beyond float range the right answer is -inf
+                Assert.True(Gen.Close(lp[i], elp, 1e-5, 1e-5), $"{string.Join(",", l)}: log {lp[i]} vs {elp}");
+            }
+        }
+        // The documented all -inf convention: zeros / -inf.
+        var z = new float[3];
+        Softmax.Compute([ninf, ninf, ninf], z);
+        Assert.Equal([0f, 0f, 0f], z);
+        Softmax.Compute([], []);
+    }
+
+    [Fact]
+    public void Works_in_place()
+    {
+        var r = new Random(1003);
+        for (int it = 0; it < 100; it++)
+        {
+            var l = Gen.Row(r, Gen.Length(r));
+            var a = (float[])l.Clone();
+            var b = (float[])l.Clone();
+            var ea = new float[l.Length];
+            var eb = new float[l.Length];
+            Softmax.Compute(l, ea);
+            Softmax.LogSoftmax(l, eb);
+            Softmax.Compute(a, a);
+            Softmax.LogSoftmax(b, b);
+            Assert.Equal(ea, a);
+            Assert.Equal(eb, b);
+        }
+    }
+
+    [Fact]
+    public void Short_destination_is_rejected() =>
+        Assert.Throws<ArgumentException>(() => Softmax.Compute(new float[4], new float[3]));
+}
