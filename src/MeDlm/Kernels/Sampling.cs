@@ -135,15 +135,17 @@ public static class Sampling
             }
             kept = kept[..c];
         }
-        // Walk the kept tokens in ascending id order.
+        // Walk the kept tokens in ascending id order (their mass is summed in that order too).
+        for (int j = 0; j < kept.Length; j++)
+        {
+            kept[j] = (uint)RowScan.KeyId(kept[j]);
+        }
+        kept.Sort();
         double zk = 0;
         for (int j = 0; j < kept.Length; j++)
         {
-            int id = RowScan.KeyId(kept[j]);
-            kept[j] = (uint)id;
-            zk += Weight(logits, default, id, m, invT);
+            zk += Weight(logits, default, (int)kept[j], m, invT);
         }
-        kept.Sort();
         double target = uniform * zk;
         double acc = 0;
         int last = (int)kept[0];

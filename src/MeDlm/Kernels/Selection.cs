@@ -41,7 +41,7 @@ public static class Selection
                 {
                     int parent = (c - 1) >> 1;
                     int pi = heap[parent];
-                    if (!Worse(scores[pi], pi, s, i))
+                    if (!Worse(s, i, scores[pi], pi))
                     {
                         break;
                     }
