@@ -105,12 +105,12 @@ internal static class RowScan
             Vector256<float> s0 = Vector256<float>.Zero, s1 = s0;
             for (; i <= n - 2 * Vector256<float>.Count; i += 2 * Vector256<float>.Count)
             {
-                s0 += Vector256.Exp(Vector256.LoadUnsafe(ref r, (nuint)i) - mv);
-                s1 += Vector256.Exp(Vector256.LoadUnsafe(ref r, (nuint)(i + 8)) - mv);
+                s0 += ExpNonPositive(Vector256.LoadUnsafe(ref r, (nuint)i) - mv);
+                s1 += ExpNonPositive(Vector256.LoadUnsafe(ref r, (nuint)(i + 8)) - mv);
             }
             for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
             {
-                s0 += Vector256.Exp(Vector256.LoadUnsafe(ref r, (nuint)i) - mv);
+                s0 += ExpNonPositive(Vector256.LoadUnsafe(ref r, (nuint)i) - mv);
             }
             s = Vector256.Sum(s0 + s1);
         }
@@ -119,6 +119,29 @@ internal static class RowScan
             s += MathF.Exp(Unsafe.Add(ref r, i) - m);
         }
         return s;
+    }
+
+    /// <summary>
+    /// exp(x) for x &lt;= 0, float only: 2^n · e^r with n = round(x·log2 e) and r = x - n·ln 2 (Cody-Waite split),
+    /// e^r from its degree-6 Taylor polynomial on |r| &lt;= ln2/2 (relative error about 2e-7). Results below
+    /// e^-87 (subnormal range) and exp(-inf) are 0. About twice as fast as <see cref="Vector256.Exp(Vector256{float})"/>,
+    /// which widens to double; the sums it feeds need no more than float accuracy.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> ExpNonPositive(Vector256<float> x)
+    {
+        Vector256<float> n = Vector256.Round(x * Vector256.Create(1.44269504f));
+        Vector256<float> r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.693359375f), x);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(2.12194440e-4f), r);
+        Vector256<float> p = Vector256.Create(1f / 720f);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 120f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 24f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 6f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.5f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        Vector256<float> scale = ((Vector256.ConvertToInt32(n) + Vector256.Create(127)) << 23).AsSingle();
+        return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256.Create(-87f)), Vector256<float>.Zero, p * scale);
     }
 
     /// <summary>True when some id of <paramref name="a"/> or <paramref name="b"/> lies in [start, start + length).</summary>
