@@ -74,9 +74,10 @@ class Attention(nn.Module):
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         if self.n_kv != self.n_heads:
+            # expand + reshape (not repeat_interleave, which exports as a Loop)
             rep = self.n_heads // self.n_kv
-            k = k.repeat_interleave(rep, dim=1)
-            v = v.repeat_interleave(rep, dim=1)
+            k = k[:, :, None].expand(b, self.n_kv, rep, t, self.head_dim).reshape(b, self.n_heads, t, self.head_dim)
+            v = v[:, :, None].expand(b, self.n_kv, rep, t, self.head_dim).reshape(b, self.n_heads, t, self.head_dim)
         # Bidirectional: every query sees every real key; padded keys get a large negative bias.
         scores = torch.matmul(q, k.transpose(-1, -2)) * (self.head_dim ** -0.5) + key_bias
         probs = torch.softmax(scores.float(), dim=-1).to(v.dtype)
