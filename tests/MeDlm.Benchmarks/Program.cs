@@ -16,7 +16,7 @@ public static class Program
         var config = DefaultConfig.Instance
             .AddDiagnoser(MemoryDiagnoser.Default)
             .AddColumn(new ThroughputVsCopyColumn())
-            .WithOptions(ConfigOptions.JoinSummary | ConfigOptions.DisableLogFile);
+            .WithOptions(ConfigOptions.DisableLogFile);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
     }
 }

@@ -62,3 +62,28 @@ public class RowScanTests
         Assert.Equal(7, RowScan.KeyId(RowScan.DescendingKey(-3f, 7)));
     }
 }
+
+public class RowScanWideTests
+{
+    [Fact]
+    public void Fast_exp_512_equals_the_256_bit_version_lane_by_lane()
+    {
+        var r = new Random(9002);
+        for (int it = 0; it < 5000; it++)
+        {
+            var x = new float[16];
+            for (int l = 0; l < 16; l++)
+            {
+                x[l] = r.Next(50) == 0 ? float.NegativeInfinity : -(float)(r.NextDouble() * 100);
+            }
+            var wide = RowScan.ExpNonPositive(System.Runtime.Intrinsics.Vector512.Create(x));
+            var lo = RowScan.ExpNonPositive(System.Runtime.Intrinsics.Vector256.Create(x, 0));
+            var hi = RowScan.ExpNonPositive(System.Runtime.Intrinsics.Vector256.Create(x, 8));
+            for (int l = 0; l < 8; l++)
+            {
+                Assert.Equal(lo.GetElement(l), wide.GetElement(l));
+                Assert.Equal(hi.GetElement(l), wide.GetElement(l + 8));
+            }
+        }
+    }
+}

@@ -99,7 +99,23 @@ internal static class RowScan
         int n = x.Length;
         int i = 0;
         float s = 0f;
-        if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
+        {
+            // AVX-512: half the instructions per element for the exp polynomial (the bottleneck here).
+            Vector512<float> mv = Vector512.Create(m);
+            Vector512<float> s0 = Vector512<float>.Zero, s1 = s0;
+            for (; i <= n - 2 * Vector512<float>.Count; i += 2 * Vector512<float>.Count)
+            {
+                s0 += ExpNonPositive(Vector512.LoadUnsafe(ref r, (nuint)i) - mv);
+                s1 += ExpNonPositive(Vector512.LoadUnsafe(ref r, (nuint)(i + 16)) - mv);
+            }
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                s0 += ExpNonPositive(Vector512.LoadUnsafe(ref r, (nuint)i) - mv);
+            }
+            s = Vector512.Sum(s0 + s1);
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
         {
             Vector256<float> mv = Vector256.Create(m);
             Vector256<float> s0 = Vector256<float>.Zero, s1 = s0;
@@ -142,6 +158,53 @@ internal static class RowScan
         p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
         Vector256<float> scale = ((Vector256.ConvertToInt32(n) + Vector256.Create(127)) << 23).AsSingle();
         return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256.Create(-87f)), Vector256<float>.Zero, p * scale);
+    }
+
+    /// <summary>The 512-bit twin of <see cref="ExpNonPositive(Vector256{float})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> ExpNonPositive(Vector512<float> x)
+    {
+        Vector512<float> n = Vector512.Round(x * Vector512.Create(1.44269504f));
+        Vector512<float> r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        Vector512<float> p = Vector512.Create(1f / 720f);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 120f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 24f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f / 6f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        Vector512<float> scale = ((Vector512.ConvertToInt32(n) + Vector512.Create(127)) << 23).AsSingle();
+        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(-87f)), Vector512<float>.Zero, p * scale);
+    }
+
+    /// <summary>dest[i] = exp(x[i] - m) · scale for a finite m &gt;= every x[i] (softmax's second pass).</summary>
+    internal static void ScaledExp(ReadOnlySpan<float> x, float m, float scale, Span<float> dest)
+    {
+        ref float r = ref MemoryMarshal.GetReference(x);
+        ref float d = ref MemoryMarshal.GetReference(dest);
+        int n = x.Length;
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
+        {
+            Vector512<float> mv = Vector512.Create(m), sv = Vector512.Create(scale);
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                (ExpNonPositive(Vector512.LoadUnsafe(ref r, (nuint)i) - mv) * sv).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated && n - i >= Vector256<float>.Count)
+        {
+            Vector256<float> mv = Vector256.Create(m), sv = Vector256.Create(scale);
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                (ExpNonPositive(Vector256.LoadUnsafe(ref r, (nuint)i) - mv) * sv).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            Unsafe.Add(ref d, i) = MathF.Exp(Unsafe.Add(ref r, i) - m) * scale;
+        }
     }
 
     /// <summary>True when some id of <paramref name="a"/> or <paramref name="b"/> lies in [start, start + length).</summary>

@@ -100,6 +100,7 @@ public static class Sampling
         }
 
         int count;
+        double total = -1;
         if (useTopK)
         {
             if (scratch.Length < topK)
@@ -114,16 +115,19 @@ public static class Sampling
             {
                 throw new ArgumentException("scratch must hold vocab entries when top-p is used.", nameof(scratch));
             }
-            count = NucleusCandidates(logits, banned, m, invT, topP, scratch);
+            count = NucleusCandidates(logits, banned, m, invT, topP, scratch, out total);
         }
         Span<ulong> kept = scratch[..count];
         kept.Sort(); // (l descending, id ascending)
         if (useTopP)
         {
-            double total = 0;
-            for (int v = 0; v < n; v++)
+            if (total < 0)
             {
-                total += Weight(logits, banned, v, m, invT);
+                total = 0;
+                for (int v = 0; v < n; v++)
+                {
+                    total += Weight(logits, banned, v, m, invT);
+                }
             }
             double limit = topP * total;
             double before = 0;
@@ -283,9 +287,9 @@ public static class Sampling
     /// (l - M)/T &gt;= -d for the first d in 4, 8, 16 ... whose set has mass &gt; topP·Z (or everything).
     /// </summary>
     private static int NucleusCandidates(ReadOnlySpan<float> logits, ReadOnlySpan<int> banned, double m, double invT,
-        double topP, Span<ulong> dest)
+        double topP, Span<ulong> dest, out double total)
     {
-        double total = 0;
+        total = 0;
         for (int v = 0; v < logits.Length; v++)
         {
             total += Weight(logits, banned, v, m, invT);
@@ -298,10 +302,10 @@ public static class Sampling
             double mass = 0;
             if (!all)
             {
+                // Same weights as Weight(): exp((l - m) / T) for the members only.
                 for (int v = 0; v < logits.Length; v++)
                 {
-                    float l = logits[v];
-                    double e = (l - m) * invT;
+                    double e = (logits[v] - m) * invT;
                     if (e >= -d && !RowScan.Contains(banned, v))
                     {
                         mass += Math.Exp(e);

@@ -84,19 +84,25 @@ public static class Selection
         int count = 0;
         int best = -1;
         float bestScore = float.NegativeInfinity;
-        for (int i = 0; i < scores.Length; i++)
+        int n = scores.Length;
+        // With room for every position, write unconditionally and advance by the predicate: no branch on the
+        // (unpredictable) selection. Otherwise fall back to the checked loop.
+        bool roomy = dest.Length >= n;
+        for (int i = 0; i < n; i++)
         {
             float s = scores[i];
-            if (!(s > float.NegativeInfinity))
-            {
-                continue;
-            }
             if (s > bestScore)
             {
-                bestScore = s;
+                bestScore = s; // -inf and NaN never get here
                 best = i;
             }
-            if (s >= threshold)
+            bool take = s >= threshold && s > float.NegativeInfinity;
+            if (roomy)
+            {
+                dest[count] = i;
+                count += take ? 1 : 0;
+            }
+            else if (take)
             {
                 if (count >= dest.Length)
                 {

@@ -45,10 +45,8 @@ public static class Softmax
             }
             return;
         }
-        // Three vectorised passes (the row is typically still in L2 from the max/sum pass).
-        TensorPrimitives.Subtract(logits, m, dest);
-        TensorPrimitives.Exp(dest, dest);
-        TensorPrimitives.Multiply(dest, (float)(1.0 / sum), dest);
+        // Second pass (the row is typically still in L2 from the max/sum pass): the same fast exp as the sum.
+        RowScan.ScaledExp(logits, m, (float)(1.0 / sum), dest);
     }
 
     /// <summary>dest[i] = l[i] - max - log Σ exp(l - max).</summary>
