@@ -18,6 +18,12 @@ namespace MeDlm.Tokenization;
 /// regex pre-tokenizer classifies UTF-16 code units rather than code points, and its default
 /// pre-tokenizer drops whitespace. Decoding is done here too, from a flat table of token bytes, so that
 /// decoding N ids is one O(N) pass into a pooled buffer.
+/// Not supported (a load error names what): non-byte-level models (WordPiece, Unigram, SentencePiece BPE
+/// with byte_fallback), normalizers other than NFC/NFD/NFKC/NFKD, pre-tokenizers other than ByteLevel and
+/// Split (Isolated). Ignored: the post_processor (no BOS/EOS is added) and the lstrip/rstrip/single_word/
+/// normalized flags of added tokens (matched exactly in raw text, as the Python reference does). Code
+/// points are classified with .NET's Unicode tables, which can be a version newer than the reference's;
+/// a Split regex that is not the GPT-2, Llama-3 or Qwen2 one runs on .NET Regex (UTF-16 code units).
 /// </remarks>
 public sealed class MeDlmTokenizer
 {

@@ -1,0 +1,71 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using MeDlm.Tokenization;
+
+namespace MeDlm.Benchmarks;
+
+/// <summary>
+/// Tokenizer paths of the runtime against Microsoft.ML.Tokenizers' own BpeTokenizer calls on the same
+/// model (the baseline here is the library, not a memory copy: Ratio = ours / library). Decoding a
+/// 512-id canvas is what the diffusion runtime does every step.
+/// </summary>
+[MemoryDiagnoser]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
+[CategoriesColumn]
+public class TokenizerBenchmarks
+{
+    private MeDlmTokenizer _tokenizer = null!;
+    private CanvasDecoder _canvasDecoder = null!;
+    private string _prompt = string.Empty;
+    private int[] _canvas = [];
+    private int[] _ids = new int[4096];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _tokenizer = MeDlmTokenizer.Load(Path.Combine(FindRoot(), "onnx", "medlm-tiny", "tokenizer.json"));
+        _canvasDecoder = new CanvasDecoder(_tokenizer);
+        _prompt = ChatTemplate.ChatML.ApplyPrompt(
+            "Write a function sum_gt(xs) that returns the sum of the elements greater than 9.\n"
+            + "def sum_gt(xs):\n    total = 0\n    for x in xs:\n        if x > 9:\n            total += x\n    return total");
+        var ids = _tokenizer.Encode(_prompt);
+        _canvas = new int[512];
+        for (int i = 0; i < _canvas.Length; i++)
+        {
+            _canvas[i] = ids[i % ids.Length];
+        }
+    }
+
+    [Benchmark(Baseline = true, Description = "Library BpeTokenizer.Decode 512 ids (baseline)")]
+    [BenchmarkCategory("decode")]
+    public string LibraryDecode() => _tokenizer.Bpe.Decode(_canvas);
+
+    [Benchmark(Description = "Decode 512 ids to string")]
+    [BenchmarkCategory("decode")]
+    public string Decode() => _tokenizer.Decode(_canvas);
+
+    [Benchmark(Description = "CanvasDecoder 512 ids (no allocation)")]
+    [BenchmarkCategory("decode")]
+    public int Canvas() => _canvasDecoder.Decode(_canvas).Length;
+
+    [Benchmark(Baseline = true, Description = "Library BpeTokenizer.EncodeToIds ChatML prompt (baseline)")]
+    [BenchmarkCategory("encode")]
+    public int LibraryEncode() => _tokenizer.Bpe.EncodeToIds(_prompt).Count;
+
+    [Benchmark(Description = "Encode ChatML prompt into a span")]
+    [BenchmarkCategory("encode")]
+    public int Encode() => _tokenizer.Encode(_prompt.AsSpan(), _ids);
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "MeDlm.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("MeDlm.sln not found above " + AppContext.BaseDirectory);
+    }
+}
