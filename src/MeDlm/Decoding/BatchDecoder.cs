@@ -1,0 +1,364 @@
+using System.Diagnostics;
+using MeDlm.Kernels;
+using MeDlm.Model;
+using MeDlm.Sessions;
+
+namespace MeDlm.Decoding;
+
+/// <summary>Receives what each pass did to each row (streaming). Spans are valid only during the call.</summary>
+internal interface IDecodeObserver
+{
+    /// <summary>A stage-1 pass committed <paramref name="positions"/> (absolute, ascending) of the row.</summary>
+    void OnUnmask(RowState row, ReadOnlySpan<int> positions);
+
+    /// <summary>The between-stages transform ran; <paramref name="before"/> is the response before it.</summary>
+    void OnTransition(RowState row, ReadOnlySpan<long> before);
+
+    /// <summary>
+    /// An edit round ran on the row. <paramref name="before"/> is the whole row before it, cur/nxt the
+    /// proposals (valid from the prompt length on); <paramref name="counts"/> says what was applied.
+    /// </summary>
+    void OnEdit(RowState row, ReadOnlySpan<long> before, ReadOnlySpan<int> cur, ReadOnlySpan<int> nxt, in EditCounts counts);
+}
+
+/// <summary>
+/// Decodes a batch of sequences in lockstep (DESIGN §2 and §4): each <see cref="Step"/> is one forward
+/// pass over every active row, right-padded with an attention mask, after which each row advances its
+/// own state machine (stage-1 pass, the transition when its stage 1 ends, edit round, fixed point). A row
+/// that finishes leaves the batch; lengths change during edits and the batch is re-padded each pass.
+/// A row's result never depends on the other rows (keys of the counter RNG are per row; ties go to the
+/// lower position), matching export/decoding.py token for token.
+/// </summary>
+/// <remarks>
+/// Per-pass work allocates nothing: row buffers are sized when a request starts, the runner's buffers are
+/// reused, and the kernels work over spans. (ONNX Runtime values are rebuilt when the batch shape
+/// changes, i.e. on edit rounds.)
+/// </remarks>
+internal sealed class BatchDecoder
+{
+    private readonly ModelRunner _runner;
+    private readonly SpecialTokens _ids;
+    private readonly int _vocab;
+    private readonly List<RowState> _pool = [];
+    private RowState[] _rows = [];
+    private int _count;
+
+    public BatchDecoder(ModelRunner runner, SpecialTokens ids)
+    {
+        _runner = runner;
+        _ids = ids;
+        _vocab = runner.Vocab;
+    }
+
+    /// <summary>The rows of the current batch, in request order.</summary>
+    public ReadOnlySpan<RowState> Rows => _rows.AsSpan(0, _count);
+
+    /// <summary>Forward passes run for the current batch.</summary>
+    public int Passes { get; private set; }
+
+    public bool IsDone
+    {
+        get
+        {
+            for (int r = 0; r < _count; r++)
+            {
+                if (_rows[r].Stage != RowStage.Done)
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    /// <summary>Starts a batch: each plan's prompt followed by its G masks.</summary>
+    public void Start(IReadOnlyList<RowPlan> plans)
+    {
+        while (_pool.Count < plans.Count)
+        {
+            _pool.Add(new RowState());
+        }
+        if (_rows.Length < plans.Count)
+        {
+            _rows = new RowState[plans.Count];
+        }
+        _count = plans.Count;
+        Passes = 0;
+        for (int r = 0; r < _count; r++)
+        {
+            RowState row = _pool[r];
+            row.Reset(plans[r], _ids.Mask, _vocab);
+            StartBlock(row);
+            _rows[r] = row;
+        }
+    }
+
+    /// <summary>Runs one forward pass for all active rows and advances each of them.</summary>
+    public void Step(CancellationToken ct, IDecodeObserver? observer = null)
+    {
+        ct.ThrowIfCancellationRequested();
+        long t0 = Stopwatch.GetTimestamp();
+
+        // Place the active rows (and the unconditional copies for guidance) in the batch.
+        int batch = 0;
+        int seq = 0;
+        bool needEditHead = false;
+        for (int r = 0; r < _count; r++)
+        {
+            RowState row = _rows[r];
+            row.BatchRow = row.GuidanceRow = -1;
+            if (row.Stage == RowStage.Done)
+            {
+                continue;
+            }
+            row.BatchRow = batch++;
+            seq = Math.Max(seq, row.Length);
+            needEditHead |= row.Stage == RowStage.Editing;
+        }
+        if (batch == 0)
+        {
+            return;
+        }
+        for (int r = 0; r < _count; r++)
+        {
+            RowState row = _rows[r];
+            if (row.Stage == RowStage.Unmasking && row.Plan.CfgScale > 0)
+            {
+                row.GuidanceRow = batch++;
+            }
+        }
+
+        _runner.SetShape(batch, seq);
+        Span<long> ids = _runner.InputIds;
+        Span<long> mask = _runner.AttentionMask;
+        ids.Fill(_ids.Pad);
+        mask.Clear();
+        for (int r = 0; r < _count; r++)
+        {
+            RowState row = _rows[r];
+            if (row.BatchRow < 0)
+            {
+                continue;
+            }
+            row.Tokens.AsSpan(0, row.Length).CopyTo(ids.Slice(row.BatchRow * seq));
+            mask.Slice(row.BatchRow * seq, row.Length).Fill(1);
+            if (row.GuidanceRow >= 0)
+            {
+                // Unconditional copy: the prompt replaced by MASK.
+                Span<long> u = ids.Slice(row.GuidanceRow * seq, row.Length);
+                row.Tokens.AsSpan(0, row.Length).CopyTo(u);
+                u[..row.PromptLength].Fill(_ids.Mask);
+                mask.Slice(row.GuidanceRow * seq, row.Length).Fill(1);
+            }
+        }
+
+        long ortBefore = _runner.OrtTicks;
+        _runner.Run(needEditHead, ct);
+        long ortTicks = _runner.OrtTicks - ortBefore;
+        Passes++;
+
+        for (int r = 0; r < _count; r++)
+        {
+            RowState row = _rows[r];
+            if (row.BatchRow < 0)
+            {
+                continue;
+            }
+            if (row.Stage == RowStage.Unmasking)
+            {
+                UnmaskPass(row, seq, observer);
+            }
+            else
+            {
+                EditRound(row, seq, observer);
+            }
+        }
+
+        long other = Stopwatch.GetTimestamp() - t0 - ortTicks;
+        for (int r = 0; r < _count; r++)
+        {
+            RowState row = _rows[r];
+            if (row.BatchRow >= 0)
+            {
+                // Every row of a pass waited for all of it.
+                row.OrtTicks += ortTicks;
+                row.OtherTicks += other;
+            }
+        }
+    }
+
+    /// <summary>The per-step commit count of a new block: base + remainder over the masks in the block.</summary>
+    private void StartBlock(RowState row)
+    {
+        RowPlan plan = row.Plan;
+        if (plan.Algorithm == DecodingAlgorithm.Threshold)
+        {
+            return;
+        }
+        (int s, int e) = row.BlockRange;
+        int masks = row.Tokens.AsSpan(s, e - s).Count((long)_ids.Mask);
+        int stepsPerBlock = plan.MaskSteps / plan.Blocks;
+        row.BlockBase = masks / stepsPerBlock;
+        row.BlockRemainder = masks % stepsPerBlock;
+    }
+
+    private void UnmaskPass(RowState row, int seq, IDecodeObserver? observer)
+    {
+        RowPlan plan = row.Plan;
+        int n = row.Length;
+        int v = _vocab;
+        ReadOnlySpan<float> logits = _runner.Logits;
+        int condBase = row.BatchRow * seq * v;
+        int guideBase = row.GuidanceRow * seq * v;
+        float guideScale = (float)(plan.CfgScale + 1);
+        (int blockStart, int blockEnd) = row.BlockRange;
+        bool sampled = plan.Temperature > 0;
+        bool random = plan.Algorithm == DecodingAlgorithm.Random;
+        ulong pass = (ulong)row.MaskPasses;
+        long maskId = _ids.Mask;
+        ReadOnlySpan<int> banA = plan.ArgmaxBan;
+        ReadOnlySpan<int> banP = plan.NormaliserBan;
+
+        Span<long> tokens = row.Tokens.AsSpan(0, n);
+        Span<float> conf = row.Conf.AsSpan(0, n);
+        Span<int> x0 = row.X0.AsSpan(0, n);
+        conf.Fill(float.NegativeInfinity);
+        Span<double> randomScores = random ? row.RandomScores.AsSpan(0, n) : default;
+        randomScores.Fill(double.NegativeInfinity);
+
+        // Candidates: masked positions left of the block's end (the whole row for a single block).
+        for (int i = 0; i < blockEnd; i++)
+        {
+            if (tokens[i] != maskId)
+            {
+                continue;
+            }
+            ReadOnlySpan<float> l = logits.Slice(condBase + (i * v), v);
+            if (row.GuidanceRow >= 0)
+            {
+                // l = u + (s + 1)(c - u), in float32 like the reference's tensor arithmetic.
+                ReadOnlySpan<float> u = logits.Slice(guideBase + (i * v), v);
+                Span<float> g = row.GuidedLogits.AsSpan(0, v);
+                for (int t = 0; t < v; t++)
+                {
+                    g[t] = u[t] + (guideScale * (l[t] - u[t]));
+                }
+                l = g;
+            }
+            if (random)
+            {
+                x0[i] = sampled
+                    ? Sampling.GumbelArgmax(l, plan.Temperature, CounterRng.Key(plan.Seed, CounterRng.PurposeGumbel, pass, (ulong)i), banA)
+                    : Argmax.Index(l, banA);
+                randomScores[i] = CounterRng.Uniform(CounterRng.Key(plan.Seed, CounterRng.PurposeRemask, pass, (ulong)i), 0);
+            }
+            else if (sampled)
+            {
+                int x = Sampling.GumbelArgmax(l, plan.Temperature, CounterRng.Key(plan.Seed, CounterRng.PurposeGumbel, pass, (ulong)i), banA);
+                x0[i] = x;
+                conf[i] = Scoring.ProbabilityOf(l, x, banA, banP);
+            }
+            else
+            {
+                x0[i] = Confidence.ArgmaxProbability(l, banA, banP, out conf[i]);
+            }
+        }
+
+        Span<int> selected = row.Selected.AsSpan(0, n);
+        int count;
+        if (plan.Algorithm == DecodingAlgorithm.Threshold)
+        {
+            count = Selection.Threshold(conf, plan.ThresholdAsFloat, selected); // ascending already
+        }
+        else
+        {
+            int k = row.BlockBase + (row.StepInBlock < row.BlockRemainder ? 1 : 0);
+            count = random ? Scoring.TopK(randomScores, k, selected) : Selection.TopK(conf, k, selected);
+            selected[..count].Sort();
+        }
+        for (int j = 0; j < count; j++)
+        {
+            int i = selected[j];
+            tokens[i] = x0[i];
+            row.CommitPositions.Add(i);
+        }
+        row.CommitCounts.Add(count);
+        row.MaskPasses++;
+        row.StepInBlock++;
+        observer?.OnUnmask(row, selected[..count]);
+
+        bool blockFinished = plan.Algorithm == DecodingAlgorithm.Threshold
+            ? !tokens[blockStart..blockEnd].Contains(maskId)
+            : row.StepInBlock == plan.MaskSteps / plan.Blocks;
+        if (!blockFinished)
+        {
+            return;
+        }
+        row.Block++;
+        row.StepInBlock = 0;
+        if (row.Block < plan.Blocks)
+        {
+            StartBlock(row);
+            return;
+        }
+        FinishStageOne(row, observer);
+    }
+
+    /// <summary>Between stages (drop PAD, END last when edits follow), the draft, and the next stage.</summary>
+    private void FinishStageOne(RowState row, IDecodeObserver? observer)
+    {
+        RowPlan plan = row.Plan;
+        if (plan.Transition)
+        {
+            int respLen = row.Length - row.PromptLength;
+            if (observer is not null)
+            {
+                row.Tokens.AsSpan(row.PromptLength, respLen).CopyTo(row.Spare);
+            }
+            row.Length = StageTransition.DropPadAndTerminate(row.Tokens, row.Length, row.PromptLength, _ids.Pad, _ids.End,
+                plan.EditSteps > 0);
+            observer?.OnTransition(row, row.Spare.AsSpan(0, respLen));
+        }
+        row.DraftLength = row.Length - row.PromptLength;
+        row.Response.CopyTo(row.Draft);
+        row.Stage = plan.EditSteps > 0 ? RowStage.Editing : RowStage.Done;
+    }
+
+    private void EditRound(RowState row, int seq, IDecodeObserver? observer)
+    {
+        RowPlan plan = row.Plan;
+        int n = row.Length;
+        int p = row.PromptLength;
+        int v = _vocab;
+        int rowBase = row.BatchRow * seq * v;
+        ReadOnlySpan<float> logits = _runner.Logits;
+        ReadOnlySpan<float> next = _runner.NextLogits;
+        Span<int> cur = row.Cur.AsSpan(0, n);
+        Span<int> nxt = row.Nxt.AsSpan(0, n);
+        for (int i = p; i < n; i++)
+        {
+            cur[i] = Argmax.Index(logits.Slice(rowBase + (i * v), v));
+            // nxt[i] = the next-token head at i - 1 (rolled by one, so position 0 wraps to n - 1).
+            int j = i == 0 ? n - 1 : i - 1;
+            nxt[i] = Argmax.Index(next.Slice(rowBase + (j * v), v));
+        }
+        int newLength = Edits.Apply(row.Tokens.AsSpan(0, n), p, cur, nxt, _ids.Delete, plan.LengthCap, row.Spare, out EditCounts counts);
+        row.EditRounds++;
+        if (counts.FixedPoint)
+        {
+            // Greedy decoding: running on would change nothing, so the row leaves the batch.
+            row.ReachedFixedPoint = true;
+            row.Stage = RowStage.Done;
+            observer?.OnEdit(row, row.Tokens.AsSpan(0, n), cur, nxt, counts);
+            return;
+        }
+        row.Edits = row.Edits.Add(counts);
+        (row.Tokens, row.Spare) = (row.Spare, row.Tokens);
+        row.Length = newLength;
+        if (row.EditRounds == plan.EditSteps)
+        {
+            row.Stage = RowStage.Done;
+        }
+        observer?.OnEdit(row, row.Spare.AsSpan(0, n), cur, nxt, counts);
+    }
+}

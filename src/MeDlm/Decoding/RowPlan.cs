@@ -1,0 +1,129 @@
+using MeDlm.Model;
+
+namespace MeDlm.Decoding;
+
+/// <summary>
+/// One sequence's fully resolved decoding settings (defaults applied, validated). Built once per request
+/// by the generation layer; the decoder only reads it.
+/// </summary>
+internal sealed class RowPlan
+{
+    public RowPlan(int requestIndex, int[] prompt, int genLength, DecodingAlgorithm algorithm, int maskSteps, int editSteps,
+        int blockLength, double temperature, double cfgScale, double threshold, ulong seed, bool logitsEosInf,
+        bool confidenceEosEotInf, int lengthCap, SpecialTokens ids)
+    {
+        RequestIndex = requestIndex;
+        Prompt = prompt;
+        GenLength = genLength;
+        Algorithm = algorithm;
+        MaskSteps = maskSteps;
+        EditSteps = editSteps;
+        BlockLength = blockLength;
+        Temperature = temperature;
+        CfgScale = cfgScale;
+        Threshold = threshold;
+        Seed = seed;
+        LogitsEosInf = logitsEosInf;
+        ConfidenceEosEotInf = confidenceEosEotInf;
+        LengthCap = lengthCap;
+
+        // Token bans (DESIGN §2). ME-DLM: DEL never predicted, PAD outside the confidence normaliser.
+        // LLaDA: logits_eos_inf bans PAD from the prediction; confidence_eos_eot_inf gives END and PAD zero
+        // confidence, but with temperature > 0 only END (LLaDA's noisy logits are a separate tensor).
+        var argmaxBan = new List<int>(2);
+        var normaliserBan = new List<int>(2);
+        if (algorithm == DecodingAlgorithm.MeDlm)
+        {
+            if (ids.Delete >= 0)
+            {
+                argmaxBan.Add(ids.Delete);
+            }
+            normaliserBan.Add(ids.Pad);
+        }
+        if (logitsEosInf)
+        {
+            AddOnce(argmaxBan, ids.Pad);
+        }
+        if (confidenceEosEotInf)
+        {
+            if (ids.End >= 0)
+            {
+                AddOnce(normaliserBan, ids.End);
+            }
+            if (temperature == 0)
+            {
+                AddOnce(normaliserBan, ids.Pad);
+            }
+        }
+        ArgmaxBan = [.. argmaxBan];
+        NormaliserBan = [.. normaliserBan];
+        ThresholdAsFloat = SmallestFloatAtLeast(threshold);
+        // ME-DLM always drops PAD from its draft; the LLaDA algorithms only when edit rounds follow.
+        Transition = algorithm == DecodingAlgorithm.MeDlm || editSteps > 0;
+    }
+
+    public int RequestIndex { get; }
+
+    public int[] Prompt { get; }
+
+    public int GenLength { get; }
+
+    public DecodingAlgorithm Algorithm { get; }
+
+    /// <summary>Stage-1 passes (ignored by <see cref="DecodingAlgorithm.Threshold"/>, whose passes vary).</summary>
+    public int MaskSteps { get; }
+
+    /// <summary>Edit rounds allowed (0: stage 1 only).</summary>
+    public int EditSteps { get; }
+
+    public int BlockLength { get; }
+
+    public int Blocks => GenLength / BlockLength;
+
+    public double Temperature { get; }
+
+    public double CfgScale { get; }
+
+    public double Threshold { get; }
+
+    public ulong Seed { get; }
+
+    public bool LogitsEosInf { get; }
+
+    public bool ConfidenceEosEotInf { get; }
+
+    /// <summary>Longest a row may grow through insertions.</summary>
+    public int LengthCap { get; }
+
+    /// <summary>Ids excluded from the stage-1 prediction x0.</summary>
+    public int[] ArgmaxBan { get; }
+
+    /// <summary>Ids excluded from the confidence normaliser (in addition to <see cref="ArgmaxBan"/>).</summary>
+    public int[] NormaliserBan { get; }
+
+    /// <summary>
+    /// The smallest float f with f &gt;= <see cref="Threshold"/> as a double: for a float confidence c,
+    /// c &gt;= f exactly when (double)c &gt;= Threshold, which is the reference's comparison.
+    /// </summary>
+    public float ThresholdAsFloat { get; }
+
+    /// <summary>Whether the between-stages transform (drop PAD, END last) runs after stage 1.</summary>
+    public bool Transition { get; }
+
+    /// <summary>Positions the row may occupy: the stage-1 canvas, or the cap if edits may grow it further.</summary>
+    public int Capacity => Math.Max(Prompt.Length + GenLength, LengthCap);
+
+    private static void AddOnce(List<int> list, int id)
+    {
+        if (!list.Contains(id))
+        {
+            list.Add(id);
+        }
+    }
+
+    internal static float SmallestFloatAtLeast(double value)
+    {
+        float f = (float)value;
+        return f < value ? MathF.BitIncrement(f) : f;
+    }
+}

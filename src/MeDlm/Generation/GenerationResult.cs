@@ -1,0 +1,94 @@
+using MeDlm.Decoding;
+
+namespace MeDlm.Generation;
+
+/// <summary>What one generation produced.</summary>
+public sealed class GenerationResult
+{
+    internal GenerationResult(string text, int[] tokenIds, string draftText, int[] draftTokenIds, int[] promptTokenIds,
+        GenerationStats stats)
+    {
+        Text = text;
+        TokenIds = tokenIds;
+        DraftText = draftText;
+        DraftTokenIds = draftTokenIds;
+        PromptTokenIds = promptTokenIds;
+        Stats = stats;
+    }
+
+    /// <summary>The response decoded up to its first END or PAD token, special tokens skipped.</summary>
+    public string Text { get; }
+
+    /// <summary>The whole response canvas (everything after the prompt) as decoded, END/PAD included.</summary>
+    public IReadOnlyList<int> TokenIds { get; }
+
+    /// <summary>The stage-1 draft after the between-stages transform, decoded like <see cref="Text"/>.</summary>
+    public string DraftText { get; }
+
+    /// <summary>The stage-1 draft token ids after the between-stages transform.</summary>
+    public IReadOnlyList<int> DraftTokenIds { get; }
+
+    /// <summary>The prompt ids the model saw.</summary>
+    public IReadOnlyList<int> PromptTokenIds { get; }
+
+    /// <summary>Passes, commits, edits and timings.</summary>
+    public GenerationStats Stats { get; }
+}
+
+/// <summary>Statistics of one generation.</summary>
+public sealed class GenerationStats
+{
+    internal GenerationStats(int promptTokens, int maskPasses, int editPasses, int plannedEditRounds, bool reachedFixedPoint,
+        int[] tokensCommittedPerPass, int[][] committedPositions, EditTotals edits, TimeSpan modelTime, TimeSpan overheadTime)
+    {
+        PromptTokens = promptTokens;
+        MaskPasses = maskPasses;
+        EditPasses = editPasses;
+        PlannedEditRounds = plannedEditRounds;
+        ReachedFixedPoint = reachedFixedPoint;
+        TokensCommittedPerPass = tokensCommittedPerPass;
+        CommittedPositions = committedPositions;
+        Edits = edits;
+        ModelTime = modelTime;
+        OverheadTime = overheadTime;
+    }
+
+    /// <summary>Prompt length in tokens.</summary>
+    public int PromptTokens { get; }
+
+    /// <summary>Stage-1 forward passes.</summary>
+    public int MaskPasses { get; }
+
+    /// <summary>Edit rounds run (each one forward pass with both heads), the fixed-point round included.</summary>
+    public int EditPasses { get; }
+
+    /// <summary>Edit rounds the request allowed.</summary>
+    public int PlannedEditRounds { get; }
+
+    /// <summary>Edit rounds not needed because the sequence reached its fixed point.</summary>
+    public int EditRoundsSaved => PlannedEditRounds - EditPasses;
+
+    /// <summary>Whether an edit round found nothing to change.</summary>
+    public bool ReachedFixedPoint { get; }
+
+    /// <summary>All forward passes of this sequence.</summary>
+    public int TotalPasses => MaskPasses + EditPasses;
+
+    /// <summary>Tokens committed by each stage-1 pass.</summary>
+    public IReadOnlyList<int> TokensCommittedPerPass { get; }
+
+    /// <summary>Absolute positions (prompt included) committed by each stage-1 pass, ascending.</summary>
+    public IReadOnlyList<IReadOnlyList<int>> CommittedPositions { get; }
+
+    /// <summary>Edits applied, by kind (insertions dropped by the length cap counted apart).</summary>
+    public EditTotals Edits { get; }
+
+    /// <summary>
+    /// Time inside ONNX Runtime during the passes this sequence took part in (in a batch, the whole
+    /// batch's passes: the sequence waited for them).
+    /// </summary>
+    public TimeSpan ModelTime { get; }
+
+    /// <summary>Time of those passes spent outside ONNX Runtime (batching, kernels, edits): the runtime's own overhead.</summary>
+    public TimeSpan OverheadTime { get; }
+}

@@ -1,0 +1,350 @@
+using System.Text.Json;
+using MeDlm.Decoding;
+using MeDlm.Tokenization;
+
+namespace MeDlm.Model;
+
+/// <summary>Special token ids of a model (manifest <c>special_tokens</c>).</summary>
+/// <param name="Mask">The mask token that stage 1 replaces.</param>
+/// <param name="Pad">Padding / end of text; dropped from drafts, never committed before real tokens.</param>
+/// <param name="Delete">The edit head's DELETE token (-1 when the model has none).</param>
+/// <param name="End">End of response (<c>&lt;|im_end|&gt;</c>; -1 when the model has none).</param>
+/// <param name="Eos">End of sequence (usually the same id as <paramref name="Pad"/>).</param>
+public sealed record SpecialTokens(int Mask, int Pad, int Delete, int End, int Eos);
+
+/// <summary>Generation defaults of a model (manifest <c>generation</c>).</summary>
+public sealed record GenerationDefaults(
+    int GenLength,
+    double Budget,
+    double EditShare,
+    DecodingAlgorithm Algorithm,
+    int BlockLength,
+    double Temperature,
+    double Threshold);
+
+/// <summary>
+/// The parsed and validated <c>medlm.json</c> of a model package (DESIGN §3). Only the runtime-relevant
+/// fields are typed; the architecture config is kept as raw JSON in <see cref="ModelConfig"/>.
+/// </summary>
+public sealed class ModelManifest
+{
+    /// <summary>The only package format this runtime reads.</summary>
+    public const string SupportedFormat = "medlm-package/1";
+
+    /// <summary>File name of the manifest inside a package folder.</summary>
+    public const string FileName = "medlm.json";
+
+    internal ModelManifest(string path, string name, string architecture, int vocabSize, int hiddenSize,
+        int maxSequenceLength, bool shiftedLogits, string dtype, SpecialTokens specialTokens, ChatTemplate chatTemplate,
+        string denoiserFile, string? editHeadFile, GenerationDefaults generation, JsonElement? modelConfig)
+    {
+        Path = path;
+        Name = name;
+        Architecture = architecture;
+        VocabSize = vocabSize;
+        HiddenSize = hiddenSize;
+        MaxSequenceLength = maxSequenceLength;
+        ShiftedLogits = shiftedLogits;
+        DType = dtype;
+        SpecialTokens = specialTokens;
+        ChatTemplate = chatTemplate;
+        DenoiserFile = denoiserFile;
+        EditHeadFile = editHeadFile;
+        Generation = generation;
+        ModelConfig = modelConfig;
+    }
+
+    /// <summary>Full path of the manifest file.</summary>
+    public string Path { get; }
+
+    /// <summary>Model name.</summary>
+    public string Name { get; }
+
+    /// <summary><c>medlm</c> (with edit head) or <c>llada</c> (stage 1 only).</summary>
+    public string Architecture { get; }
+
+    /// <summary>Logits width of both heads.</summary>
+    public int VocabSize { get; }
+
+    /// <summary>Width of <c>hidden_states</c>.</summary>
+    public int HiddenSize { get; }
+
+    /// <summary>Longest sequence (prompt + response) the model takes.</summary>
+    public int MaxSequenceLength { get; }
+
+    /// <summary>Whether position j uses the logits of j - 1 (Dream). Not supported by the decoders yet.</summary>
+    public bool ShiftedLogits { get; }
+
+    /// <summary><c>float32</c> or <c>float16</c>: the element type of the graphs' float outputs.</summary>
+    public string DType { get; }
+
+    /// <summary>Special token ids.</summary>
+    public SpecialTokens SpecialTokens { get; }
+
+    /// <summary>The chat template prompts are wrapped in.</summary>
+    public ChatTemplate ChatTemplate { get; }
+
+    /// <summary>Denoiser graph file name, relative to the package folder.</summary>
+    public string DenoiserFile { get; }
+
+    /// <summary>Edit head graph file name, or null for a stage-1-only model.</summary>
+    public string? EditHeadFile { get; }
+
+    /// <summary>Generation defaults.</summary>
+    public GenerationDefaults Generation { get; }
+
+    /// <summary>The <c>model</c> section (architecture config) as raw JSON, if present.</summary>
+    public JsonElement? ModelConfig { get; }
+
+    /// <summary>Reads and validates a manifest; every problem is a <see cref="ModelLoadException"/> naming the file.</summary>
+    public static ModelManifest Read(string path)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelLoadException(path, $"cannot be read ({e.Message})", e);
+        }
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException e)
+        {
+            throw new ModelLoadException(path, $"is not valid JSON ({e.Message})", e);
+        }
+        using (doc)
+        {
+            return Parse(doc.RootElement, path);
+        }
+    }
+
+    private static ModelManifest Parse(JsonElement root, string path)
+    {
+        var r = new Reader(path);
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw r.Fail($"must hold a JSON object, found {root.ValueKind}");
+        }
+        string format = r.String(root, "format");
+        if (format != SupportedFormat)
+        {
+            throw r.Fail($"format \"{format}\" is not supported (expected \"{SupportedFormat}\")");
+        }
+        string name = r.String(root, "name");
+        string architecture = r.String(root, "architecture");
+        if (architecture is not ("medlm" or "llada"))
+        {
+            throw r.Fail($"architecture \"{architecture}\" is not supported (expected \"medlm\" or \"llada\")");
+        }
+        int vocab = r.PositiveInt(root, "vocab_size");
+        int hidden = r.PositiveInt(root, "hidden_size");
+        int maxSeq = r.PositiveInt(root, "max_sequence_length");
+        bool shifted = r.Bool(root, "shifted_logits");
+        if (shifted)
+        {
+            throw r.Fail("shifted_logits true (Dream-style models) is not supported by this runtime yet");
+        }
+        string dtype = r.String(root, "dtype");
+        if (dtype is not ("float32" or "float16"))
+        {
+            throw r.Fail($"dtype \"{dtype}\" is not supported (expected \"float32\" or \"float16\")");
+        }
+
+        // Graphs first: whether an edit head exists decides which special tokens are required.
+        JsonElement graphs = r.Object(root, "graphs");
+        JsonElement den = r.Object(graphs, "denoiser", "graphs.");
+        string denFile = r.FileName(den, "file", "graphs.denoiser.");
+        string outputs = r.String(den, "outputs", "graphs.denoiser.");
+        if (outputs != "full")
+        {
+            throw r.Fail(outputs == "topk"
+                ? "graphs.denoiser.outputs \"topk\" (in-graph top-K reduction) is not supported by this runtime yet; export with full outputs"
+                : $"graphs.denoiser.outputs \"{outputs}\" is not one of \"full\", \"topk\"");
+        }
+        string? editFile = null;
+        if (graphs.TryGetProperty("edit_head", out JsonElement edit) && edit.ValueKind != JsonValueKind.Null)
+        {
+            if (edit.ValueKind != JsonValueKind.Object)
+            {
+                throw r.Fail($"graphs.edit_head must be an object, found {edit.ValueKind}");
+            }
+            editFile = r.FileName(edit, "file", "graphs.edit_head.");
+        }
+        if (architecture == "medlm" && editFile is null)
+        {
+            throw r.Fail("architecture \"medlm\" needs graphs.edit_head (use architecture \"llada\" for a stage-1-only model)");
+        }
+        if (architecture == "llada" && editFile is not null)
+        {
+            throw r.Fail("architecture \"llada\" must not declare graphs.edit_head (use \"medlm\")");
+        }
+
+        JsonElement st = r.Object(root, "special_tokens");
+        int mask = r.TokenId(st, "mask", vocab, required: true);
+        int pad = r.TokenId(st, "pad", vocab, required: true);
+        bool needEdit = editFile is not null;
+        int del = r.TokenId(st, "delete", vocab, required: needEdit);
+        int end = r.TokenId(st, "end", vocab, required: needEdit);
+        int eos = r.TokenId(st, "eos", vocab, required: false);
+        if (eos < 0)
+        {
+            eos = pad;
+        }
+        if (mask == pad)
+        {
+            throw r.Fail($"special_tokens.mask and special_tokens.pad are the same id ({mask})");
+        }
+        if (needEdit && (del == mask || del == pad || end == mask))
+        {
+            throw r.Fail("special_tokens.delete and special_tokens.end must differ from mask and pad");
+        }
+
+        ChatTemplate template = ChatTemplate.FromManifest(root.TryGetProperty("chat_template", out JsonElement ct) ? ct : null, path);
+        GenerationDefaults gen = ReadGeneration(r, root, maxSeq, needEdit);
+        JsonElement? model = root.TryGetProperty("model", out JsonElement m) && m.ValueKind == JsonValueKind.Object ? m.Clone() : null;
+        return new ModelManifest(path, name, architecture, vocab, hidden, maxSeq, shifted, dtype,
+            new SpecialTokens(mask, pad, del, end, eos), template, denFile, editFile, gen, model);
+    }
+
+    private static GenerationDefaults ReadGeneration(Reader r, JsonElement root, int maxSeq, bool hasEditHead)
+    {
+        const string P = "generation.";
+        JsonElement g = r.Object(root, "generation");
+        int genLength = r.PositiveInt(g, "gen_length", P);
+        if (genLength >= maxSeq)
+        {
+            throw r.Fail($"generation.gen_length {genLength} leaves no room for a prompt in max_sequence_length {maxSeq}");
+        }
+        double budget = r.Number(g, "budget", P, 1.0);
+        if (!(budget > 0 && budget <= 1))
+        {
+            throw r.Fail($"generation.budget {budget} must be in (0, 1]");
+        }
+        double editShare = r.Number(g, "edit_share", P, hasEditHead ? 0.25 : 0.0);
+        if (!(editShare >= 0 && editShare < 1))
+        {
+            throw r.Fail($"generation.edit_share {editShare} must be in [0, 1)");
+        }
+        string algorithmName = r.OptionalString(g, "algorithm", P) ?? "medlm";
+        if (!DecodingAlgorithms.TryParse(algorithmName, out DecodingAlgorithm algorithm))
+        {
+            throw r.Fail($"generation.algorithm \"{algorithmName}\" is not one of medlm, low_confidence, random, threshold");
+        }
+        int block = g.TryGetProperty("block_length", out JsonElement b) && b.ValueKind != JsonValueKind.Null
+            ? r.PositiveInt(g, "block_length", P)
+            : genLength;
+        if (genLength % block != 0)
+        {
+            throw r.Fail($"generation.block_length {block} does not divide generation.gen_length {genLength}");
+        }
+        double temperature = r.Number(g, "temperature", P, 0.0);
+        if (!(temperature >= 0) || double.IsInfinity(temperature))
+        {
+            throw r.Fail($"generation.temperature {temperature} must be a finite number >= 0");
+        }
+        double threshold = r.Number(g, "threshold", P, 0.9);
+        if (!(threshold > 0 && threshold <= 1))
+        {
+            throw r.Fail($"generation.threshold {threshold} must be in (0, 1]");
+        }
+        return new GenerationDefaults(genLength, budget, editShare, algorithm, block, temperature, threshold);
+    }
+
+    /// <summary>Typed access to manifest values with uniform error messages.</summary>
+    private readonly struct Reader(string path)
+    {
+        public ModelLoadException Fail(string message) => new(path, message);
+
+        public JsonElement Get(JsonElement obj, string key, string prefix)
+        {
+            if (!obj.TryGetProperty(key, out JsonElement v) || v.ValueKind == JsonValueKind.Null)
+            {
+                throw Fail($"{prefix}{key} is missing");
+            }
+            return v;
+        }
+
+        public JsonElement Object(JsonElement obj, string key, string prefix = "")
+        {
+            JsonElement v = Get(obj, key, prefix);
+            return v.ValueKind == JsonValueKind.Object ? v : throw Fail($"{prefix}{key} must be an object, found {v.ValueKind}");
+        }
+
+        public string String(JsonElement obj, string key, string prefix = "")
+        {
+            JsonElement v = Get(obj, key, prefix);
+            return v.ValueKind == JsonValueKind.String ? v.GetString()! : throw Fail($"{prefix}{key} must be a string, found {v.ValueKind}");
+        }
+
+        public string? OptionalString(JsonElement obj, string key, string prefix)
+            => obj.TryGetProperty(key, out JsonElement v) && v.ValueKind != JsonValueKind.Null ? String(obj, key, prefix) : null;
+
+        public bool Bool(JsonElement obj, string key, string prefix = "")
+        {
+            JsonElement v = Get(obj, key, prefix);
+            return v.ValueKind switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                _ => throw Fail($"{prefix}{key} must be true or false, found {v.ValueKind}"),
+            };
+        }
+
+        public int PositiveInt(JsonElement obj, string key, string prefix = "")
+        {
+            JsonElement v = Get(obj, key, prefix);
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int i))
+            {
+                throw Fail($"{prefix}{key} must be an integer, found {Describe(v)}");
+            }
+            return i > 0 ? i : throw Fail($"{prefix}{key} must be positive, found {i}");
+        }
+
+        public double Number(JsonElement obj, string key, string prefix, double fallback)
+        {
+            if (!obj.TryGetProperty(key, out JsonElement v) || v.ValueKind == JsonValueKind.Null)
+            {
+                return fallback;
+            }
+            return v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Fail($"{prefix}{key} must be a number, found {Describe(v)}");
+        }
+
+        /// <summary>A token id in [0, vocab); -1 when absent and not required.</summary>
+        public int TokenId(JsonElement obj, string key, int vocab, bool required)
+        {
+            if (!obj.TryGetProperty(key, out JsonElement v) || v.ValueKind == JsonValueKind.Null)
+            {
+                return required ? throw Fail($"special_tokens.{key} is missing") : -1;
+            }
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long id))
+            {
+                throw Fail($"special_tokens.{key} must be an integer token id, found {Describe(v)}");
+            }
+            if (id < 0 || id >= vocab)
+            {
+                throw Fail($"special_tokens.{key} {id} is outside the vocabulary ({vocab})");
+            }
+            return (int)id;
+        }
+
+        /// <summary>A graph file name that stays inside the package folder.</summary>
+        public string FileName(JsonElement obj, string key, string prefix)
+        {
+            string f = String(obj, key, prefix);
+            if (f.Length == 0 || System.IO.Path.IsPathRooted(f) || f.Contains("..", StringComparison.Ordinal))
+            {
+                throw Fail($"{prefix}{key} \"{f}\" must be a file name inside the package folder");
+            }
+            return f;
+        }
+
+        private static string Describe(JsonElement v) => v.ValueKind is JsonValueKind.Number or JsonValueKind.String
+            ? $"{v.ValueKind} {v.GetRawText()}"
+            : v.ValueKind.ToString();
+    }
+}

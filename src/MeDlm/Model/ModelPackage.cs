@@ -1,0 +1,167 @@
+using MeDlm.Sessions;
+using MeDlm.Tokenization;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace MeDlm.Model;
+
+/// <summary>
+/// A loaded model package (DESIGN §3): manifest, tokenizer and the ONNX Runtime sessions of the denoiser
+/// and the optional edit head. Load once and share; create <c>Generator</c>s over it.
+/// Thread-safe for reading; disposing it while a generator runs is the caller's error.
+/// </summary>
+public sealed class ModelPackage : IDisposable
+{
+    private InferenceSession? _denoiser;
+    private InferenceSession? _editHead;
+
+    private ModelPackage(string folder, ModelManifest manifest, MeDlmTokenizer tokenizer, InferenceSession denoiser,
+        InferenceSession? editHead, ExecutionProvider provider)
+    {
+        Folder = folder;
+        Manifest = manifest;
+        Tokenizer = tokenizer;
+        _denoiser = denoiser;
+        _editHead = editHead;
+        ExecutionProvider = provider;
+    }
+
+    /// <summary>Full path of the package folder.</summary>
+    public string Folder { get; }
+
+    /// <summary>The validated manifest.</summary>
+    public ModelManifest Manifest { get; }
+
+    /// <summary>The tokenizer read from <c>tokenizer.json</c>.</summary>
+    public MeDlmTokenizer Tokenizer { get; }
+
+    /// <summary>The provider the sessions run on (never <see cref="Sessions.ExecutionProvider.Auto"/>).</summary>
+    public ExecutionProvider ExecutionProvider { get; }
+
+    /// <summary>Whether the package has an edit head (stage 2 available).</summary>
+    public bool HasEditHead => _editHead is not null;
+
+    internal InferenceSession Denoiser => _denoiser ?? throw new ObjectDisposedException(nameof(ModelPackage));
+
+    internal InferenceSession? EditHead
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_denoiser is null, this);
+            return _editHead;
+        }
+    }
+
+    /// <summary>
+    /// Reads and validates the package in <paramref name="folder"/> and creates its sessions. Every problem
+    /// is one <see cref="ModelLoadException"/> whose message starts with the offending file; nothing stays
+    /// loaded after a failure.
+    /// </summary>
+    public static ModelPackage Load(string folder, ModelOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        options ??= new ModelOptions();
+        options.Validate();
+        string root = Path.GetFullPath(folder);
+        if (!Directory.Exists(root))
+        {
+            throw new ModelLoadException(root, "model folder does not exist");
+        }
+        string manifestPath = Path.Combine(root, ModelManifest.FileName);
+        if (!File.Exists(manifestPath))
+        {
+            throw new ModelLoadException(manifestPath, "is missing (not a model package folder?)");
+        }
+        ModelManifest manifest = ModelManifest.Read(manifestPath);
+        MeDlmTokenizer tokenizer = LoadTokenizer(root, manifest);
+
+        string denoiserPath = RequireFile(root, manifest.DenoiserFile);
+        string? editPath = manifest.EditHeadFile is null ? null : RequireFile(root, manifest.EditHeadFile);
+        TensorElementType floatType = manifest.DType == "float16" ? TensorElementType.Float16 : TensorElementType.Float;
+
+        InferenceSession? denoiser = null;
+        InferenceSession? editHead = null;
+        try
+        {
+            denoiser = SessionFactory.Create(denoiserPath, options, options.ExecutionProvider, out ExecutionProvider used);
+            TensorSpec[] denOutputs = editPath is null
+                ? [new("logits", floatType, 3, manifest.VocabSize, "vocab")]
+                : [new("logits", floatType, 3, manifest.VocabSize, "vocab"), new("hidden_states", floatType, 3, manifest.HiddenSize, "hidden")];
+            SessionFactory.CheckContract(denoiser, denoiserPath,
+                [new("input_ids", TensorElementType.Int64, 2, 0, ""), new("attention_mask", TensorElementType.Int64, 2, 0, "")],
+                denOutputs);
+            if (editPath is not null)
+            {
+                // Same provider as the denoiser: the hidden states hand over between the two.
+                editHead = SessionFactory.Create(editPath, options, used, out _);
+                SessionFactory.CheckContract(editHead, editPath,
+                    [new("hidden_states", floatType, 3, manifest.HiddenSize, "hidden")],
+                    [new("next_token_logits", floatType, 3, manifest.VocabSize, "vocab")]);
+            }
+            if (options.Logger is { } log)
+            {
+                LoadLog.Loaded(log, manifest.Name, root, used, manifest.Architecture, manifest.VocabSize, manifest.MaxSequenceLength);
+            }
+            return new ModelPackage(root, manifest, tokenizer, denoiser, editHead, used);
+        }
+        catch
+        {
+            editHead?.Dispose();
+            denoiser?.Dispose();
+            throw;
+        }
+    }
+
+    private static MeDlmTokenizer LoadTokenizer(string root, ModelManifest manifest)
+    {
+        string path = Path.Combine(root, "tokenizer.json");
+        if (!File.Exists(path))
+        {
+            throw new ModelLoadException(path, "is missing");
+        }
+        MeDlmTokenizer tokenizer;
+        try
+        {
+            tokenizer = MeDlmTokenizer.Load(path);
+        }
+        catch (Exception e) when (e is not ModelLoadException and not OutOfMemoryException)
+        {
+            throw new ModelLoadException(path, $"cannot be read ({e.Message})", e);
+        }
+        if (tokenizer.VocabSize > manifest.VocabSize)
+        {
+            throw new ModelLoadException(path,
+                $"has {tokenizer.VocabSize} tokens, more than the model's vocab_size {manifest.VocabSize} in {ModelManifest.FileName}");
+        }
+        SpecialTokens st = manifest.SpecialTokens;
+        CheckSpecial(manifest, tokenizer, "mask", st.Mask);
+        CheckSpecial(manifest, tokenizer, "pad", st.Pad);
+        CheckSpecial(manifest, tokenizer, "delete", st.Delete);
+        CheckSpecial(manifest, tokenizer, "end", st.End);
+        CheckSpecial(manifest, tokenizer, "eos", st.Eos);
+        return tokenizer;
+    }
+
+    private static void CheckSpecial(ModelManifest manifest, MeDlmTokenizer tokenizer, string key, int id)
+    {
+        if (id >= 0 && tokenizer.GetToken(id) is null)
+        {
+            throw new ModelLoadException(manifest.Path, $"special_tokens.{key} {id} is not a token of tokenizer.json ({tokenizer.VocabSize} tokens)");
+        }
+    }
+
+    private static string RequireFile(string root, string name)
+    {
+        string path = Path.Combine(root, name);
+        return File.Exists(path) ? path : throw new ModelLoadException(path, "is missing (named in medlm.json graphs)");
+    }
+
+    /// <summary>Releases the ONNX Runtime sessions.</summary>
+    public void Dispose()
+    {
+        _editHead?.Dispose();
+        _denoiser?.Dispose();
+        _editHead = null;
+        _denoiser = null;
+    }
+}

@@ -1,0 +1,254 @@
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using MeDlm.Model;
+using Microsoft.ML.OnnxRuntime;
+
+namespace MeDlm.Sessions;
+
+/// <summary>
+/// Runs the denoiser (and the edit head) over a right-padded batch with buffers that live across passes:
+/// the caller writes ids and the attention mask in place, ONNX Runtime writes the logits straight into
+/// our arrays (OrtValues over pinned managed memory, no copies), and the kernels read them in place.
+/// Buffers grow to the largest batch x seq seen and are then reused; the OrtValues are rebuilt only when
+/// the shape changes (stage 1 keeps one shape for all its passes). Not thread-safe: one per generator.
+/// </summary>
+/// <remarks>
+/// Float16 packages: ONNX Runtime writes half-precision outputs into staging arrays that are widened to
+/// float for the kernels; the hidden states stay half and go to the edit head as they are.
+/// TODO(cuda): on the CUDA provider the hidden states make a device -> host -> device round trip between
+/// the two sessions. The intended design: an OrtIoBinding per session; bind the denoiser's
+/// "hidden_states" output with BindOutputToDevice(name, OrtMemoryInfo("Cuda", OrtDeviceAllocator, id,
+/// OrtMemTypeDefault)), run with RunWithBinding, take the device OrtValue from GetOutputValues() and bind
+/// it as the edit head's input; bind both logits outputs to our pinned host arrays (BindOutput with the
+/// CPU OrtValues below). Not written yet because no GPU was available to test it.
+/// </remarks>
+internal sealed class ModelRunner : IDisposable
+{
+    private static readonly string[] DenoiserInputNames = ["input_ids", "attention_mask"];
+    private static readonly string[] LogitsOnly = ["logits"];
+    private static readonly string[] LogitsAndHidden = ["logits", "hidden_states"];
+    private static readonly string[] EditInputNames = ["hidden_states"];
+    private static readonly string[] EditOutputNames = ["next_token_logits"];
+
+    private readonly InferenceSession _denoiser;
+    private readonly InferenceSession? _editHead;
+    private readonly int _vocab;
+    private readonly int _hidden;
+    private readonly bool _half;
+    private readonly RunOptions _runOptions = new();
+
+    private long[] _ids = [];
+    private long[] _mask = [];
+    private float[] _logits = [];
+    private float[] _next = [];
+    private float[] _hiddenStates = [];
+    private Float16[] _logits16 = [];
+    private Float16[] _next16 = [];
+    private Float16[] _hidden16 = [];
+    private int _capacity; // batch x seq the buffers hold
+
+    // OrtValues over the buffers for the current shape.
+    private int _batch;
+    private int _seq;
+    private readonly OrtValue[] _denInputs = new OrtValue[2];
+    private readonly OrtValue[] _denOutputs = new OrtValue[2];
+    private readonly OrtValue[] _denLogitsOutput = new OrtValue[1]; // aliases _denOutputs[0] for stage-1 passes
+    private readonly OrtValue[] _editInputs = new OrtValue[1];
+    private readonly OrtValue[] _editOutputs = new OrtValue[1];
+    private bool _valuesBuilt;
+
+    public ModelRunner(ModelPackage package)
+    {
+        _denoiser = package.Denoiser;
+        _editHead = package.EditHead;
+        _vocab = package.Manifest.VocabSize;
+        _hidden = package.Manifest.HiddenSize;
+        _half = package.Manifest.DType == "float16";
+    }
+
+    /// <summary>Stopwatch ticks spent inside ONNX Runtime since creation.</summary>
+    public long OrtTicks { get; private set; }
+
+    public int Batch => _batch;
+
+    public int Seq => _seq;
+
+    public int Vocab => _vocab;
+
+    public bool HasEditHead => _editHead is not null;
+
+    /// <summary>Input ids of the current shape, row-major [batch, seq].</summary>
+    public Span<long> InputIds => _ids.AsSpan(0, _batch * _seq);
+
+    /// <summary>Attention mask of the current shape, row-major [batch, seq].</summary>
+    public Span<long> AttentionMask => _mask.AsSpan(0, _batch * _seq);
+
+    /// <summary>Logits of the last run, row-major [batch, seq, vocab].</summary>
+    public ReadOnlySpan<float> Logits => _logits.AsSpan(0, _batch * _seq * _vocab);
+
+    /// <summary>Next-token logits of the last run with the edit head, row-major [batch, seq, vocab].</summary>
+    public ReadOnlySpan<float> NextLogits => _next.AsSpan(0, _batch * _seq * _vocab);
+
+    /// <summary>Sets the shape of the next run, growing the buffers if needed.</summary>
+    public void SetShape(int batch, int seq)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(seq);
+        int tokens = checked(batch * seq);
+        if ((long)tokens * Math.Max(_vocab, _hidden) > Array.MaxLength)
+        {
+            throw new InvalidOperationException(
+                $"A batch of {batch} x {seq} tokens needs more than {Array.MaxLength} logits; use smaller batches.");
+        }
+        if (tokens > _capacity)
+        {
+            Grow(tokens);
+        }
+        if (batch != _batch || seq != _seq || !_valuesBuilt)
+        {
+            _batch = batch;
+            _seq = seq;
+            BuildValues();
+        }
+    }
+
+    private void Grow(int tokens)
+    {
+        DisposeValues();
+        // Some headroom: edit rounds change the sequence length by a few tokens per round.
+        int cap = (int)Math.Min(Array.MaxLength / Math.Max(_vocab, _hidden), tokens + (tokens / 8) + 8);
+        _ids = GC.AllocateUninitializedArray<long>(cap, pinned: true);
+        _mask = GC.AllocateUninitializedArray<long>(cap, pinned: true);
+        long v = (long)cap * _vocab;
+        long h = (long)cap * _hidden;
+        _logits = GC.AllocateUninitializedArray<float>((int)v, pinned: true);
+        if (_editHead is not null)
+        {
+            _next = GC.AllocateUninitializedArray<float>((int)v, pinned: true);
+            if (!_half)
+            {
+                _hiddenStates = GC.AllocateUninitializedArray<float>((int)h, pinned: true);
+            }
+        }
+        if (_half)
+        {
+            _logits16 = GC.AllocateUninitializedArray<Float16>((int)v, pinned: true);
+            if (_editHead is not null)
+            {
+                _next16 = GC.AllocateUninitializedArray<Float16>((int)v, pinned: true);
+                _hidden16 = GC.AllocateUninitializedArray<Float16>((int)h, pinned: true);
+            }
+        }
+        _capacity = cap;
+    }
+
+    private void BuildValues()
+    {
+        DisposeValues();
+        int n = _batch * _seq;
+        long[] ids = [_batch, _seq];
+        long[] vocabShape = [_batch, _seq, _vocab];
+        long[] hiddenShape = [_batch, _seq, _hidden];
+        OrtMemoryInfo cpu = OrtMemoryInfo.DefaultInstance;
+        _denInputs[0] = OrtValue.CreateTensorValueFromMemory(cpu, _ids.AsMemory(0, n), ids);
+        _denInputs[1] = OrtValue.CreateTensorValueFromMemory(cpu, _mask.AsMemory(0, n), ids);
+        int nv = n * _vocab;
+        int nh = n * _hidden;
+        _denOutputs[0] = _half
+            ? OrtValue.CreateTensorValueFromMemory(cpu, _logits16.AsMemory(0, nv), vocabShape)
+            : OrtValue.CreateTensorValueFromMemory(cpu, _logits.AsMemory(0, nv), vocabShape);
+        _denLogitsOutput[0] = _denOutputs[0];
+        if (_editHead is not null)
+        {
+            _denOutputs[1] = _half
+                ? OrtValue.CreateTensorValueFromMemory(cpu, _hidden16.AsMemory(0, nh), hiddenShape)
+                : OrtValue.CreateTensorValueFromMemory(cpu, _hiddenStates.AsMemory(0, nh), hiddenShape);
+            // The edit head reads the denoiser's hidden-state buffer in place.
+            _editInputs[0] = _half
+                ? OrtValue.CreateTensorValueFromMemory(cpu, _hidden16.AsMemory(0, nh), hiddenShape)
+                : OrtValue.CreateTensorValueFromMemory(cpu, _hiddenStates.AsMemory(0, nh), hiddenShape);
+            _editOutputs[0] = _half
+                ? OrtValue.CreateTensorValueFromMemory(cpu, _next16.AsMemory(0, nv), vocabShape)
+                : OrtValue.CreateTensorValueFromMemory(cpu, _next.AsMemory(0, nv), vocabShape);
+        }
+        _valuesBuilt = true;
+    }
+
+    /// <summary>
+    /// Arms cancellation for one generation: a cancelled token sets RunOptions.Terminate so that a pass in
+    /// flight stops early. Dispose the registration when the generation ends.
+    /// </summary>
+    public CancellationTokenRegistration RegisterCancellation(CancellationToken ct)
+    {
+        // Reset before registering: an already-cancelled token sets the flag again at once.
+        _runOptions.Terminate = false;
+        return ct.CanBeCanceled ? ct.UnsafeRegister(static s => ((RunOptions)s!).Terminate = true, _runOptions) : default;
+    }
+
+    /// <summary>Runs the denoiser, and the edit head when <paramref name="withEditHead"/>, on the current shape.</summary>
+    public void Run(bool withEditHead, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        if (withEditHead && _editHead is null)
+        {
+            throw new InvalidOperationException("This model has no edit head.");
+        }
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            if (withEditHead)
+            {
+                _denoiser.Run(_runOptions, DenoiserInputNames, _denInputs, LogitsAndHidden, _denOutputs);
+                ct.ThrowIfCancellationRequested();
+                _editHead!.Run(_runOptions, EditInputNames, _editInputs, EditOutputNames, _editOutputs);
+            }
+            else
+            {
+                _denoiser.Run(_runOptions, DenoiserInputNames, _denInputs, LogitsOnly, _denLogitsOutput);
+            }
+        }
+        catch (OnnxRuntimeException) when (ct.IsCancellationRequested)
+        {
+            // RunOptions.Terminate stopped the pass.
+            throw new OperationCanceledException("The generation was cancelled.", ct);
+        }
+        finally
+        {
+            OrtTicks += Stopwatch.GetTimestamp() - start;
+        }
+        if (_half)
+        {
+            int nv = _batch * _seq * _vocab;
+            TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<Float16, Half>(_logits16.AsSpan(0, nv)), _logits.AsSpan(0, nv));
+            if (withEditHead)
+            {
+                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<Float16, Half>(_next16.AsSpan(0, nv)), _next.AsSpan(0, nv));
+            }
+        }
+    }
+
+    private void DisposeValues()
+    {
+        if (!_valuesBuilt)
+        {
+            return;
+        }
+        foreach (OrtValue[] values in (OrtValue[][])[_denInputs, _denOutputs, _editInputs, _editOutputs])
+        {
+            for (int i = 0; i < values.Length; i++)
+            {
+                values[i]?.Dispose();
+                values[i] = null!;
+            }
+        }
+        _denLogitsOutput[0] = null!;
+        _valuesBuilt = false;
+    }
+
+    public void Dispose()
+    {
+        DisposeValues();
+        _runOptions.Dispose();
+    }
+}
