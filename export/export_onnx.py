@@ -207,7 +207,10 @@ def export_graph(module, args, path, input_names, output_names, external_data=Fa
             # torch 1.13 flags g.op() in custom symbolics as deprecated; it is the documented way (and stays in 2.x)
             warnings.filterwarnings("ignore", message=".*_graph_op.*", category=FutureWarning)
             torch.onnx.export(module, args, tmp_path, input_names=list(input_names), output_names=list(output_names),
-                              dynamic_axes=dynamic_axes, opset_version=OPSET, do_constant_folding=True)
+                              dynamic_axes=dynamic_axes, opset_version=OPSET,
+                              # no folding: weights keep their parameter names (ORT folds the transposes
+                              # at load), so the package alone rebuilds the PyTorch model (model_from_package)
+                              do_constant_folding=False)
         proto = onnx.load(tmp_path, load_external_data=False)
         if any(True for _ in _external_tensors(proto)):
             _consolidate_external(proto, tmp, data_path)
@@ -478,6 +481,37 @@ def verify_package(model, package_dir):
 
 
 # ---------------------------------------------------------------- loading models
+
+
+def model_from_package(folder):
+    """Rebuild the PyTorch MeDlmModel from a float32 package alone: the config from medlm.json and the
+    weights from the graphs' initializers, which keep their parameter names (export without folding).
+    The PyTorch reference decoders (bench, eval) then run on exactly the weights the runtime runs."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    with open(os.path.join(folder, "medlm.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    model = MeDlmModel(MeDlmConfig.from_dict(manifest["model"]))
+    params = dict(model.named_parameters())
+    found = {}
+    graphs = [manifest["graphs"]["denoiser"]["file"]]
+    if "edit_head" in manifest["graphs"]:
+        graphs.append(manifest["graphs"]["edit_head"]["file"])
+    for g in graphs:
+        proto = onnx.load(os.path.join(folder, g))
+        for init in proto.graph.initializer:
+            if init.name in params:
+                found[init.name] = np.array(numpy_helper.to_array(init), dtype=np.float32)
+    missing = sorted(set(params) - set(found) - ({"next_token_head.weight"} if len(graphs) == 1 else set()))
+    if missing:
+        raise ValueError(f"{folder}: no initializer for {missing[:5]} (exported with constant folding?)")
+    with torch.no_grad():
+        for name, arr in found.items():
+            if tuple(arr.shape) != tuple(params[name].shape):
+                raise ValueError(f"{folder}: {name} has shape {arr.shape}, model.py expects {tuple(params[name].shape)}")
+            params[name].copy_(torch.from_numpy(arr))
+    return model.eval()
 
 
 def model_from_hf(folder):

@@ -88,7 +88,7 @@ def test_edit_head_contract_and_weights_once(package, model):
     assert ins == {"hidden_states": (FLOAT, ["batch", "seq", model.config.hidden_size])}
     assert outs == {"next_token_logits": (FLOAT, ["batch", "seq", model.config.vocab_size])}
     e = onnx.load(os.path.join(out, "edit_head.onnx"))
-    assert [tuple(t.dims) for t in e.graph.initializer] == [(model.config.hidden_size, model.config.vocab_size)]
+    assert [(t.name, tuple(t.dims)) for t in e.graph.initializer] == [("next_token_head.weight", (model.config.vocab_size, model.config.hidden_size))]
     # the backbone is not duplicated into the edit head graph
     assert os.path.getsize(os.path.join(out, "edit_head.onnx")) < os.path.getsize(os.path.join(out, "denoiser.onnx")) / 2
 
@@ -307,3 +307,27 @@ def test_cli_from_checkpoint(model, tok_path, tmp_path, capsys):
     assert m["name"] == "cli-pkg" and m["architecture"] == "medlm"
     with open(golden, encoding="utf-8") as f:
         assert json.load(f)["package"] == "cli-pkg"
+
+
+def test_package_alone_rebuilds_the_pytorch_model(tmp_path):
+    """The reference decoders (bench, eval) load the package's own weights: same logits as the source model."""
+    import torch
+
+    import export_onnx
+    from model import MeDlmConfig, MeDlmModel
+
+    torch.manual_seed(3)
+    cfg = MeDlmConfig(vocab_size=593, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=2, head_dim=16)
+    model = MeDlmModel(cfg).eval()
+    with torch.no_grad():  # trained norms differ; all-ones norms would be deduplicated by the exporter
+        for n, p in model.named_parameters():
+            if p.dim() == 1:
+                p.uniform_(0.5, 1.5)
+    export_onnx.export_package(model, BUNDLED_TOKENIZER, str(tmp_path / "pkg"), "t")
+    rebuilt = export_onnx.model_from_package(str(tmp_path / "pkg"))
+    ids = torch.randint(0, 580, (2, 9))
+    with torch.no_grad():
+        a, b = model(ids), rebuilt(ids)
+    for x, y in zip(a, b):
+        assert torch.equal(x, y)
