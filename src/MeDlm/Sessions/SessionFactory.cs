@@ -23,7 +23,27 @@ internal static class SessionFactory
             used = ExecutionProvider.Cpu;
             return CreateOn(path, options, cuda: false, out _)!;
         }
-        InferenceSession? session = CreateOn(path, options, cuda: true, out string? cudaFailure);
+        InferenceSession? session;
+        string? cudaFailure;
+        if (provider == ExecutionProvider.Auto)
+        {
+            // ONNX Runtime logs the failed provider load itself; quiet it so that the fallback is one line (ours).
+            OrtEnv env = OrtEnv.Instance();
+            OrtLoggingLevel level = env.EnvLogLevel;
+            env.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
+            try
+            {
+                session = CreateOn(path, options, cuda: true, out cudaFailure);
+            }
+            finally
+            {
+                env.EnvLogLevel = level;
+            }
+        }
+        else
+        {
+            session = CreateOn(path, options, cuda: true, out cudaFailure);
+        }
         if (session is not null)
         {
             used = ExecutionProvider.Cuda;

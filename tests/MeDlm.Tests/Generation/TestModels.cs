@@ -28,7 +28,7 @@ internal static class TestModels
     public static string LogitsGoldenPath =>
         Environment.GetEnvironmentVariable("MEDLM_TEST_LOGITS_GOLDEN") is { Length: > 0 } p
             ? p
-            : Path.Combine(RepoRoot, "tests", "golden", "medlm-tiny.logits.json");
+            : Path.Combine(RepoRoot, "tests", "golden", "medlm-tiny", "logits.json");
 
     /// <summary>A valid package with hand-made graphs (tests/fixtures/packages/tiny-fixture, export/make_fixtures.py).</summary>
     public static string FixturePackagePath => Path.Combine(RepoRoot, "tests", "fixtures", "packages", "tiny-fixture");

@@ -1,0 +1,161 @@
+"""Tiny ONNX fixtures for the C# runtime tests (tests/fixtures), written with the onnx helper API.
+
+  /usr/bin/python3 export/make_fixtures.py            # rewrites tests/fixtures/{packages/tiny-fixture,bad-graphs}
+
+- packages/tiny-fixture: a valid medlm package whose "model" is an embedding lookup and two linear heads
+  (hidden size 4, seeded random weights, the bundled tokenizer). Its logits depend only on each
+  position's token, so it is useless as a language model but exercises loading, batching, streaming,
+  cancellation and request validation in milliseconds.
+- bad-graphs: graphs that break the contract of DESIGN section 3 one way each, plus a file that is not
+  ONNX. Their weights are ConstantOfShape ops, so each file is a few hundred bytes.
+"""
+import json
+import os
+import shutil
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "tests", "fixtures")
+TOKENIZER = os.path.join(ROOT, "export", "runs", "tiny", "tokenizer.json")
+VOCAB = 593
+HIDDEN = 4
+MAX_SEQ = 64
+GEN_LENGTH = 16
+OPSET = 17
+
+
+def _io(name, elem, dims):
+    return helper.make_tensor_value_info(name, elem, dims)
+
+
+def _weight(nodes, inits, name, shape, rng):
+    """A seeded random initializer, or (rng None) a ConstantOfShape node: the bad graphs stay tiny."""
+    if rng is not None:
+        inits.append(numpy_helper.from_array((rng.standard_normal(shape) * 2.0).astype(np.float32), name))
+        return
+    shape_name = name + "_shape"
+    inits.append(numpy_helper.from_array(np.array(shape, dtype=np.int64), shape_name))
+    nodes.append(helper.make_node("ConstantOfShape", [shape_name], [name],
+                                  value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.5])))
+
+
+def denoiser(rng=None, ids_name="input_ids", mask_name="attention_mask", ids_type=TensorProto.INT64, vocab=VOCAB,
+             hidden=HIDDEN, batch="batch", with_mask=True, with_hidden=True, logits_rank=3, extra_input=None):
+    """hidden = E[ids] * mask; logits = hidden @ W. Keyword arguments break one part of the contract."""
+    nodes, inits = [], []
+    _weight(nodes, inits, "E", [VOCAB, hidden], rng)
+    _weight(nodes, inits, "W", [hidden, vocab], rng)
+    ids = ids_name
+    if ids_type != TensorProto.INT64:
+        nodes.append(helper.make_node("Cast", [ids_name], ["ids64"], to=TensorProto.INT64))
+        ids = "ids64"
+    nodes.append(helper.make_node("Gather", ["E", ids], ["emb"]))
+    inputs = [_io(ids_name, ids_type, [batch, "seq"])]
+    h = "emb"
+    if with_mask:
+        inputs.append(_io(mask_name, TensorProto.INT64, [batch, "seq"]))
+        inits.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "last_axis"))
+        nodes.append(helper.make_node("Cast", [mask_name], ["maskf"], to=TensorProto.FLOAT))
+        nodes.append(helper.make_node("Unsqueeze", ["maskf", "last_axis"], ["mask3"]))
+        nodes.append(helper.make_node("Mul", ["emb", "mask3"], ["hidden_states"]))
+        h = "hidden_states"
+    else:
+        nodes.append(helper.make_node("Identity", ["emb"], ["hidden_states"]))
+        h = "hidden_states"
+    if extra_input:
+        inputs.append(_io(extra_input, TensorProto.INT64, [batch, "seq"]))
+    nodes.append(helper.make_node("MatMul", [h, "W"], ["logits3"]))
+    outputs = []
+    if logits_rank == 3:
+        nodes.append(helper.make_node("Identity", ["logits3"], ["logits"]))
+        outputs.append(_io("logits", TensorProto.FLOAT, [batch, "seq", vocab]))
+    else:
+        nodes.append(helper.make_node("ReduceMax", ["logits3"], ["logits"], axes=[-1], keepdims=0))
+        outputs.append(_io("logits", TensorProto.FLOAT, [batch, "seq"]))
+    if with_hidden:
+        outputs.append(_io("hidden_states", TensorProto.FLOAT, [batch, "seq", hidden]))
+    graph = helper.make_graph(nodes, "denoiser", inputs, outputs, inits)
+    return _model(graph)
+
+
+def edit_head(rng=None, hidden=HIDDEN, out_name="next_token_logits", vocab=VOCAB):
+    nodes, inits = [], []
+    _weight(nodes, inits, "N", [hidden, vocab], rng)
+    nodes.append(helper.make_node("MatMul", ["hidden_states", "N"], [out_name]))
+    graph = helper.make_graph(nodes, "edit_head", [_io("hidden_states", TensorProto.FLOAT, ["batch", "seq", hidden])],
+                              [_io(out_name, TensorProto.FLOAT, ["batch", "seq", vocab])], inits)
+    return _model(graph)
+
+
+def _model(graph):
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="make_fixtures")
+    m.ir_version = 8
+    onnx.checker.check_model(m, full_check=True)
+    return m
+
+
+def manifest():
+    return {
+        "format": "medlm-package/1",
+        "name": "tiny-fixture",
+        "architecture": "medlm",
+        "vocab_size": VOCAB,
+        "hidden_size": HIDDEN,
+        "max_sequence_length": MAX_SEQ,
+        "shifted_logits": False,
+        "dtype": "float32",
+        "special_tokens": {"mask": 589, "pad": 588, "delete": 590, "end": 592, "eos": 588},
+        "chat_template": {
+            "system": "<|im_start|>system\n{content}<|im_end|>\n",
+            "user": "<|im_start|>user\n{content}<|im_end|>\n",
+            "assistant": "<|im_start|>assistant\n{content}<|im_end|>\n",
+            "generation_prompt": "<|im_start|>assistant\n",
+        },
+        "graphs": {"denoiser": {"file": "denoiser.onnx", "outputs": "full"}, "edit_head": {"file": "edit_head.onnx"}},
+        "generation": {"gen_length": GEN_LENGTH, "budget": 1.0, "edit_share": 0.25, "algorithm": "medlm",
+                       "block_length": GEN_LENGTH, "temperature": 0.0},
+        "model": {"vocab_size": VOCAB, "hidden_size": HIDDEN, "max_position_embeddings": MAX_SEQ},
+    }
+
+
+def main():
+    pkg = os.path.join(OUT, "packages", "tiny-fixture")
+    bad = os.path.join(OUT, "bad-graphs")
+    for d in (pkg, bad):
+        if os.path.isdir(d):
+            shutil.rmtree(d)
+        os.makedirs(d)
+    rng = np.random.default_rng(20260501)
+    onnx.save(denoiser(rng), os.path.join(pkg, "denoiser.onnx"))
+    onnx.save(edit_head(rng), os.path.join(pkg, "edit_head.onnx"))
+    shutil.copyfile(TOKENIZER, os.path.join(pkg, "tokenizer.json"))
+    with open(os.path.join(pkg, "medlm.json"), "w", encoding="utf-8") as f:
+        json.dump(manifest(), f, indent=2)
+        f.write("\n")
+
+    graphs = {
+        "denoiser_wrong_input_names.onnx": denoiser(ids_name="ids", mask_name="mask"),
+        "denoiser_missing_attention_mask.onnx": denoiser(with_mask=False),
+        "denoiser_float_input_ids.onnx": denoiser(ids_type=TensorProto.FLOAT),
+        "denoiser_wrong_vocab.onnx": denoiser(vocab=600),
+        "denoiser_wrong_hidden.onnx": denoiser(hidden=6),
+        "denoiser_rank2_logits.onnx": denoiser(logits_rank=2),
+        "denoiser_fixed_batch.onnx": denoiser(batch=1),
+        "denoiser_no_hidden_states.onnx": denoiser(with_hidden=False),
+        "denoiser_extra_input.onnx": denoiser(extra_input="position_ids"),
+        "edit_head_wrong_output_name.onnx": edit_head(out_name="logits"),
+        "edit_head_wrong_vocab.onnx": edit_head(vocab=600),
+    }
+    for name, model in graphs.items():
+        onnx.save(model, os.path.join(bad, name))
+    with open(os.path.join(bad, "not_an_onnx_model.onnx"), "w", encoding="utf-8") as f:
+        f.write("this is a text file, not a protobuf\n")
+    total = sum(os.path.getsize(os.path.join(d, f)) for d in (pkg, bad) for f in os.listdir(d))
+    print(f"wrote {pkg} and {bad} ({total} bytes)")
+
+
+if __name__ == "__main__":
+    main()
