@@ -99,6 +99,17 @@ internal sealed class BatchDecoder
         ct.ThrowIfCancellationRequested();
         long t0 = Stopwatch.GetTimestamp();
 
+        // A row whose own request was cancelled leaves now; the others are not affected.
+        for (int r = 0; r < _count; r++)
+        {
+            RowState row = _rows[r];
+            if (row.Stage != RowStage.Done && row.Plan.Cancellation.IsCancellationRequested)
+            {
+                row.Stage = RowStage.Done;
+                row.Cancelled = true;
+            }
+        }
+
         // Place the active rows (and the unconditional copies for guidance) in the batch.
         int batch = 0;
         int seq = 0;

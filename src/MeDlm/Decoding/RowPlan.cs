@@ -95,6 +95,9 @@ internal sealed class RowPlan
     /// <summary>Longest a row may grow through insertions.</summary>
     public int LengthCap { get; }
 
+    /// <summary>Cancels this row alone: it leaves the batch before the next pass.</summary>
+    public CancellationToken Cancellation { get; init; }
+
     /// <summary>Ids excluded from the stage-1 prediction x0.</summary>
     public int[] ArgmaxBan { get; }
 

@@ -49,6 +49,9 @@ internal sealed class RowState
     public int EditRounds;
     public bool ReachedFixedPoint;
 
+    /// <summary>The row left its batch early because its request was cancelled.</summary>
+    public bool Cancelled;
+
     // Stage-1 block state (LLaDA semi-autoregressive blocks; ME-DLM is one block).
     public int Block;
     public int StepInBlock;
@@ -114,6 +117,7 @@ internal sealed class RowState
         MaskPasses = 0;
         EditRounds = 0;
         ReachedFixedPoint = false;
+        Cancelled = false;
         Block = 0;
         StepInBlock = 0;
         CommitCounts.Clear();

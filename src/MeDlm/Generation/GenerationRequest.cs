@@ -62,4 +62,12 @@ public sealed class GenerationRequest
 
     /// <summary>Longest the sequence (prompt + response) may grow through insertions (default: the model's max_sequence_length).</summary>
     public int? LengthCap { get; init; }
+
+    /// <summary>
+    /// Cancels this request alone. The generator checks it before every forward pass: in a batch the
+    /// cancelled sequence leaves at the next step and the other rows go on unchanged; its result then has
+    /// <see cref="GenerationResult.Cancelled"/> set (and a streamed request gets no final step). The
+    /// token passed to the generate call still cancels the whole call.
+    /// </summary>
+    public CancellationToken CancellationToken { get; init; }
 }

@@ -6,8 +6,9 @@ namespace MeDlm.Generation;
 public sealed class GenerationResult
 {
     internal GenerationResult(string text, int[] tokenIds, string draftText, int[] draftTokenIds, int[] promptTokenIds,
-        GenerationStats stats)
+        GenerationStats stats, bool cancelled = false)
     {
+        Cancelled = cancelled;
         Text = text;
         TokenIds = tokenIds;
         DraftText = draftText;
@@ -33,6 +34,12 @@ public sealed class GenerationResult
 
     /// <summary>Passes, commits, edits and timings.</summary>
     public GenerationStats Stats { get; }
+
+    /// <summary>
+    /// The request's <see cref="GenerationRequest.CancellationToken"/> stopped it before it finished: the
+    /// text and ids are the canvas as it was (masks included), not an answer.
+    /// </summary>
+    public bool Cancelled { get; }
 }
 
 /// <summary>Statistics of one generation.</summary>

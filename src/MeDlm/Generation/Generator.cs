@@ -183,7 +183,7 @@ public sealed class Generator : IDisposable
         }
         var stats = new GenerationStats(row.PromptLength, row.MaskPasses, row.EditRounds, row.Plan.EditSteps, row.ReachedFixedPoint,
             counts, positions, row.Edits, Stopwatch.GetElapsedTime(0, row.OrtTicks), Stopwatch.GetElapsedTime(0, row.OtherTicks));
-        return new GenerationResult(DecodeAnswer(response), response, DecodeAnswer(draft), draft, row.Plan.Prompt, stats);
+        return new GenerationResult(DecodeAnswer(response), response, DecodeAnswer(draft), draft, row.Plan.Prompt, stats, row.Cancelled);
     }
 
     /// <summary>The text of a response up to its first END or PAD, special tokens skipped.</summary>

@@ -80,7 +80,10 @@ internal static class RequestPlanner
 
         return new RowPlan(requestIndex, prompt, genLength, algorithm, maskSteps, editSteps, blockLength, temperature,
             request.CfgScale, threshold, unchecked((ulong)request.Seed), request.LogitsEosInf, request.ConfidenceEosEotInf,
-            lengthCap, m.SpecialTokens);
+            lengthCap, m.SpecialTokens)
+        {
+            Cancellation = request.CancellationToken,
+        };
     }
 
     private static int[] PromptIds(ModelPackage package, GenerationRequest request, string who)
