@@ -1,0 +1,469 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Unicode;
+using MeDlm.Decoding;
+using MeDlm.Tokenization;
+
+namespace MeDlm.Server.Contracts;
+
+/// <summary>
+/// Reads OpenAI request bodies field by field, so that every malformed input gets a message naming the
+/// field and what it must be (the serializer's own messages name CLR types). Unknown top-level fields
+/// are ignored, as OpenAI clients send new ones over time; known fields this server cannot honour are
+/// rejected when set to anything but their neutral value, rather than silently ignored.
+/// </summary>
+public static class RequestParser
+{
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 32 };
+
+    /// <summary>Parses a <c>/v1/completions</c> body.</summary>
+    public static CompletionRequestBody ParseCompletion(ReadOnlyMemory<byte> body, int maxStopSequences)
+    {
+        using JsonDocument doc = Parse(body);
+        var r = new FieldReader(doc.RootElement);
+        RejectUnsupported(r);
+        r.RequireNeutral("best_of", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int b) && b == 1, "best_of other than 1 is not supported");
+        r.RequireNeutral("suffix", v => v.ValueKind == JsonValueKind.String && v.GetString()!.Length == 0, "suffix (insertion) is not supported");
+        r.RequireNeutral("logprobs", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int l) && l == 0, "logprobs are not supported");
+        return new CompletionRequestBody
+        {
+            Prompts = ReadPrompts(r),
+            Echo = r.Bool("echo") ?? false,
+            Model = r.String("model"),
+            MaxTokens = r.Int("max_tokens"),
+            Temperature = ReadTemperature(r),
+            Seed = r.Long("seed"),
+            Stop = ReadStop(r, maxStopSequences),
+            Stream = r.Bool("stream") ?? false,
+            IncludeUsage = ReadIncludeUsage(r),
+            Medlm = ReadMedlm(r),
+        };
+    }
+
+    /// <summary>Parses a <c>/v1/chat/completions</c> body.</summary>
+    public static ChatCompletionRequestBody ParseChat(ReadOnlyMemory<byte> body, int maxStopSequences)
+    {
+        using JsonDocument doc = Parse(body);
+        var r = new FieldReader(doc.RootElement);
+        RejectUnsupported(r);
+        r.RequireNeutral("logprobs", v => v.ValueKind == JsonValueKind.False, "logprobs are not supported");
+        r.RequireNeutral("top_logprobs", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int t) && t == 0, "top_logprobs are not supported");
+        r.RequireNeutral("tools", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "tools (function calling) are not supported");
+        r.RequireNeutral("functions", v => v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0, "functions (function calling) are not supported");
+        r.RequireNeutral("tool_choice", v => v.ValueKind == JsonValueKind.String && v.GetString() is "none" or "auto", "tool_choice is not supported");
+        r.RequireNeutral("response_format", IsTextFormat, "response_format other than {\"type\": \"text\"} is not supported");
+        int? maxTokens = r.Int("max_tokens");
+        int? maxCompletionTokens = r.Int("max_completion_tokens");
+        if (maxTokens is not null && maxCompletionTokens is not null && maxTokens != maxCompletionTokens)
+        {
+            throw ApiException.Invalid("max_completion_tokens", "max_tokens and max_completion_tokens disagree; send one of them");
+        }
+        return new ChatCompletionRequestBody
+        {
+            Messages = ReadMessages(r),
+            Model = r.String("model"),
+            MaxTokens = maxCompletionTokens ?? maxTokens,
+            Temperature = ReadTemperature(r),
+            Seed = r.Long("seed"),
+            Stop = ReadStop(r, maxStopSequences),
+            Stream = r.Bool("stream") ?? false,
+            IncludeUsage = ReadIncludeUsage(r),
+            Medlm = ReadMedlm(r),
+        };
+    }
+
+    private static JsonDocument Parse(ReadOnlyMemory<byte> body)
+    {
+        if (body.IsEmpty)
+        {
+            throw new ApiException(400, "The request body is empty; send a JSON object.", null, "invalid_json");
+        }
+        // Checked up front: the JSON reader would only notice bad UTF-8 inside strings it decodes.
+        if (!Utf8.IsValid(body.Span))
+        {
+            throw new ApiException(400, "The request body is not valid UTF-8.", null, "invalid_encoding");
+        }
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(body, DocumentOptions);
+        }
+        catch (JsonException e)
+        {
+            throw new ApiException(400, $"The request body is not valid JSON: {TrimJsonMessage(e.Message)}", null, "invalid_json");
+        }
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            string kind = Describe(doc.RootElement);
+            doc.Dispose();
+            throw new ApiException(400, $"The request body must be a JSON object, got {kind}.", null, "invalid_json");
+        }
+        return doc;
+    }
+
+    // System.Text.Json appends reader positions the client does not need twice.
+    private static string TrimJsonMessage(string message)
+    {
+        int cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        return (cut > 0 ? message[..cut] : message).TrimEnd(' ', '|', '.') + ".";
+    }
+
+    private static void RejectUnsupported(FieldReader r)
+    {
+        r.RequireNeutral("n", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int n) && n == 1, "n other than 1 is not supported; send one request per choice");
+        r.RequireNeutral("top_p", v => v.ValueKind == JsonValueKind.Number && v.GetDouble() == 1.0, "top_p is not supported (this server samples with temperature only); leave it out or send 1");
+        r.RequireNeutral("presence_penalty", IsZero, "presence_penalty is not supported; leave it out or send 0");
+        r.RequireNeutral("frequency_penalty", IsZero, "frequency_penalty is not supported; leave it out or send 0");
+        r.RequireNeutral("logit_bias", v => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(), "logit_bias is not supported");
+        r.String("user");
+    }
+
+    private static bool IsZero(JsonElement v) => v.ValueKind == JsonValueKind.Number && v.GetDouble() == 0.0;
+
+    private static bool IsTextFormat(JsonElement v) =>
+        v.ValueKind == JsonValueKind.Object && v.TryGetProperty("type", out JsonElement t) && t.ValueKind == JsonValueKind.String && t.GetString() == "text";
+
+    private static double? ReadTemperature(FieldReader r)
+    {
+        double? t = r.Double("temperature");
+        if (t is < 0 or > 2)
+        {
+            throw ApiException.Invalid("temperature", $"temperature must be between 0 and 2, got {Format(t.Value)}");
+        }
+        return t;
+    }
+
+    private static bool ReadIncludeUsage(FieldReader r)
+    {
+        JsonElement? o = r.Object("stream_options");
+        return o is { } options && new FieldReader(options, "stream_options.").Bool("include_usage") == true;
+    }
+
+    private static List<string> ReadStop(FieldReader r, int maxStopSequences)
+    {
+        JsonElement? v = r.Raw("stop");
+        if (v is not { } stop)
+        {
+            return [];
+        }
+        var list = new List<string>();
+        if (stop.ValueKind == JsonValueKind.String)
+        {
+            list.Add(stop.GetString()!);
+        }
+        else if (stop.ValueKind == JsonValueKind.Array)
+        {
+            foreach (JsonElement item in stop.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.String)
+                {
+                    throw ApiException.Invalid("stop", $"stop must be a string or an array of strings; an item is {Describe(item)}", "invalid_type");
+                }
+                list.Add(item.GetString()!);
+            }
+        }
+        else
+        {
+            throw ApiException.Invalid("stop", $"stop must be a string or an array of strings, got {Describe(stop)}", "invalid_type");
+        }
+        if (list.Count > maxStopSequences)
+        {
+            throw ApiException.Invalid("stop", $"stop has {list.Count} sequences; at most {maxStopSequences} are allowed");
+        }
+        if (list.Exists(s => s.Length == 0))
+        {
+            throw ApiException.Invalid("stop", "stop sequences must not be empty strings");
+        }
+        return list;
+    }
+
+    private static List<string> ReadPrompts(FieldReader r)
+    {
+        JsonElement prompt = r.Raw("prompt") ?? throw ApiException.Invalid("prompt", "prompt is required", "missing_required_parameter");
+        var prompts = new List<string>();
+        if (prompt.ValueKind == JsonValueKind.String)
+        {
+            prompts.Add(prompt.GetString()!);
+        }
+        else if (prompt.ValueKind == JsonValueKind.Array)
+        {
+            foreach (JsonElement item in prompt.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.String)
+                {
+                    throw ApiException.Invalid("prompt", $"prompt must be a string or an array of strings (token-id prompts are not supported); an item is {Describe(item)}", "invalid_type");
+                }
+                prompts.Add(item.GetString()!);
+            }
+            if (prompts.Count == 0)
+            {
+                throw ApiException.Invalid("prompt", "prompt must not be an empty array");
+            }
+        }
+        else
+        {
+            throw ApiException.Invalid("prompt", $"prompt must be a string or an array of strings, got {Describe(prompt)}", "invalid_type");
+        }
+        return prompts;
+    }
+
+    private static List<ChatMessage> ReadMessages(FieldReader r)
+    {
+        JsonElement messages = r.Raw("messages") ?? throw ApiException.Invalid("messages", "messages is required", "missing_required_parameter");
+        if (messages.ValueKind != JsonValueKind.Array)
+        {
+            throw ApiException.Invalid("messages", $"messages must be an array of messages, got {Describe(messages)}", "invalid_type");
+        }
+        var list = new List<ChatMessage>(messages.GetArrayLength());
+        int i = 0;
+        foreach (JsonElement m in messages.EnumerateArray())
+        {
+            string at = $"messages[{i}]";
+            if (m.ValueKind != JsonValueKind.Object)
+            {
+                throw ApiException.Invalid(at, $"{at} must be an object with role and content, got {Describe(m)}", "invalid_type");
+            }
+            var mr = new FieldReader(m, at + ".");
+            string role = mr.String("role") ?? throw ApiException.Invalid(at + ".role", $"{at}.role is required", "missing_required_parameter");
+            string normalized = role switch
+            {
+                "system" or "developer" => "system",
+                "user" => "user",
+                "assistant" => "assistant",
+                _ => throw ApiException.Invalid(at + ".role", $"{at}.role \"{role}\" is not supported; use system, developer, user or assistant"),
+            };
+            if (m.TryGetProperty("tool_calls", out JsonElement calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
+            {
+                throw ApiException.Invalid(at + ".tool_calls", "tool calls are not supported");
+            }
+            list.Add(new ChatMessage(normalized, ReadContent(mr, at)));
+            i++;
+        }
+        if (list.Count == 0)
+        {
+            throw ApiException.Invalid("messages", "messages must hold at least one message");
+        }
+        return list;
+    }
+
+    private static string ReadContent(FieldReader mr, string at)
+    {
+        JsonElement content = mr.Raw("content") ?? throw ApiException.Invalid(at + ".content", $"{at}.content is required", "missing_required_parameter");
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            return content.GetString()!;
+        }
+        if (content.ValueKind != JsonValueKind.Array)
+        {
+            throw ApiException.Invalid(at + ".content", $"{at}.content must be a string or an array of text parts, got {Describe(content)}", "invalid_type");
+        }
+        // Content parts: only text parts, joined as OpenAI joins them for text-only models.
+        var text = new System.Text.StringBuilder();
+        int j = 0;
+        foreach (JsonElement part in content.EnumerateArray())
+        {
+            string pat = $"{at}.content[{j}]";
+            if (part.ValueKind != JsonValueKind.Object)
+            {
+                throw ApiException.Invalid(pat, $"{pat} must be a content part object, got {Describe(part)}", "invalid_type");
+            }
+            var pr = new FieldReader(part, pat + ".");
+            string type = pr.String("type") ?? throw ApiException.Invalid(pat + ".type", $"{pat}.type is required", "missing_required_parameter");
+            if (type != "text")
+            {
+                throw ApiException.Invalid(pat + ".type", $"{pat}.type \"{type}\" is not supported; this model reads text only");
+            }
+            text.Append(pr.String("text") ?? throw ApiException.Invalid(pat + ".text", $"{pat}.text is required", "missing_required_parameter"));
+            j++;
+        }
+        return text.ToString();
+    }
+
+    private static MedlmSettings ReadMedlm(FieldReader r)
+    {
+        if (r.Object("medlm") is not { } medlm)
+        {
+            return MedlmSettings.None;
+        }
+        var m = new FieldReader(medlm, "medlm.");
+        string[] known = ["budget", "mask_steps", "edit_rounds", "algorithm", "block_length", "threshold", "stream_denoising"];
+        foreach (JsonProperty p in medlm.EnumerateObject())
+        {
+            if (Array.IndexOf(known, p.Name) < 0)
+            {
+                throw ApiException.Invalid("medlm." + p.Name, $"medlm.{p.Name} is not a known setting; the settings are {string.Join(", ", known)}", "unknown_parameter");
+            }
+        }
+        DecodingAlgorithm? algorithm = null;
+        if (m.String("algorithm") is { } name)
+        {
+            algorithm = DecodingAlgorithms.TryParse(name, out DecodingAlgorithm a)
+                ? a
+                : throw ApiException.Invalid("medlm.algorithm", $"medlm.algorithm \"{name}\" is not one of medlm, low_confidence, random, threshold");
+        }
+        return new MedlmSettings
+        {
+            Budget = ReadBudget(m),
+            MaskSteps = m.Int("mask_steps"),
+            EditRounds = m.Int("edit_rounds"),
+            Algorithm = algorithm,
+            BlockLength = m.Int("block_length"),
+            Threshold = m.Double("threshold"),
+            StreamDenoising = m.Bool("stream_denoising") ?? false,
+        };
+    }
+
+    // A budget is a number in (0, 1] or a fraction string such as "1/8", as the paper writes it.
+    private static double? ReadBudget(FieldReader m)
+    {
+        JsonElement? v = m.Raw("budget");
+        if (v is not { } b)
+        {
+            return null;
+        }
+        double value;
+        if (b.ValueKind == JsonValueKind.Number)
+        {
+            value = b.GetDouble();
+        }
+        else if (b.ValueKind == JsonValueKind.String && TryParseFraction(b.GetString()!, out double f))
+        {
+            value = f;
+        }
+        else
+        {
+            throw ApiException.Invalid("medlm.budget", $"medlm.budget must be a number in (0, 1] or a fraction such as \"1/8\", got {Describe(b)}", "invalid_type");
+        }
+        if (!(value > 0 && value <= 1))
+        {
+            throw ApiException.Invalid("medlm.budget", $"medlm.budget must be in (0, 1], got {Format(value)}");
+        }
+        return value;
+    }
+
+    private static bool TryParseFraction(string s, out double value)
+    {
+        int slash = s.IndexOf('/', StringComparison.Ordinal);
+        if (slash < 0)
+        {
+            return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+        }
+        value = 0;
+        return double.TryParse(s.AsSpan(0, slash), NumberStyles.Float, CultureInfo.InvariantCulture, out double num)
+            && double.TryParse(s.AsSpan(slash + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double den)
+            && den != 0 && (value = num / den) is var _;
+    }
+
+    internal static string Format(double d) => d.ToString("R", CultureInfo.InvariantCulture);
+
+    internal static string Describe(JsonElement v) => v.ValueKind switch
+    {
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => $"the number {v.GetRawText()}",
+        JsonValueKind.True or JsonValueKind.False => $"the boolean {v.GetRawText()}",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Null => "null",
+        _ => v.ValueKind.ToString(),
+    };
+
+    /// <summary>Typed optional fields of one JSON object; absent and null read as null.</summary>
+    private readonly struct FieldReader(JsonElement obj, string prefix = "")
+    {
+        public JsonElement? Raw(string name) =>
+            obj.TryGetProperty(name, out JsonElement v) && v.ValueKind != JsonValueKind.Null ? v : null;
+
+        public string? String(string name)
+        {
+            JsonElement? v = Raw(name);
+            return v is not { } s ? null
+                : s.ValueKind == JsonValueKind.String ? s.GetString()
+                : throw Wrong(name, "a string", s);
+        }
+
+        public bool? Bool(string name)
+        {
+            JsonElement? v = Raw(name);
+            return v is not { } b ? null
+                : b.ValueKind switch
+                {
+                    JsonValueKind.True => true,
+                    JsonValueKind.False => false,
+                    _ => throw Wrong(name, "true or false", b),
+                };
+        }
+
+        public double? Double(string name)
+        {
+            JsonElement? v = Raw(name);
+            if (v is not { } d)
+            {
+                return null;
+            }
+            if (d.ValueKind != JsonValueKind.Number)
+            {
+                throw Wrong(name, "a number", d);
+            }
+            double value = d.GetDouble();
+            return double.IsFinite(value) ? value : throw ApiException.Invalid(prefix + name, $"{prefix}{name} must be a finite number, got {d.GetRawText()}");
+        }
+
+        public long? Long(string name)
+        {
+            JsonElement? v = Raw(name);
+            if (v is not { } l)
+            {
+                return null;
+            }
+            if (l.ValueKind != JsonValueKind.Number)
+            {
+                throw Wrong(name, "an integer", l);
+            }
+            return l.TryGetInt64(out long value)
+                ? value
+                : throw ApiException.Invalid(prefix + name, $"{prefix}{name} must be an integer within 64 bits, got {l.GetRawText()}");
+        }
+
+        public int? Int(string name)
+        {
+            JsonElement? v = Raw(name);
+            if (v is not { } i)
+            {
+                return null;
+            }
+            if (i.ValueKind != JsonValueKind.Number)
+            {
+                throw Wrong(name, "an integer", i);
+            }
+            if (i.TryGetInt32(out int value))
+            {
+                return value;
+            }
+            // 1.5 is not an integer; 1e30 is one but out of any range this server allows.
+            bool integral = double.IsFinite(i.GetDouble()) && Math.Floor(i.GetDouble()) == i.GetDouble();
+            throw ApiException.Invalid(prefix + name, integral
+                ? $"{prefix}{name} is out of range, got {i.GetRawText()}"
+                : $"{prefix}{name} must be an integer, got {i.GetRawText()}");
+        }
+
+        public JsonElement? Object(string name)
+        {
+            JsonElement? v = Raw(name);
+            return v is not { } o ? null
+                : o.ValueKind == JsonValueKind.Object ? o
+                : throw Wrong(name, "an object", o);
+        }
+
+        /// <summary>Rejects a set field unless <paramref name="isNeutral"/> says its value asks for nothing.</summary>
+        public void RequireNeutral(string name, Func<JsonElement, bool> isNeutral, string message)
+        {
+            if (Raw(name) is { } v && !isNeutral(v))
+            {
+                throw ApiException.Invalid(prefix + name, message, "unsupported_parameter");
+            }
+        }
+
+        private ApiException Wrong(string name, string expected, JsonElement got) =>
+            ApiException.Invalid(prefix + name, $"{prefix}{name} must be {expected}, got {Describe(got)}", "invalid_type");
+    }
+}

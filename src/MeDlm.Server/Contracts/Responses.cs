@@ -1,0 +1,117 @@
+using System.Text.Json.Serialization;
+
+namespace MeDlm.Server.Contracts;
+
+/// <summary>Token counts, as OpenAI reports them.</summary>
+public sealed record Usage(int PromptTokens, int CompletionTokens, int TotalTokens);
+
+/// <summary>What the diffusion did for one choice (the extra <c>medlm</c> object of a response).</summary>
+/// <param name="ForwardPasses">Model forward passes this sequence took part in.</param>
+/// <param name="MaskSteps">Stage-1 steps run.</param>
+/// <param name="EditRounds">Stage-2 rounds run.</param>
+/// <param name="EditRoundsSaved">Rounds planned but skipped because the sequence reached a fixed point.</param>
+/// <param name="Edits">Edits applied, by kind.</param>
+/// <param name="BatchSize">Sequences in the lockstep batch this one ran in.</param>
+/// <param name="QueueSeconds">Time between acceptance and the start of its batch.</param>
+/// <param name="GenerationSeconds">Time of its batch's run.</param>
+public sealed record GenerationStatsBody(
+    int ForwardPasses,
+    int MaskSteps,
+    int EditRounds,
+    int EditRoundsSaved,
+    EditCounts Edits,
+    int BatchSize,
+    double QueueSeconds,
+    double GenerationSeconds);
+
+/// <summary>Edits by kind.</summary>
+public sealed record EditCounts(int Replace, int Delete, int Insert);
+
+/// <summary>A choice of a legacy completion (also its streamed chunk).</summary>
+public sealed record CompletionChoice(
+    string Text,
+    int Index,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] object? Logprobs,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason);
+
+/// <summary><c>POST /v1/completions</c> answer.</summary>
+public sealed record CompletionResponse(
+    string Id,
+    [property: JsonPropertyName("object")] string ObjectType,
+    long Created,
+    string Model,
+    IReadOnlyList<CompletionChoice> Choices,
+    Usage Usage,
+    IReadOnlyList<GenerationStatsBody>? Medlm);
+
+/// <summary>A streamed chunk of a legacy completion.</summary>
+public sealed record CompletionChunk(
+    string Id,
+    [property: JsonPropertyName("object")] string ObjectType,
+    long Created,
+    string Model,
+    IReadOnlyList<CompletionChoice> Choices,
+    Usage? Usage,
+    DenoisingStep? Medlm);
+
+/// <summary>A chat message in an answer.</summary>
+public sealed record ChatMessageBody(string Role, string Content);
+
+/// <summary>A choice of a chat completion.</summary>
+public sealed record ChatChoice(
+    int Index,
+    ChatMessageBody Message,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] object? Logprobs,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason);
+
+/// <summary><c>POST /v1/chat/completions</c> answer.</summary>
+public sealed record ChatCompletionResponse(
+    string Id,
+    [property: JsonPropertyName("object")] string ObjectType,
+    long Created,
+    string Model,
+    IReadOnlyList<ChatChoice> Choices,
+    Usage Usage,
+    IReadOnlyList<GenerationStatsBody>? Medlm);
+
+/// <summary>The delta of a streamed chat choice.</summary>
+public sealed record ChatDelta(string? Role, string? Content);
+
+/// <summary>A choice of a streamed chat chunk.</summary>
+public sealed record ChatChunkChoice(
+    int Index,
+    ChatDelta Delta,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] object? Logprobs,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason);
+
+/// <summary>A streamed chat chunk (<c>chat.completion.chunk</c>).</summary>
+public sealed record ChatCompletionChunk(
+    string Id,
+    [property: JsonPropertyName("object")] string ObjectType,
+    long Created,
+    string Model,
+    IReadOnlyList<ChatChunkChoice> Choices,
+    Usage? Usage,
+    DenoisingStep? Medlm);
+
+/// <summary>
+/// One denoising step of one choice, sent in the <c>medlm</c> field of a chunk whose choices carry no
+/// content, when the request asked for <c>medlm.stream_denoising</c>.
+/// </summary>
+/// <param name="Index">The choice.</param>
+/// <param name="Step">Forward pass number of this sequence, from 1.</param>
+/// <param name="Stage"><c>mask</c> (unmasking) or <c>edit</c> (an edit round).</param>
+/// <param name="Canvas">The response as it stands after the step; masks show as the mask token's text.</param>
+/// <param name="MasksLeft">Masked positions still to fill.</param>
+/// <param name="Committed">Positions unmasked by this step.</param>
+/// <param name="Edits">Edits of this round (stage <c>edit</c>).</param>
+public sealed record DenoisingStep(int Index, int Step, string Stage, string Canvas, int MasksLeft, int Committed, EditCounts? Edits);
+
+/// <summary>A model in <c>GET /v1/models</c>.</summary>
+public sealed record ModelCard(string Id, [property: JsonPropertyName("object")] string ObjectType, long Created, string OwnedBy);
+
+/// <summary><c>GET /v1/models</c> answer.</summary>
+public sealed record ModelList([property: JsonPropertyName("object")] string ObjectType, IReadOnlyList<ModelCard> Data);
+
+/// <summary>A health endpoint's answer.</summary>
+public sealed record HealthStatus(string Status, string? Model, string? Detail);

@@ -1,0 +1,119 @@
+using MeDlm.Server.Contracts;
+using MeDlm.Server.Endpoints;
+using MeDlm.Server.Metrics;
+using MeDlm.Server.Scheduling;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace MeDlm.Server.Hosting;
+
+/// <summary>Composes the server: configuration, options, services, middleware and endpoints.</summary>
+public static class ServerApp
+{
+    /// <summary>The Windows service name and the systemd unit's identifier.</summary>
+    public const string ServiceName = "medlm-server";
+
+    /// <summary>
+    /// Builds the application from <paramref name="args"/> (command line), environment variables and
+    /// appsettings.json (next to the binary). <paramref name="configure"/> lets tests add configuration.
+    /// </summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            // appsettings.json lives next to the binary, whatever the working directory (services start in /
+            // or System32).
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        configure?.Invoke(builder);
+
+        IServiceCollection services = builder.Services;
+        services.AddSystemd();
+        services.AddWindowsService(o => o.ServiceName = ServiceName);
+
+        services.AddOptions<ModelServingOptions>().BindConfiguration(ModelServingOptions.Section).ValidateOnStart();
+        services.AddOptions<RequestLimitsOptions>().BindConfiguration(RequestLimitsOptions.Section).ValidateOnStart();
+        services.AddOptions<SchedulerOptions>().BindConfiguration(SchedulerOptions.Section).ValidateOnStart();
+        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ModelServingOptions>, ModelServingOptionsValidator>();
+        services.AddSingleton<IValidateOptions<RequestLimitsOptions>, RequestLimitsOptionsValidator>();
+        services.AddSingleton<IValidateOptions<SchedulerOptions>, SchedulerOptionsValidator>();
+        services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
+
+        // The host waits for the scheduler's drain (its own timeout) plus time to write the last answers.
+        services.AddOptions<HostOptions>().Configure<IOptions<SchedulerOptions>>((host, scheduler) =>
+            host.ShutdownTimeout = TimeSpan.FromSeconds(scheduler.Value.ShutdownTimeoutSeconds + 10));
+        services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>().Configure<IOptions<RequestLimitsOptions>>((kestrel, limits) =>
+        {
+            kestrel.Limits.MaxRequestBodySize = limits.Value.MaxRequestBodyBytes;
+            kestrel.AddServerHeader = false;
+        });
+
+        services.TryAddSingleton<ModelLoadGate>();
+        services.AddSingleton<ServerMetrics>();
+        services.AddSingleton<ModelHost>();
+        services.AddSingleton<RequestQueue>();
+        services.AddSingleton<GenerationEndpoints>();
+        // Registration order is start order (and reverse stop order): the scheduler stops after the loader.
+        services.AddHostedService<BatchScheduler>();
+        services.AddHostedService<ModelLoaderService>();
+
+        WebApplication app = builder.Build();
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = WriteUnexpectedErrorAsync });
+        app.Use(RequestIds.Middleware);
+        app.UseMiddleware<ApiKeyMiddleware>();
+        GenerationEndpoints.Map(app);
+        InfoEndpoints.Map(app);
+        app.MapFallback(context => HttpIo.WriteErrorAsync(context, new ApiException(StatusCodes.Status404NotFound,
+            $"No route {context.Request.Method} {context.Request.Path}; see /v1/completions, /v1/chat/completions, /v1/models, /health/live, /health/ready, /metrics.",
+            null, "not_found")));
+        return app;
+    }
+
+    /// <summary>
+    /// Reads every options object so that a bad configuration fails here, before anything starts, with
+    /// all of its problems in one <see cref="OptionsValidationException"/>.
+    /// </summary>
+    public static void ValidateConfiguration(IServiceProvider services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var failures = new List<string>();
+        Collect<ModelServingOptions>(services, failures);
+        Collect<RequestLimitsOptions>(services, failures);
+        Collect<SchedulerOptions>(services, failures);
+        Collect<AuthOptions>(services, failures);
+        if (failures.Count > 0)
+        {
+            throw new OptionsValidationException("configuration", typeof(ServerApp), failures);
+        }
+    }
+
+    private static void Collect<T>(IServiceProvider services, List<string> failures)
+        where T : class
+    {
+        try
+        {
+            _ = services.GetRequiredService<IOptions<T>>().Value;
+        }
+        catch (OptionsValidationException e)
+        {
+            failures.AddRange(e.Failures);
+        }
+        catch (InvalidOperationException e)
+        {
+            // Binding failed: a value of the wrong type (e.g. "abc" for a number).
+            failures.Add(e.Message);
+        }
+    }
+
+    private static Task WriteUnexpectedErrorAsync(HttpContext context)
+    {
+        Exception? error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        var body = error is BadHttpRequestException bad
+            ? new ApiException(bad.StatusCode, "The request could not be read: " + bad.Message, null, "invalid_request")
+            : new ApiException(StatusCodes.Status500InternalServerError, "The server failed to handle the request.", null, "internal_error");
+        return HttpIo.WriteErrorAsync(context, body);
+    }
+}

@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using MeDlm.Generation;
+
+namespace MeDlm.Server.Scheduling;
+
+/// <summary>How a job ended.</summary>
+public enum JobOutcomeKind
+{
+    /// <summary>Generated; <see cref="JobOutcome.Result"/> is set.</summary>
+    Completed,
+
+    /// <summary>Cancelled: the client went away or the shutdown timeout passed.</summary>
+    Cancelled,
+
+    /// <summary>The request was refused by the generator (an input the server's checks let through).</summary>
+    Rejected,
+
+    /// <summary>The model failed.</summary>
+    Failed,
+}
+
+/// <summary>The end of a job.</summary>
+public sealed record JobOutcome(JobOutcomeKind Kind, GenerationResult? Result, string? Error)
+{
+    /// <summary>A cancelled job.</summary>
+    public static JobOutcome CancelledOutcome { get; } = new(JobOutcomeKind.Cancelled, null, "The request was cancelled.");
+}
+
+/// <summary>
+/// One sequence to generate: a choice of a request. Created by an endpoint after every check, queued,
+/// run in a batch by the <see cref="BatchScheduler"/>, and awaited by the endpoint. Its cancellation
+/// follows the client's connection and the server's shutdown.
+/// </summary>
+public sealed class GenerationJob : IDisposable
+{
+    private readonly CancellationTokenSource _cancellation;
+    private readonly TaskCompletionSource<int> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<JobOutcome> _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Channel<GenerationStep>? _steps;
+
+    /// <summary>
+    /// Creates a job whose cancellation follows <paramref name="requestAborted"/>; <paramref name="buildRequest"/>
+    /// receives the job's own token to put on the <see cref="GenerationRequest"/>: the generator checks it
+    /// before every step, so a cancelled sequence leaves its batch while the others go on.
+    /// </summary>
+    public GenerationJob(string requestId, int choiceIndex, Func<CancellationToken, GenerationRequest> buildRequest, int plannedPasses,
+        bool streamSteps, CancellationToken requestAborted)
+    {
+        ArgumentNullException.ThrowIfNull(buildRequest);
+        RequestId = requestId;
+        ChoiceIndex = choiceIndex;
+        PlannedPasses = plannedPasses;
+        _cancellation = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
+        Request = buildRequest(_cancellation.Token);
+        if (streamSteps)
+        {
+            // Unbounded: the batch must never wait for a slow reader; a sequence has at most MaxSteps steps.
+            _steps = Channel.CreateUnbounded<GenerationStep>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        }
+        AcceptedTimestamp = Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>The HTTP request this job belongs to.</summary>
+    public string RequestId { get; }
+
+    /// <summary>The choice index within the request.</summary>
+    public int ChoiceIndex { get; }
+
+    /// <summary>What to generate (with this job's cancellation token).</summary>
+    public GenerationRequest Request { get; }
+
+    /// <summary>Forward passes the request plans at most; jobs of similar length batch together.</summary>
+    public int PlannedPasses { get; }
+
+    /// <summary>When the job was accepted.</summary>
+    public long AcceptedTimestamp { get; }
+
+    /// <summary>When its batch started (0 before).</summary>
+    public long StartedTimestamp { get; private set; }
+
+    /// <summary>When its batch ended (0 before).</summary>
+    public long FinishedTimestamp { get; private set; }
+
+    /// <summary>The size of the batch it ran in.</summary>
+    public int BatchSize { get; private set; }
+
+    /// <summary>Cancelled by the client, the shutdown or <see cref="Cancel"/>.</summary>
+    public CancellationToken Cancellation => _cancellation.Token;
+
+    /// <summary>The batch started; the value is its size.</summary>
+    public Task<int> Started => _started.Task;
+
+    /// <summary>The job's end; never faults.</summary>
+    public Task<JobOutcome> Completed => _completed.Task;
+
+    /// <summary>Each step of the denoising, when the client asked to see it; completes with the job.</summary>
+    public ChannelReader<GenerationStep>? Steps => _steps?.Reader;
+
+    /// <summary>Cancels the job (its row leaves the batch at the next step).</summary>
+    public void Cancel()
+    {
+        try
+        {
+            _cancellation.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already finished and released.
+        }
+    }
+
+    internal void MarkStarted(int batchSize)
+    {
+        BatchSize = batchSize;
+        StartedTimestamp = Stopwatch.GetTimestamp();
+        _started.TrySetResult(batchSize);
+    }
+
+    internal void PublishStep(GenerationStep step) => _steps?.Writer.TryWrite(step);
+
+    internal bool Complete(JobOutcome outcome)
+    {
+        FinishedTimestamp = Stopwatch.GetTimestamp();
+        _steps?.Writer.TryComplete();
+        // A job cancelled in the queue never starts: release waiters on Started too.
+        _started.TrySetResult(0);
+        return _completed.TrySetResult(outcome);
+    }
+
+    /// <summary>Releases the cancellation source.</summary>
+    public void Dispose() => _cancellation.Dispose();
+}

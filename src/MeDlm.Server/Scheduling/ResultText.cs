@@ -1,0 +1,99 @@
+using MeDlm.Generation;
+using MeDlm.Model;
+using MeDlm.Tokenization;
+
+namespace MeDlm.Server.Scheduling;
+
+/// <summary>The answer text of a result as the API returns it: cut at the end marker and at stop sequences.</summary>
+public static class ResultText
+{
+    /// <summary>Response tokens before the first END / PAD / EOS (what usage counts as completion tokens).</summary>
+    public static int ResponseLength(GenerationResult result, SpecialTokens special)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(special);
+        IReadOnlyList<int> ids = result.TokenIds;
+        for (int i = 0; i < ids.Count; i++)
+        {
+            if (IsEnd(ids[i], special))
+            {
+                return i;
+            }
+        }
+        return ids.Count;
+    }
+
+    /// <summary>Whether the response closed itself with an end marker (else it ran out of length).</summary>
+    public static bool HasEndMarker(GenerationResult result, SpecialTokens special)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(special);
+        foreach (int id in result.TokenIds)
+        {
+            if (IsEnd(id, special))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// <paramref name="text"/> cut before the earliest stop sequence; <paramref name="stopped"/> says whether one was found.
+    /// </summary>
+    public static string ApplyStop(string text, IReadOnlyList<string> stop, out bool stopped)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(stop);
+        int cut = -1;
+        foreach (string s in stop)
+        {
+            int at = text.IndexOf(s, StringComparison.Ordinal);
+            if (at >= 0 && (cut < 0 || at < cut))
+            {
+                cut = at;
+            }
+        }
+        stopped = cut >= 0;
+        return stopped ? text[..cut] : text;
+    }
+
+    /// <summary>
+    /// Splits <paramref name="text"/> (a prefix of the decoded response) into the pieces a token-by-token
+    /// stream would have sent, so that a streamed answer looks like an autoregressive one; the pieces
+    /// always concatenate to <paramref name="text"/>.
+    /// </summary>
+    public static List<string> StreamPieces(GenerationResult result, SpecialTokens special, MeDlmTokenizer tokenizer, string text)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(text);
+        var pieces = new List<string>();
+        var decoder = new StreamingDecoder(tokenizer, skipSpecialTokens: true);
+        int length = ResponseLength(result, special);
+        int emitted = 0;
+        for (int i = 0; i < length && emitted < text.Length; i++)
+        {
+            string piece = decoder.Append(result.TokenIds[i]);
+            if (piece.Length == 0)
+            {
+                continue;
+            }
+            int take = Math.Min(piece.Length, text.Length - emitted);
+            if (!text.AsSpan(emitted, take).SequenceEqual(piece.AsSpan(0, take)))
+            {
+                // The decoded tokens and the text disagree (they should not): send the rest whole.
+                break;
+            }
+            pieces.Add(piece[..take]);
+            emitted += take;
+        }
+        if (emitted < text.Length)
+        {
+            pieces.Add(text[emitted..]);
+        }
+        return pieces;
+    }
+
+    private static bool IsEnd(int id, SpecialTokens special) => id == special.Pad || id == special.End || id == special.Eos;
+}
