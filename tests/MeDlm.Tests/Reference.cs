@@ -47,8 +47,8 @@ internal static class Reference
             return Softmax(l).Select(v => Math.Log(v)).ToArray();
         }
         double m = l.Max();
-        double lse = m + Math.Log(l.Sum(v => Math.Exp(v - m)));
-        return l.Select(v => v - lse).ToArray();
+        double logZ = Math.Log(l.Sum(v => Math.Exp(v - m)));
+        return l.Select(v => v - m - logZ).ToArray();
     }
 
     /// <summary>Argmax with banned ids; ties lowest; all -inf: lowest allowed; none allowed: -1.</summary>

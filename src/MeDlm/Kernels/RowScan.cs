@@ -207,6 +207,27 @@ internal static class RowScan
         }
     }
 
+    /// <summary>dest[i] = (x[i] - a) - b, one vectorised pass.</summary>
+    internal static void SubtractTwo(ReadOnlySpan<float> x, float a, float b, Span<float> dest)
+    {
+        ref float r = ref MemoryMarshal.GetReference(x);
+        ref float d = ref MemoryMarshal.GetReference(dest);
+        int n = x.Length;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        {
+            Vector256<float> av = Vector256.Create(a), bv = Vector256.Create(b);
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                (Vector256.LoadUnsafe(ref r, (nuint)i) - av - bv).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            Unsafe.Add(ref d, i) = Unsafe.Add(ref r, i) - a - b;
+        }
+    }
+
     /// <summary>True when some id of <paramref name="a"/> or <paramref name="b"/> lies in [start, start + length).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool AnyIn(ReadOnlySpan<int> a, ReadOnlySpan<int> b, int start, int length)

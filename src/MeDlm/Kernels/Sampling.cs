@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace MeDlm.Kernels;
 
 /// <summary>Stochastic token choice: Gumbel-max (LLaDA) and filtered categorical sampling (Dream).</summary>
@@ -22,6 +25,10 @@ public static class Sampling
         int best = -1;
         double bestScore = double.NegativeInfinity;
         int n = logits.Length;
+        // The noise term -T·log(-log U) is at most T·36.7 (U <= 1 - 2^-53): a token whose logit is further than
+        // that below the best score so far cannot win, so its draw and two logs are skipped (result unchanged;
+        // the small slack covers rounding).
+        double maxNoise = (-temperature * Math.Log(-Math.Log(1.0 - (1.0 / 9007199254740992.0)))) + 1e-6;
         for (int start = 0; start < n; start += RowScan.BlockSize)
         {
             int end = Math.Min(n, start + RowScan.BlockSize);
@@ -29,7 +36,7 @@ public static class Sampling
             for (int v = start; v < end; v++)
             {
                 float l = logits[v];
-                if (float.IsNegativeInfinity(l) || (check && RowScan.Contains(banned, v)))
+                if (l + maxNoise < bestScore || float.IsNegativeInfinity(l) || (check && RowScan.Contains(banned, v)))
                 {
                     continue;
                 }
@@ -227,55 +234,77 @@ public static class Sampling
     private static int TopKKeys(ReadOnlySpan<float> logits, ReadOnlySpan<int> banned, int k, Span<ulong> heap)
     {
         int count = 0;
-        for (int v = 0; v < logits.Length; v++)
+        int n = logits.Length;
+        float rootValue = float.PositiveInfinity; // logit of the worst kept token once the heap is full
+        int v = 0;
+        while (v < n)
         {
-            float l = logits[v];
-            if (float.IsNegativeInfinity(l))
+            if (count == k && Vector256.IsHardwareAccelerated && v <= n - Vector256<float>.Count)
             {
-                continue;
-            }
-            ulong key = RowScan.DescendingKey(l, v);
-            if (count == k && key >= heap[0])
-            {
-                continue; // not better than the worst kept (checked before the banned test: cheaper)
-            }
-            if (RowScan.Contains(banned, v))
-            {
-                continue;
-            }
-            if (count < k)
-            {
-                int i = count++;
-                heap[i] = key;
-                while (i > 0)
+                // Once full, only a logit strictly above the worst kept one can enter (later ids lose ties):
+                // skip whole vectors that hold none, the common case after the first few thousand tokens.
+                var vec = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(logits), (nuint)v);
+                if (Vector256.GreaterThanAny(vec, Vector256.Create(rootValue)) == false)
                 {
-                    int parent = (i - 1) >> 1;
-                    if (heap[parent] >= heap[i])
-                    {
-                        break;
-                    }
-                    (heap[parent], heap[i]) = (heap[i], heap[parent]);
-                    i = parent;
+                    v += Vector256<float>.Count;
+                    continue;
                 }
             }
-            else
+            int end = count == k ? Math.Min(n, v + Vector256<float>.Count) : v + 1;
+            for (; v < end; v++)
             {
-                heap[0] = key;
-                int i = 0;
-                while (true)
+                float l = logits[v];
+                if (float.IsNegativeInfinity(l))
                 {
-                    int left = 2 * i + 1;
-                    if (left >= count)
+                    continue;
+                }
+                ulong key = RowScan.DescendingKey(l, v);
+                if (count == k && key >= heap[0])
+                {
+                    continue; // not better than the worst kept (checked before the banned test: cheaper)
+                }
+                if (RowScan.Contains(banned, v))
+                {
+                    continue;
+                }
+                if (count < k)
+                {
+                    int i = count++;
+                    heap[i] = key;
+                    while (i > 0)
                     {
-                        break;
+                        int parent = (i - 1) >> 1;
+                        if (heap[parent] >= heap[i])
+                        {
+                            break;
+                        }
+                        (heap[parent], heap[i]) = (heap[i], heap[parent]);
+                        i = parent;
                     }
-                    int larger = left + 1 < count && heap[left + 1] > heap[left] ? left + 1 : left;
-                    if (heap[i] >= heap[larger])
+                }
+                else
+                {
+                    heap[0] = key;
+                    int i = 0;
+                    while (true)
                     {
-                        break;
+                        int left = 2 * i + 1;
+                        if (left >= count)
+                        {
+                            break;
+                        }
+                        int larger = left + 1 < count && heap[left + 1] > heap[left] ? left + 1 : left;
+                        if (heap[i] >= heap[larger])
+                        {
+                            break;
+                        }
+                        (heap[i], heap[larger]) = (heap[larger], heap[i]);
+                        i = larger;
                     }
-                    (heap[i], heap[larger]) = (heap[larger], heap[i]);
-                    i = larger;
+                }
+                if (count == k)
+                {
+                    rootValue = logits[RowScan.KeyId(heap[0])];
                 }
             }
         }

@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace MeDlm.Kernels;
 
 /// <summary>Choosing which positions to commit from per-position scores.</summary>
@@ -28,6 +31,13 @@ public static class Selection
         float worst = float.NegativeInfinity; // score at the heap root once full
         for (int i = 0; i < n; i++)
         {
+            if (count == k && Vector256.IsHardwareAccelerated && (i & 7) == 0 && i <= n - 8 &&
+                !Vector256.GreaterThanAny(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(scores), (nuint)i), Vector256.Create(worst)))
+            {
+                // Full heap: eight positions none of which beats the worst kept one are skipped at once.
+                i += 7;
+                continue;
+            }
             float s = scores[i];
             if (!(s > float.NegativeInfinity))
             {

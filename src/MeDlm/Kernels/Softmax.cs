@@ -73,15 +73,9 @@ public static class Softmax
             }
             return;
         }
-        // Subtract in double then round once: max + log(sum) may not be representable in float.
-        double shift = m + Math.Log(sum);
-        float hi = (float)shift;
-        float lo = (float)(shift - hi);
-        TensorPrimitives.Subtract(logits, hi, dest);
-        if (lo != 0f)
-        {
-            TensorPrimitives.Subtract(dest, lo, dest);
-        }
+        // l - (max + log sum): subtracting the max first keeps near-max entries exact (Sterbenz) and the
+        // small log-sum second loses nothing; both in one pass.
+        RowScan.SubtractTwo(logits, m, (float)Math.Log(sum), dest);
     }
 
     private static void CheckDestination(ReadOnlySpan<float> logits, Span<float> dest)
