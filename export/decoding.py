@@ -117,7 +117,9 @@ def medlm_stage1(model, prompts, gen_length, steps, ids: SpecialIds):
             l[:, ids.delete] = float("-inf")
             x0 = l.argmax(-1)
             l[:, ids.pad] = float("-inf")
-            conf = torch.softmax(l, -1).gather(-1, x0[:, None])[:, 0]
+            # confidence in float64: the exact value, so a runtime summing in another order cannot
+            # flip the ranking of two positions that float32 rounding would make (nearly) tied
+            conf = torch.softmax(l.double(), -1).gather(-1, x0[:, None])[:, 0]
             masked = torch.tensor([t == ids.mask for t in row])
             conf[~masked] = float("-inf")
             pos = top_positions(conf, k)
@@ -291,7 +293,7 @@ def llada_generate(model, prompts, gen_length, steps, ids: SpecialIds, block_len
             s, e = block_range(b)
             conf = torch.full((n,), float("-inf"), dtype=torch.float64)
             if remasking in ("low_confidence", "threshold"):
-                p = torch.softmax(conf_logits, -1)
+                p = torch.softmax(conf_logits.double(), -1)  # float64, as in medlm_stage1
                 for i in masked:
                     if i < e:
                         conf[i] = float(p[i, x0[i]])
