@@ -1,0 +1,456 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using MeDlm.Cli.Evaluation;
+using MeDlm.Cli.Rendering;
+using MeDlm.Decoding;
+using MeDlm.Generation;
+using MeDlm.Model;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace MeDlm.Cli.Commands;
+
+internal sealed class BenchSettings : DecodingSettings
+{
+    [CommandOption("--prompts <FILE>")]
+    [Description("JSON-lines file with a \"prompt\" field per line (default: the model package's heldout.jsonl)")]
+    public string? Prompts { get; set; }
+
+    [CommandOption("-n|--count <N>")]
+    [Description("Prompts to run (the first N)")]
+    [DefaultValue(64)]
+    public int Count { get; set; } = 64;
+
+    [CommandOption("--batch-size <N>")]
+    [Description("Sequences decoded in lockstep")]
+    [DefaultValue(8)]
+    public int BatchSize { get; set; } = 8;
+
+    [CommandOption("--warmup <N>")]
+    [Description("Untimed batches first (session and buffer warm-up)")]
+    [DefaultValue(1)]
+    public int Warmup { get; set; } = 1;
+
+    [CommandOption("--python <PATH>")]
+    [Description("python3 with torch for the PyTorch reference (default: python3, then /usr/bin/python3)")]
+    public string? Python { get; set; }
+
+    [CommandOption("--no-reference")]
+    [Description("Skip the PyTorch reference run")]
+    public bool NoReference { get; set; }
+
+    [CommandOption("--json")]
+    [Description("Print the results as one JSON object")]
+    public bool Json { get; set; }
+
+    public override ValidationResult Validate()
+    {
+        ValidationResult r = base.Validate();
+        if (!r.Successful)
+        {
+            return r;
+        }
+        if (Count <= 0)
+        {
+            return ValidationResult.Error($"--count must be positive (got {Count})");
+        }
+        if (BatchSize <= 0)
+        {
+            return ValidationResult.Error($"--batch-size must be positive (got {BatchSize})");
+        }
+        if (Warmup < 0)
+        {
+            return ValidationResult.Error($"--warmup must be >= 0 (got {Warmup})");
+        }
+        return ValidationResult.Success();
+    }
+}
+
+/// <summary>
+/// <c>medlm bench</c>: end-to-end throughput of the runtime on a prompt set, and in the same invocation the
+/// PyTorch reference decoders (export/bench_reference.py) on the same package, prompt ids and settings.
+/// </summary>
+internal sealed class BenchCommand : AsyncCommand<BenchSettings>
+{
+    private sealed record Measure(double Seconds, long Tokens, long Passes, double OutsideShare, int Threads)
+    {
+        public double TokensPerSecond => Seconds > 0 ? Tokens / Seconds : 0;
+
+        public double PassesPerSecond => Seconds > 0 ? Passes / Seconds : 0;
+
+        public double TokensPerPass => Passes > 0 ? (double)Tokens / Passes : 0;
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, BenchSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using ModelPackage package = Runtime.Load(settings);
+        string promptFile = settings.Prompts is null ? Path.Combine(package.Folder, "heldout.jsonl") : Path.GetFullPath(settings.Prompts);
+        List<int[]> prompts = ReadPrompts(package, settings, promptFile);
+        var requests = new List<GenerationRequest>(prompts.Count);
+        foreach (int[] ids in prompts)
+        {
+            requests.Add(Runtime.Request(settings, promptIds: ids));
+        }
+
+        using var generator = new Generator(package);
+        var results = new GenerationResult[requests.Count];
+        Measure cs = await ProgressBars.RunAsync("C# runtime", requests.Count + ((double)settings.Warmup * Math.Min(settings.BatchSize, requests.Count)),
+            bar => Task.FromResult(RunCSharp(generator, settings, requests, results, bar, cancellationToken))).ConfigureAwait(false);
+        ResolvedSettings resolved = Runtime.Resolve(package, settings);
+        int maskSteps = results[0].Stats.MaskPasses;
+        int editSteps = results[0].Stats.PlannedEditRounds;
+
+        (JsonElement? reference, string? note) = settings.NoReference
+            ? (null, "reference: skipped (--no-reference)")
+            : await RunReference(package, settings, resolved, maskSteps, editSteps, prompts, cancellationToken).ConfigureAwait(false);
+
+        Measure? py = null;
+        int identical = 0;
+        if (reference is { } refJson)
+        {
+            py = new Measure(refJson.GetProperty("seconds").GetDouble(), refJson.GetProperty("tokens").GetInt64(),
+                refJson.GetProperty("passes").GetInt64(), double.NaN, refJson.GetProperty("threads").GetInt32());
+            int k = 0;
+            foreach (JsonElement resp in refJson.GetProperty("responses").EnumerateArray())
+            {
+                if (k < results.Length && SameIds(results[k].TokenIds, resp))
+                {
+                    identical++;
+                }
+                k++;
+            }
+        }
+
+        string settingsText = SettingsText(resolved, maskSteps, editSteps);
+        if (settings.Json)
+        {
+            WriteJson(package, settings, promptFile, prompts.Count, resolved, maskSteps, editSteps, cs, py, identical, note);
+            return ExitCodes.Ok;
+        }
+        var o = Console.Out;
+        o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"medlm bench · {package.Manifest.Name} on {package.ExecutionProvider.ToString().ToLowerInvariant()} · {prompts.Count} prompts ({Path.GetFileName(promptFile)}), batch {settings.BatchSize}, warmup {settings.Warmup} · {settingsText}"));
+        o.WriteLine(Row("C# (ONNX Runtime)", cs, showShare: true));
+        if (py is not null)
+        {
+            o.WriteLine(Row("PyTorch reference", py, showShare: false));
+            double ratio = py.TokensPerSecond > 0 ? cs.TokensPerSecond / py.TokensPerSecond : double.NaN;
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"speed ratio (C# / PyTorch tokens/s): {ratio:0.00}x · responses token-identical: {(identical == prompts.Count ? "yes" : "no")} ({identical}/{prompts.Count})"));
+        }
+        if (note is not null)
+        {
+            o.WriteLine(note);
+        }
+        return ExitCodes.Ok;
+    }
+
+    private static List<int[]> ReadPrompts(ModelPackage package, BenchSettings settings, string file)
+    {
+        if (!File.Exists(file))
+        {
+            throw new CliException($"{file}: prompt file not found");
+        }
+        var prompts = new List<int[]>();
+        int lineNo = 0;
+        foreach (string line in File.ReadLines(file))
+        {
+            lineNo++;
+            if (prompts.Count >= settings.Count)
+            {
+                break;
+            }
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+            string prompt;
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                prompt = doc.RootElement.TryGetProperty("prompt", out JsonElement p) && p.ValueKind == JsonValueKind.String
+                    ? p.GetString()!
+                    : throw new CliException($"{file}: line {lineNo}: no \"prompt\" string field");
+            }
+            catch (JsonException e)
+            {
+                throw new CliException($"{file}: line {lineNo}: not JSON ({e.Message})");
+            }
+            prompts.Add(Runtime.EncodePrompt(package, settings, prompt));
+        }
+        if (prompts.Count == 0)
+        {
+            throw new CliException($"{file}: no prompts");
+        }
+        return prompts;
+    }
+
+    private static Measure RunCSharp(Generator generator, BenchSettings s, List<GenerationRequest> requests, GenerationResult[] results,
+        IProgressBar bar, CancellationToken ct)
+    {
+        int first = Math.Min(s.BatchSize, requests.Count);
+        for (int w = 0; w < s.Warmup; w++)
+        {
+            Runtime.Checked(() => generator.GenerateBatch(requests.GetRange(0, first), ct));
+            bar.Increment(first);
+        }
+        double seconds = 0;
+        double ortSeconds = 0;
+        long tokens = 0;
+        long passes = 0;
+        SpecialTokens st = generator.Package.Manifest.SpecialTokens;
+        for (int start = 0; start < requests.Count; start += s.BatchSize)
+        {
+            List<GenerationRequest> batch = requests.GetRange(start, Math.Min(s.BatchSize, requests.Count - start));
+            long t0 = Stopwatch.GetTimestamp();
+            IReadOnlyList<GenerationResult> rs = Runtime.Checked(() => generator.GenerateBatch(batch, ct));
+            seconds += Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            // A row's model time covers the batch passes it took part in; the longest row took part in all.
+            double batchOrt = 0;
+            for (int k = 0; k < rs.Count; k++)
+            {
+                results[start + k] = rs[k];
+                batchOrt = Math.Max(batchOrt, rs[k].Stats.ModelTime.TotalSeconds);
+                tokens += Runtime.CountAnswerTokens(rs[k].TokenIds, st);
+                passes += rs[k].Stats.TotalPasses;
+            }
+            ortSeconds += batchOrt;
+            bar.Increment(batch.Count);
+        }
+        double share = seconds > 0 ? Math.Clamp(1 - (ortSeconds / seconds), 0, 1) : 0;
+        return new Measure(seconds, tokens, passes, share, s.Threads);
+    }
+
+    /// <summary>Runs export/bench_reference.py on the same prompt ids and settings; null and a one-line reason when it cannot.</summary>
+    private static async Task<(JsonElement? Result, string? Note)> RunReference(ModelPackage package, BenchSettings s, ResolvedSettings r,
+        int maskSteps, int editSteps, List<int[]> prompts, CancellationToken ct)
+    {
+        string? script = ModelLocator.FindRepoFile(Path.Combine("export", "bench_reference.py"), package.Folder);
+        if (script is null)
+        {
+            return (null, "reference: export/bench_reference.py not found (run inside the MeDlm repository); C# numbers only");
+        }
+        if (r.Algorithm != DecodingAlgorithm.MeDlm && editSteps > 0)
+        {
+            return (null, $"reference: bench_reference.py runs {DecodingAlgorithms.Name(r.Algorithm)} without edit rounds; pass --edit-steps 0 to compare; C# numbers only");
+        }
+        string? python = PythonLocator.Find(s.Python, "import torch", TimeSpan.FromSeconds(120));
+        if (python is null)
+        {
+            return (null, s.Python is null
+                ? "reference: python3 with torch not found (tried python3 and /usr/bin/python3); C# numbers only"
+                : $"reference: python3 with torch not found ({s.Python} cannot import torch); C# numbers only");
+        }
+
+        string requestFile = Path.Combine(Path.GetTempPath(), $"medlm-bench-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
+        try
+        {
+            await File.WriteAllBytesAsync(requestFile, ReferenceRequest(s, r, maskSteps, editSteps, prompts), ct).ConfigureAwait(false);
+            var psi = new ProcessStartInfo(python)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+                StandardOutputEncoding = Encoding.UTF8,
+            };
+            psi.ArgumentList.Add(script);
+            psi.ArgumentList.Add("--package");
+            psi.ArgumentList.Add(package.Folder);
+            psi.ArgumentList.Add("--requests");
+            psi.ArgumentList.Add(requestFile);
+            if (s.Threads > 0)
+            {
+                psi.ArgumentList.Add("--threads");
+                psi.ArgumentList.Add(s.Threads.ToString(CultureInfo.InvariantCulture));
+            }
+            (int exit, string stdout, string stderr) = await ProgressBars.RunAsync("PyTorch reference", 1, async bar =>
+            {
+                using Process p = Process.Start(psi) ?? throw new CliException($"cannot start {python}");
+                Task<string> o = p.StandardOutput.ReadToEndAsync(ct);
+                Task<string> e = p.StandardError.ReadToEndAsync(ct);
+                try
+                {
+                    await p.WaitForExitAsync(ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    p.Kill(entireProcessTree: true);
+                    throw;
+                }
+                bar.Increment(1);
+                return (p.ExitCode, await o.ConfigureAwait(false), await e.ConfigureAwait(false));
+            }).ConfigureAwait(false);
+            if (exit != 0)
+            {
+                return (null, $"reference: bench_reference.py failed (exit {exit}): {LastLine(stderr)}; C# numbers only");
+            }
+            string? json = null;
+            foreach (string line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (line.StartsWith('{'))
+                {
+                    json = line;
+                }
+            }
+            if (json is null)
+            {
+                return (null, "reference: bench_reference.py printed no result; C# numbers only");
+            }
+            using var doc = JsonDocument.Parse(json);
+            return (doc.RootElement.Clone(), null);
+        }
+        finally
+        {
+            File.Delete(requestFile);
+        }
+    }
+
+    /// <summary>The request file of bench_reference.py: the settings as golden.py cases spell them, and the prompt ids.</summary>
+    private static byte[] ReferenceRequest(BenchSettings s, ResolvedSettings r, int maskSteps, int editSteps, List<int[]> prompts)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteStartObject("settings");
+            w.WriteString("algorithm", DecodingAlgorithms.Name(r.Algorithm));
+            w.WriteNumber("gen_length", r.GenLength);
+            if (r.Algorithm == DecodingAlgorithm.MeDlm)
+            {
+                w.WriteNumber("mask_steps", maskSteps);
+                w.WriteNumber("edit_steps", editSteps);
+            }
+            else
+            {
+                w.WriteNumber("steps", maskSteps);
+                w.WriteNumber("block_length", r.BlockLength);
+                w.WriteNumber("temperature", r.Temperature);
+                w.WriteNumber("cfg_scale", s.Cfg);
+                if (r.Algorithm == DecodingAlgorithm.Threshold)
+                {
+                    w.WriteNumber("threshold", r.Threshold);
+                }
+                w.WriteBoolean("logits_eos_inf", s.LogitsEosInf);
+                w.WriteBoolean("confidence_eos_eot_inf", s.ConfidenceEosEotInf);
+                w.WriteStartArray("seeds");
+                for (int i = 0; i < prompts.Count; i++)
+                {
+                    w.WriteNumberValue(s.Seed);
+                }
+                w.WriteEndArray();
+            }
+            w.WriteEndObject();
+            w.WriteNumber("batch_size", s.BatchSize);
+            w.WriteStartArray("prompts");
+            foreach (int[] ids in prompts)
+            {
+                w.WriteStartArray();
+                foreach (int id in ids)
+                {
+                    w.WriteNumberValue(id);
+                }
+                w.WriteEndArray();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return buffer.ToArray();
+    }
+
+    private static bool SameIds(IReadOnlyList<int> ids, JsonElement reference)
+    {
+        if (reference.GetArrayLength() != ids.Count)
+        {
+            return false;
+        }
+        int i = 0;
+        foreach (JsonElement e in reference.EnumerateArray())
+        {
+            if (e.GetInt32() != ids[i++])
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static string SettingsText(ResolvedSettings r, int maskSteps, int editSteps) => r.Algorithm == DecodingAlgorithm.Threshold
+        ? string.Create(CultureInfo.InvariantCulture, $"G={r.GenLength}, threshold {r.Threshold} (block {r.BlockLength}) + {editSteps} edit rounds")
+        : string.Create(CultureInfo.InvariantCulture, $"G={r.GenLength}, {DecodingAlgorithms.Name(r.Algorithm)} {maskSteps} mask steps + {editSteps} edit rounds");
+
+    private static string Row(string name, Measure m, bool showShare)
+    {
+        string share = showShare ? string.Create(CultureInfo.InvariantCulture, $" · {m.OutsideShare:0.0%} outside ONNX Runtime") : string.Empty;
+        string threads = m.Threads > 0 ? string.Create(CultureInfo.InvariantCulture, $", {m.Threads} threads") : string.Empty;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{name,-18} {m.TokensPerSecond,9:0.0} tokens/s · {m.PassesPerSecond,8:0.0} passes/s · {m.TokensPerPass:0.00} tokens/pass{share} · {m.Seconds:0.000} s ({m.Tokens} tokens, {m.Passes} passes{threads})");
+    }
+
+    private static void WriteJson(ModelPackage package, BenchSettings s, string promptFile, int count, ResolvedSettings r, int maskSteps,
+        int editSteps, Measure cs, Measure? py, int identical, string? note)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("model", package.Manifest.Name);
+            w.WriteString("device", package.ExecutionProvider.ToString().ToLowerInvariant());
+            w.WriteString("prompts_file", promptFile);
+            w.WriteNumber("prompts", count);
+            w.WriteNumber("batch_size", s.BatchSize);
+            w.WriteNumber("warmup", s.Warmup);
+            w.WriteStartObject("settings");
+            w.WriteString("algorithm", DecodingAlgorithms.Name(r.Algorithm));
+            w.WriteNumber("gen_length", r.GenLength);
+            w.WriteNumber("mask_steps", maskSteps);
+            w.WriteNumber("edit_steps", editSteps);
+            w.WriteNumber("block_length", r.BlockLength);
+            w.WriteEndObject();
+            WriteMeasure(w, "csharp", cs);
+            if (py is not null)
+            {
+                WriteMeasure(w, "reference", py);
+                w.WriteNumber("speed_ratio", py.TokensPerSecond > 0 ? cs.TokensPerSecond / py.TokensPerSecond : 0);
+                w.WriteBoolean("token_identical", identical == count);
+                w.WriteNumber("identical_responses", identical);
+            }
+            else
+            {
+                w.WriteNull("reference");
+            }
+            if (note is not null)
+            {
+                w.WriteString("note", note);
+            }
+            w.WriteEndObject();
+        }
+        Console.Out.WriteLine(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+    }
+
+    private static void WriteMeasure(Utf8JsonWriter w, string name, Measure m)
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("seconds", m.Seconds);
+        w.WriteNumber("tokens", m.Tokens);
+        w.WriteNumber("passes", m.Passes);
+        w.WriteNumber("tokens_per_second", m.TokensPerSecond);
+        w.WriteNumber("passes_per_second", m.PassesPerSecond);
+        w.WriteNumber("tokens_per_pass", m.TokensPerPass);
+        if (!double.IsNaN(m.OutsideShare))
+        {
+            w.WriteNumber("outside_onnx_runtime_share", m.OutsideShare);
+        }
+        w.WriteNumber("threads", m.Threads);
+        w.WriteEndObject();
+    }
+
+    private static string LastLine(string text)
+    {
+        string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.Length == 0 ? "no message" : lines[^1];
+    }
+}

@@ -1,0 +1,134 @@
+using System.ComponentModel;
+using MeDlm.Decoding;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace MeDlm.Cli.Commands;
+
+/// <summary>Every decoding setting of a <see cref="Generation.GenerationRequest"/> as a flag (generate, bench).</summary>
+internal class DecodingSettings : ModelSettings
+{
+    [CommandOption("-g|--gen-length <N>")]
+    [Description("Tokens to generate: masks appended after the prompt (default: the model's)")]
+    public int? GenLength { get; set; }
+
+    [CommandOption("-b|--budget <FRACTION>")]
+    [Description("Forward passes as a fraction b of the generation length (round(G*b) in total): 1, 1/2, 0.25, 1/8 ...")]
+    public string? Budget { get; set; }
+
+    [CommandOption("--mask-steps <N>")]
+    [Description("Stage-1 (unmasking) passes; overrides the budget's share")]
+    public int? MaskSteps { get; set; }
+
+    [CommandOption("--edit-steps <N>")]
+    [Description("Edit rounds allowed (0: stage 1 only); overrides the budget's share")]
+    public int? EditSteps { get; set; }
+
+    [CommandOption("-a|--algorithm <NAME>")]
+    [Description("Stage-1 algorithm: medlm, low-confidence, random or threshold (default: the model's)")]
+    public string? Algorithm { get; set; }
+
+    [CommandOption("--block-length <N>")]
+    [Description("Semi-autoregressive block length; must divide the generation length")]
+    public int? BlockLength { get; set; }
+
+    [CommandOption("-t|--temperature <T>")]
+    [Description("Gumbel-max sampling temperature of stage 1 (0: greedy)")]
+    public double? Temperature { get; set; }
+
+    [CommandOption("--cfg <SCALE>")]
+    [Description("Classifier-free guidance scale (0: off)")]
+    [DefaultValue(0.0)]
+    public double Cfg { get; set; }
+
+    [CommandOption("--threshold <TAU>")]
+    [Description("Confidence threshold of the threshold algorithm")]
+    public double? Threshold { get; set; }
+
+    [CommandOption("-s|--seed <N>")]
+    [Description("Seed of the counter RNG (temperature, random remasking)")]
+    [DefaultValue(0L)]
+    public long Seed { get; set; }
+
+    [CommandOption("--logits-eos-inf")]
+    [Description("Never predict PAD/EOS in stage 1 (LLaDA logits_eos_inf)")]
+    public bool LogitsEosInf { get; set; }
+
+    [CommandOption("--confidence-eos-eot-inf")]
+    [Description("PAD/EOS and END get zero confidence in stage 1 (LLaDA confidence_eos_eot_inf)")]
+    public bool ConfidenceEosEotInf { get; set; }
+
+    [CommandOption("--system <TEXT>")]
+    [Description("A system message before the prompt")]
+    public string? System { get; set; }
+
+    [CommandOption("--raw")]
+    [Description("Tokenize the prompt as it is, without the chat template")]
+    public bool Raw { get; set; }
+
+    public double? BudgetValue { get; private set; }
+
+    public DecodingAlgorithm? AlgorithmValue { get; private set; }
+
+    public override ValidationResult Validate()
+    {
+        ValidationResult baseResult = base.Validate();
+        if (!baseResult.Successful)
+        {
+            return baseResult;
+        }
+        if (Budget is not null)
+        {
+            if (!BudgetParser.TryParse(Budget, out double b, out string error))
+            {
+                return ValidationResult.Error($"--budget: {error}");
+            }
+            BudgetValue = b;
+        }
+        if (Algorithm is not null)
+        {
+            if (!TryParseAlgorithm(Algorithm, out DecodingAlgorithm a))
+            {
+                return ValidationResult.Error($"--algorithm must be medlm, low-confidence, random or threshold (got '{Algorithm}')");
+            }
+            AlgorithmValue = a;
+        }
+        if (GenLength is <= 0)
+        {
+            return ValidationResult.Error($"--gen-length must be positive (got {GenLength})");
+        }
+        if (MaskSteps is <= 0)
+        {
+            return ValidationResult.Error($"--mask-steps must be positive (got {MaskSteps})");
+        }
+        if (EditSteps is < 0)
+        {
+            return ValidationResult.Error($"--edit-steps must be >= 0 (got {EditSteps})");
+        }
+        if (BlockLength is <= 0)
+        {
+            return ValidationResult.Error($"--block-length must be positive (got {BlockLength})");
+        }
+        if (Temperature is { } t && !(t >= 0 && double.IsFinite(t)))
+        {
+            return ValidationResult.Error($"--temperature must be a finite number >= 0 (got {t})");
+        }
+        if (!(Cfg >= 0 && double.IsFinite(Cfg)))
+        {
+            return ValidationResult.Error($"--cfg must be a finite number >= 0 (got {Cfg})");
+        }
+        if (Threshold is { } tau && !(tau > 0 && tau <= 1))
+        {
+            return ValidationResult.Error($"--threshold must be in (0, 1] (got {tau})");
+        }
+        if (Raw && System is not null)
+        {
+            return ValidationResult.Error("--raw and --system exclude each other (a system message needs the chat template)");
+        }
+        return ValidationResult.Success();
+    }
+
+    /// <summary>Accepts the manifest names and their dashed spellings (low-confidence).</summary>
+    public static bool TryParseAlgorithm(string text, out DecodingAlgorithm algorithm) =>
+        DecodingAlgorithms.TryParse(text.Replace('-', '_'), out algorithm);
+}

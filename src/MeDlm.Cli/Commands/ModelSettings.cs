@@ -1,0 +1,44 @@
+using System.ComponentModel;
+using MeDlm.Sessions;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace MeDlm.Cli.Commands;
+
+/// <summary>Where the model comes from and where it runs (every command).</summary>
+internal class ModelSettings : CommandSettings
+{
+    [CommandOption("-m|--model <DIR>")]
+    [Description("Model package folder (default: the bundled onnx/medlm-tiny, found by walking up from here or from the tool)")]
+    public string? Model { get; set; }
+
+    [CommandOption("--device <DEVICE>")]
+    [Description("cpu, cuda or auto (CUDA when it can be created, else the CPU with a warning)")]
+    [DefaultValue("cpu")]
+    public string Device { get; set; } = "cpu";
+
+    [CommandOption("--threads <N>")]
+    [Description("ONNX Runtime intra-op threads (0: one per physical core)")]
+    [DefaultValue(0)]
+    public int Threads { get; set; }
+
+    [CommandOption("-v|--verbose")]
+    [Description("Log model loading details to stderr")]
+    public bool Verbose { get; set; }
+
+    public ExecutionProvider Provider { get; private set; }
+
+    public override ValidationResult Validate()
+    {
+        if (!ExecutionProviders.TryParse(Device, out ExecutionProvider p))
+        {
+            return ValidationResult.Error($"--device must be cpu, cuda or auto (got '{Device}')");
+        }
+        Provider = p;
+        if (Threads < 0)
+        {
+            return ValidationResult.Error($"--threads must be >= 0 (got {Threads})");
+        }
+        return ValidationResult.Success();
+    }
+}
