@@ -92,27 +92,38 @@ public static class Selection
     public static int Threshold(ReadOnlySpan<float> scores, float threshold, Span<int> dest)
     {
         int count = 0;
-        int best = -1;
-        float bestScore = float.NegativeInfinity;
         int n = scores.Length;
-        // With room for every position, write unconditionally and advance by the predicate: no branch on the
-        // (unpredictable) selection. Otherwise fall back to the checked loop.
-        bool roomy = dest.Length >= n;
-        for (int i = 0; i < n; i++)
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count && !float.IsNaN(threshold))
+        {
+            // Eight positions per compare; positions are written only for set mask bits.
+            ref float r = ref MemoryMarshal.GetReference(scores);
+            Vector256<float> tau = Vector256.Create(threshold);
+            Vector256<float> ninf = Vector256.Create(float.NegativeInfinity);
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref r, (nuint)i);
+                uint bits = (Vector256.GreaterThanOrEqual(v, tau) & Vector256.GreaterThan(v, ninf)).ExtractMostSignificantBits();
+                if (bits == 0)
+                {
+                    continue;
+                }
+                if (count + System.Numerics.BitOperations.PopCount(bits) > dest.Length)
+                {
+                    throw new ArgumentException("dest is too short for the selected positions.", nameof(dest));
+                }
+                do
+                {
+                    dest[count++] = i + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                    bits &= bits - 1;
+                }
+                while (bits != 0);
+            }
+        }
+        for (; i < n; i++)
         {
             float s = scores[i];
-            if (s > bestScore)
-            {
-                bestScore = s; // -inf and NaN never get here
-                best = i;
-            }
-            bool take = s >= threshold && s > float.NegativeInfinity;
-            if (roomy)
-            {
-                dest[count] = i;
-                count += take ? 1 : 0;
-            }
-            else if (take)
+            if (s >= threshold && s > float.NegativeInfinity)
             {
                 if (count >= dest.Length)
                 {
@@ -121,16 +132,31 @@ public static class Selection
                 dest[count++] = i;
             }
         }
-        if (count == 0 && best >= 0)
+        if (count > 0)
         {
-            if (dest.IsEmpty)
-            {
-                throw new ArgumentException("dest is too short for the selected positions.", nameof(dest));
-            }
-            dest[0] = best;
-            count = 1;
+            return count;
         }
-        return count;
+        // Nothing reached the threshold: commit the single best (rare path, plain loop that ignores NaN).
+        int best = -1;
+        float bestScore = float.NegativeInfinity;
+        for (int j = 0; j < n; j++)
+        {
+            if (scores[j] > bestScore)
+            {
+                bestScore = scores[j];
+                best = j;
+            }
+        }
+        if (best < 0)
+        {
+            return 0;
+        }
+        if (dest.IsEmpty)
+        {
+            throw new ArgumentException("dest is too short for the selected positions.", nameof(dest));
+        }
+        dest[0] = best;
+        return 1;
     }
 
     /// <summary>True when (sa, a) ranks below (sb, b): lower score, or equal score and higher position.</summary>
