@@ -231,11 +231,9 @@ internal sealed class BatchDecoder
         ReadOnlySpan<int> banP = plan.NormaliserBan;
 
         Span<long> tokens = row.Tokens.AsSpan(0, n);
-        Span<float> conf = row.Conf.AsSpan(0, n);
+        Span<double> conf = row.Conf.AsSpan(0, n);
         Span<int> x0 = row.X0.AsSpan(0, n);
-        conf.Fill(float.NegativeInfinity);
-        Span<double> randomScores = random ? row.RandomScores.AsSpan(0, n) : default;
-        randomScores.Fill(double.NegativeInfinity);
+        conf.Fill(double.NegativeInfinity);
 
         // Candidates: masked positions left of the block's end (the whole row for a single block).
         for (int i = 0; i < blockEnd; i++)
@@ -256,35 +254,25 @@ internal sealed class BatchDecoder
                 }
                 l = g;
             }
-            if (random)
-            {
-                x0[i] = sampled
-                    ? Sampling.GumbelArgmax(l, plan.Temperature, CounterRng.Key(plan.Seed, CounterRng.PurposeGumbel, pass, (ulong)i), banA)
-                    : Argmax.Index(l, banA);
-                randomScores[i] = CounterRng.Uniform(CounterRng.Key(plan.Seed, CounterRng.PurposeRemask, pass, (ulong)i), 0);
-            }
-            else if (sampled)
-            {
-                int x = Sampling.GumbelArgmax(l, plan.Temperature, CounterRng.Key(plan.Seed, CounterRng.PurposeGumbel, pass, (ulong)i), banA);
-                x0[i] = x;
-                conf[i] = Scoring.ProbabilityOf(l, x, banA, banP);
-            }
-            else
-            {
-                x0[i] = Confidence.ArgmaxProbability(l, banA, banP, out conf[i]);
-            }
+            int x = sampled
+                ? Sampling.GumbelArgmax(l, plan.Temperature, CounterRng.Key(plan.Seed, CounterRng.PurposeGumbel, pass, (ulong)i), banA)
+                : Argmax.Index(l, banA);
+            x0[i] = x;
+            conf[i] = random
+                ? CounterRng.Uniform(CounterRng.Key(plan.Seed, CounterRng.PurposeRemask, pass, (ulong)i), 0)
+                : Scoring.ProbabilityOf(l, x, banA, banP);
         }
 
         Span<int> selected = row.Selected.AsSpan(0, n);
         int count;
         if (plan.Algorithm == DecodingAlgorithm.Threshold)
         {
-            count = Selection.Threshold(conf, plan.ThresholdAsFloat, selected); // ascending already
+            count = Scoring.Threshold(conf, plan.Threshold, selected); // ascending already
         }
         else
         {
             int k = row.BlockBase + (row.StepInBlock < row.BlockRemainder ? 1 : 0);
-            count = random ? Scoring.TopK(randomScores, k, selected) : Selection.TopK(conf, k, selected);
+            count = Scoring.TopK(conf, k, selected);
             selected[..count].Sort();
         }
         for (int j = 0; j < count; j++)

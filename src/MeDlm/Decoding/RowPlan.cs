@@ -57,7 +57,6 @@ internal sealed class RowPlan
         }
         ArgmaxBan = [.. argmaxBan];
         NormaliserBan = [.. normaliserBan];
-        ThresholdAsFloat = SmallestFloatAtLeast(threshold);
         // ME-DLM always drops PAD from its draft; the LLaDA algorithms only when edit rounds follow.
         Transition = algorithm == DecodingAlgorithm.MeDlm || editSteps > 0;
     }
@@ -104,12 +103,6 @@ internal sealed class RowPlan
     /// <summary>Ids excluded from the confidence normaliser (in addition to <see cref="ArgmaxBan"/>).</summary>
     public int[] NormaliserBan { get; }
 
-    /// <summary>
-    /// The smallest float f with f &gt;= <see cref="Threshold"/> as a double: for a float confidence c,
-    /// c &gt;= f exactly when (double)c &gt;= Threshold, which is the reference's comparison.
-    /// </summary>
-    public float ThresholdAsFloat { get; }
-
     /// <summary>Whether the between-stages transform (drop PAD, END last) runs after stage 1.</summary>
     public bool Transition { get; }
 
@@ -122,11 +115,5 @@ internal sealed class RowPlan
         {
             list.Add(id);
         }
-    }
-
-    internal static float SmallestFloatAtLeast(double value)
-    {
-        float f = (float)value;
-        return f < value ? MathF.BitIncrement(f) : f;
     }
 }

@@ -60,8 +60,7 @@ internal sealed class RowState
 
     // Per-position scratch, sized to the row capacity.
     public int[] X0 = [];
-    public float[] Conf = [];
-    public double[] RandomScores = [];
+    public double[] Conf = [];
     public int[] Selected = [];
     public int[] Cur = [];
     public int[] Nxt = [];
@@ -97,10 +96,6 @@ internal sealed class RowState
         EnsureLength(ref Cur, cap);
         EnsureLength(ref Nxt, cap);
         EnsureLength(ref Draft, plan.GenLength);
-        if (plan.Algorithm == DecodingAlgorithm.Random)
-        {
-            EnsureLength(ref RandomScores, cap);
-        }
         if (plan.CfgScale > 0)
         {
             EnsureLength(ref GuidedLogits, vocab);

@@ -7,7 +7,7 @@ namespace MeDlm.Tests.Decoding;
 public sealed class ScoringTests
 {
     [Fact]
-    public void Double_top_k_matches_a_stable_sort_with_ties_to_the_lower_position()
+    public void Top_k_matches_a_stable_sort_with_ties_to_the_lower_position()
     {
         var rng = new Random(5);
         for (int trial = 0; trial < 500; trial++)
@@ -32,7 +32,7 @@ public sealed class ScoringTests
     }
 
     [Fact]
-    public void Double_top_k_keeps_differences_below_float_precision()
+    public void Top_k_keeps_differences_below_float_precision()
     {
         double[] scores = [0.5, 0.5 + 1e-12, 0.5 - 1e-12];
         int[] dest = new int[3];
@@ -40,32 +40,76 @@ public sealed class ScoringTests
         Assert.Equal([1, 0, 2], dest);
     }
 
-    [Theory]
-    [InlineData(0.9)]
-    [InlineData(0.5)]
-    [InlineData(1.0)]
-    [InlineData(0.1)]
-    [InlineData(0.7000000000000001)]
-    public void Float_threshold_compares_like_the_float64_reference(double threshold)
+    [Fact]
+    public void Threshold_selects_at_or_above_in_float64_and_at_least_the_best()
     {
-        float t = RowPlan.SmallestFloatAtLeast(threshold);
-        foreach (float c in new[] { (float)threshold, MathF.BitDecrement((float)threshold), MathF.BitIncrement((float)threshold), t, MathF.BitDecrement(t) })
-        {
-            Assert.Equal((double)c >= threshold, c >= t);
-        }
+        int[] dest = new int[4];
+        double[] scores = [0.2, 0.9, double.NegativeInfinity, 0.9 - 1e-12];
+        Assert.Equal(1, Scoring.Threshold(scores, 0.9, dest));
+        Assert.Equal(1, dest[0]);
+        double[] low = [0.2, 0.3, 0.3, double.NegativeInfinity];
+        Assert.Equal(1, Scoring.Threshold(low, 0.9, dest));
+        Assert.Equal(1, dest[0]); // the best, ties to the lower position
+        Assert.Equal(0, Scoring.Threshold([double.NegativeInfinity], 0.5, dest));
     }
 
     [Fact]
-    public void Probability_of_a_token_honours_both_bans()
+    public void Probability_of_a_token_is_the_float64_softmax_with_both_bans()
     {
         float[] row = [1f, 2f, 3f, 0.5f];
-        double z = Math.Exp(1) + Math.Exp(2) + Math.Exp(0.5); // id 2 banned
-        Assert.Equal((float)(Math.Exp(1) / z), Scoring.ProbabilityOf(row, 0, [2], []), 6);
-        Assert.Equal(0f, Scoring.ProbabilityOf(row, 2, [], [2]));
-        Assert.Equal(0f, Scoring.ProbabilityOf(row, 3, [3], []));
+        double z = Math.Exp(1 - 2.0) + Math.Exp(0) + Math.Exp(0.5 - 2.0); // id 2 banned: max 2
+        Assert.Equal(Math.Exp(1 - 2.0) / z, Scoring.ProbabilityOf(row, 0, [2], []), 15);
+        Assert.Equal(0.0, Scoring.ProbabilityOf(row, 2, [], [2]));
+        Assert.Equal(0.0, Scoring.ProbabilityOf(row, 3, [3], []));
         float[] withInf = [float.NegativeInfinity, 0f];
-        Assert.Equal(0f, Scoring.ProbabilityOf(withInf, 0, [], []));
-        Assert.Equal(1f, Scoring.ProbabilityOf(withInf, 1, [], []));
+        Assert.Equal(0.0, Scoring.ProbabilityOf(withInf, 0, [], []));
+        Assert.Equal(1.0, Scoring.ProbabilityOf(withInf, 1, [], []));
+    }
+
+    [Fact]
+    public void Confidence_matches_a_float64_reference_on_random_rows()
+    {
+        var rng = new Random(11);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            int n = rng.Next(1, 300);
+            float[] row = new float[n];
+            for (int i = 0; i < n; i++)
+            {
+                row[i] = (float)((rng.NextDouble() - 0.5) * 30);
+            }
+            int[] banA = n > 3 ? [rng.Next(n)] : [];
+            int[] banB = n > 3 ? [rng.Next(n), rng.Next(n)] : [];
+            int x0 = Scoring.ArgmaxConfidence(row, banA, banB, out double conf);
+
+            int expectX0 = -1;
+            for (int i = 0; i < n; i++)
+            {
+                if (!banA.Contains(i) && (expectX0 < 0 || row[i] > row[expectX0]))
+                {
+                    expectX0 = i;
+                }
+            }
+            Assert.Equal(expectX0, x0);
+            double m = double.NegativeInfinity;
+            for (int i = 0; i < n; i++)
+            {
+                if (!banA.Contains(i) && !banB.Contains(i))
+                {
+                    m = Math.Max(m, row[i]);
+                }
+            }
+            double sum = 0;
+            for (int i = 0; i < n; i++)
+            {
+                if (!banA.Contains(i) && !banB.Contains(i))
+                {
+                    sum += Math.Exp(row[i] - m);
+                }
+            }
+            double expected = banB.Contains(x0) ? 0 : Math.Exp(row[x0] - m) / sum;
+            Assert.True(Math.Abs(expected - conf) <= 1e-14 * Math.Max(1, expected), $"{conf} vs {expected}");
+        }
     }
 
     [Fact]
