@@ -72,6 +72,19 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public void Without_model_the_bundled_package_is_found_from_the_tools_own_folder()
+    {
+        // Always the bundled package (not MEDLM_CLI_TEST_MODEL): this is what a fresh checkout runs.
+        string bundled = Path.Combine(Cli.RepoRoot, "onnx", "medlm-tiny");
+        Assert.True(File.Exists(Path.Combine(bundled, "denoiser.onnx")), $"the bundled model is missing: {bundled}/denoiser.onnx");
+        // From a folder outside the repository, discovery walks up from the tool's build output instead.
+        CliRun r = Cli.RunIn(Path.GetTempPath(), TimeSpan.FromSeconds(150), "generate", CodePrompt, "--json");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var doc = JsonDocument.Parse(r.Stdout);
+        Assert.Equal("medlm-tiny", doc.RootElement.GetProperty("model").GetString());
+    }
+
+    [Fact]
     public void A_missing_model_folder_exits_1_naming_the_folder()
     {
         string missing = Path.Combine(Path.GetTempPath(), "medlm-no-such-model-" + Guid.NewGuid().ToString("N"));

@@ -170,10 +170,12 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
         foreach ((string label, double b) in settings.BudgetList)
         {
             int total = Math.Max(1, (int)Math.Floor((g * b) + 0.5));
-            runs.Add(new Run(label, b, edits: false, total));
+            // The planned split; overwritten by what the runtime reports once a batch has run.
+            runs.Add(new Run(label, b, edits: false, total) { MaskSteps = total });
             if (package.HasEditHead)
             {
-                runs.Add(new Run(label, b, edits: true, total));
+                (int m, int e) = MeDlm.Decoding.Budget.Split(g, b, package.Manifest.Generation.EditShare);
+                runs.Add(new Run(label, b, edits: true, total) { MaskSteps = m, PlannedEditRounds = e });
             }
         }
 
