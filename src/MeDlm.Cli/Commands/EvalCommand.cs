@@ -55,6 +55,10 @@ internal sealed class EvalSettings : ModelSettings
     [Description("Print the table as one JSON object")]
     public bool Json { get; set; }
 
+    [CommandOption("--completions <FILE>")]
+    [Description("Also write every completion as JSON lines (budget, mode, item id, kind, text, correct, edit rounds)")]
+    public string? Completions { get; set; }
+
     public List<(string Label, double Value)> BudgetList { get; private set; } = [];
 
     public override ValidationResult Validate()
@@ -192,6 +196,10 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
 
         await Score(items, runs, python, settings, cancellationToken).ConfigureAwait(false);
 
+        if (settings.Completions is not null)
+        {
+            WriteCompletions(settings.Completions, items, runs);
+        }
         if (settings.Json)
         {
             WriteJson(Console.Out, package, setPath, format, items, runs, g, tooLong);
@@ -439,6 +447,45 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
             w.WriteEndObject();
         }
         output.WriteLine(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+    }
+
+    private static void WriteCompletions(string path, List<EvalItem> items, List<Run> runs)
+    {
+        try
+        {
+            using var stream = File.Create(path);
+            using var w = new Utf8JsonWriter(stream);
+            byte[] newline = "\n"u8.ToArray();
+            foreach (Run run in runs)
+            {
+                for (int i = 0; i < items.Count; i++)
+                {
+                    w.Reset();
+                    w.WriteStartObject();
+                    w.WriteString("budget", run.Budget);
+                    w.WriteString("mode", run.Edits ? "mask_edit" : "mask_only");
+                    w.WriteString("id", items[i].Id);
+                    w.WriteString("kind", items[i].Kind == TaskKind.Code ? "code" : "math");
+                    if (run.Texts[i] is { } text)
+                    {
+                        w.WriteString("text", text);
+                    }
+                    else
+                    {
+                        w.WriteNull("text");
+                    }
+                    w.WriteBoolean("correct", run.Correct[i]);
+                    w.WriteNumber("edit_rounds", run.EditRounds[i]);
+                    w.WriteEndObject();
+                    w.Flush();
+                    stream.Write(newline);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"{path}: cannot write the completions ({e.Message})");
+        }
     }
 
     private static void WriteScores(Utf8JsonWriter w, string name, Run run, List<EvalItem> items)

@@ -63,9 +63,18 @@ internal sealed class GenerateCommand : AsyncCommand<GenerateSettings>
         SpecialTokens st = package.Manifest.SpecialTokens;
 
         var clock = Stopwatch.StartNew();
-        GenerationResult result = settings.Visual
-            ? await Visual(generator, request, settings, cancellationToken).ConfigureAwait(false)
-            : Runtime.Checked(() => generator.Generate(request, cancellationToken));
+        GenerationResult result;
+        try
+        {
+            result = settings.Visual
+                ? await Visual(generator, request, settings, cancellationToken).ConfigureAwait(false)
+                : generator.Generate(request, cancellationToken);
+        }
+        catch (ArgumentException e)
+        {
+            // The request is validated before the first pass: a flag combination the model rejects.
+            throw CliException.Usage(Runtime.StripParamName(e));
+        }
         clock.Stop();
 
         if (settings.Json)
@@ -103,7 +112,7 @@ internal sealed class GenerateCommand : AsyncCommand<GenerateSettings>
         IReadOnlyList<int> before = Array.Empty<int>();
         GenerationResult? result = null;
 
-        IAsyncEnumerable<GenerationStep> steps = Runtime.Checked(() => generator.GenerateStreamingAsync(request, ct));
+        IAsyncEnumerable<GenerationStep> steps = generator.GenerateStreamingAsync(request, ct);
         if (Console.IsOutputRedirected)
         {
             await foreach (GenerationStep step in steps.ConfigureAwait(false))
