@@ -235,6 +235,10 @@ internal sealed class BatchDecoder
         Span<int> x0 = row.X0.AsSpan(0, n);
         conf.Fill(double.NegativeInfinity);
 
+        // Greedy confidences come from the fast float32 kernel first; only the candidates whose rank
+        // that kernel's error could change are recomputed exactly in float64 (see Refine*).
+        bool approximate = !sampled && !random;
+
         // Candidates: masked positions left of the block's end (the whole row for a single block).
         for (int i = 0; i < blockEnd; i++)
         {
@@ -242,17 +246,12 @@ internal sealed class BatchDecoder
             {
                 continue;
             }
-            ReadOnlySpan<float> l = logits.Slice(condBase + (i * v), v);
-            if (row.GuidanceRow >= 0)
+            ReadOnlySpan<float> l = LogitsAt(row, logits, condBase, guideBase, guideScale, i);
+            if (approximate)
             {
-                // l = u + (s + 1)(c - u), in float32 like the reference's tensor arithmetic.
-                ReadOnlySpan<float> u = logits.Slice(guideBase + (i * v), v);
-                Span<float> g = row.GuidedLogits.AsSpan(0, v);
-                for (int t = 0; t < v; t++)
-                {
-                    g[t] = u[t] + (guideScale * (l[t] - u[t]));
-                }
-                l = g;
+                x0[i] = Confidence.ArgmaxProbability(l, banA, banP, out float c);
+                conf[i] = c;
+                continue;
             }
             int x = sampled
                 ? Sampling.GumbelArgmax(l, plan.Temperature, CounterRng.Key(plan.Seed, CounterRng.PurposeGumbel, pass, (ulong)i), banA)
@@ -267,12 +266,22 @@ internal sealed class BatchDecoder
         int count;
         if (plan.Algorithm == DecodingAlgorithm.Threshold)
         {
+            if (approximate)
+            {
+                RefineAroundThreshold(row, logits, condBase, guideBase, guideScale, conf, plan.Threshold);
+            }
             count = Scoring.Threshold(conf, plan.Threshold, selected); // ascending already
         }
         else
         {
             int k = row.BlockBase + (row.StepInBlock < row.BlockRemainder ? 1 : 0);
             count = Scoring.TopK(conf, k, selected);
+            if (approximate && count == k && k > 0)
+            {
+                // The exact top k lie among the candidates within 2E of the approximate k-th score.
+                RefineAbove(row, logits, condBase, guideBase, guideScale, conf, conf[selected[k - 1]] - (2 * ApproximationError));
+                count = Scoring.TopK(conf, k, selected);
+            }
             selected[..count].Sort();
         }
         for (int j = 0; j < count; j++)
@@ -301,6 +310,78 @@ internal sealed class BatchDecoder
             return;
         }
         FinishStageOne(row, observer);
+    }
+
+    /// <summary>
+    /// Bound on |float32 kernel confidence - exact float64 confidence| (Confidence.ArgmaxProbability:
+    /// float lane sums and a fast exp give a few 1e-6 at worst), with a margin.
+    /// </summary>
+    internal const double ApproximationError = 2e-5;
+
+    /// <summary>The logits of position i: the conditional row, or the guided mix u + (s + 1)(c - u).</summary>
+    private ReadOnlySpan<float> LogitsAt(RowState row, ReadOnlySpan<float> logits, int condBase, int guideBase, float guideScale, int i)
+    {
+        int v = _vocab;
+        ReadOnlySpan<float> l = logits.Slice(condBase + (i * v), v);
+        if (row.GuidanceRow < 0)
+        {
+            return l;
+        }
+        // In float32, like the reference's tensor arithmetic.
+        ReadOnlySpan<float> u = logits.Slice(guideBase + (i * v), v);
+        Span<float> g = row.GuidedLogits.AsSpan(0, v);
+        for (int t = 0; t < v; t++)
+        {
+            g[t] = u[t] + (guideScale * (l[t] - u[t]));
+        }
+        return g;
+    }
+
+    /// <summary>Recomputes in float64 the confidence of every candidate whose approximate one is at least <paramref name="floor"/>.</summary>
+    private void RefineAbove(RowState row, ReadOnlySpan<float> logits, int condBase, int guideBase, float guideScale, Span<double> conf, double floor)
+    {
+        RowPlan plan = row.Plan;
+        for (int i = 0; i < conf.Length; i++)
+        {
+            if (conf[i] >= floor)
+            {
+                conf[i] = Scoring.ProbabilityOf(LogitsAt(row, logits, condBase, guideBase, guideScale, i), row.X0[i], plan.ArgmaxBan, plan.NormaliserBan);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes the threshold decision exact: candidates within E of tau are recomputed in float64, and when
+    /// none reaches tau, those within 2E of the best (the always-committed top-1).
+    /// </summary>
+    private void RefineAroundThreshold(RowState row, ReadOnlySpan<float> logits, int condBase, int guideBase, float guideScale,
+        Span<double> conf, double threshold)
+    {
+        RowPlan plan = row.Plan;
+        double best = double.NegativeInfinity;
+        bool anySure = false;
+        for (int i = 0; i < conf.Length; i++)
+        {
+            double c = conf[i];
+            if (c == double.NegativeInfinity)
+            {
+                continue;
+            }
+            best = Math.Max(best, c);
+            if (Math.Abs(c - threshold) <= ApproximationError)
+            {
+                conf[i] = Scoring.ProbabilityOf(LogitsAt(row, logits, condBase, guideBase, guideScale, i), row.X0[i], plan.ArgmaxBan, plan.NormaliserBan);
+                anySure |= conf[i] >= threshold;
+            }
+            else
+            {
+                anySure |= c >= threshold;
+            }
+        }
+        if (!anySure && best > double.NegativeInfinity)
+        {
+            RefineAbove(row, logits, condBase, guideBase, guideScale, conf, best - (2 * ApproximationError));
+        }
     }
 
     /// <summary>Between stages (drop PAD, END last when edits follow), the draft, and the next stage.</summary>

@@ -112,6 +112,31 @@ public sealed class ScoringTests
         }
     }
 
+    [Theory]
+    [InlineData(593, 1.0)]
+    [InlineData(593, 12.0)]
+    [InlineData(4096, 6.0)]
+    [InlineData(126_464, 4.0)]
+    public void Fast_kernel_confidence_stays_within_the_refinement_bound(int vocab, double spread)
+    {
+        // The decoders trust the float32 kernel to within ApproximationError and refine only near the cut.
+        var rng = new Random(vocab);
+        float[] row = new float[vocab];
+        double worst = 0;
+        for (int trial = 0; trial < (vocab > 10_000 ? 4 : 200); trial++)
+        {
+            for (int i = 0; i < vocab; i++)
+            {
+                row[i] = (float)(rng.NextDouble() * spread);
+            }
+            row[rng.Next(vocab)] += (float)(rng.NextDouble() * 20); // a peak: confidences near 1 too
+            int x0 = MeDlm.Kernels.Confidence.ArgmaxProbability(row, [vocab - 5], [vocab - 7], out float fast);
+            Assert.Equal(x0, Scoring.ArgmaxConfidence(row, [vocab - 5], [vocab - 7], out double exact));
+            worst = Math.Max(worst, Math.Abs(fast - exact));
+        }
+        Assert.True(worst <= BatchDecoder.ApproximationError / 4, $"kernel error {worst:E2} vs bound {BatchDecoder.ApproximationError:E0}");
+    }
+
     [Fact]
     public void Bans_follow_the_reference_per_algorithm()
     {
