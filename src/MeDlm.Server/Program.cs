@@ -19,7 +19,6 @@ public static class Program
         try
         {
             app = ServerApp.Build(args);
-            ServerApp.ValidateConfiguration(app.Services);
         }
         catch (OptionsValidationException e)
         {

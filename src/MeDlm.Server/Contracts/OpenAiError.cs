@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace MeDlm.Server.Contracts;
 
 /// <summary>OpenAI's error body: <c>{"error": {"message", "type", "param", "code"}}</c>.</summary>
@@ -8,7 +10,11 @@ public sealed record OpenAiErrorResponse(OpenAiError Error);
 /// <param name="Type"><c>invalid_request_error</c>, <c>authentication_error</c>, <c>rate_limit_error</c> or <c>server_error</c>.</param>
 /// <param name="Param">The request field at fault, if any.</param>
 /// <param name="Code">A stable machine-readable code, if any.</param>
-public sealed record OpenAiError(string Message, string Type, string? Param, string? Code);
+public sealed record OpenAiError(
+    string Message,
+    string Type,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Param,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Code);
 
 /// <summary>The error types OpenAI uses.</summary>
 public static class OpenAiErrorTypes

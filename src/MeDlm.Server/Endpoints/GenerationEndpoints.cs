@@ -52,6 +52,7 @@ internal sealed partial class GenerationEndpoints(
     {
         long arrived = Stopwatch.GetTimestamp();
         List<GenerationJob> jobs = [];
+        bool queued = false;
         try
         {
             LoadedModel model = host.Model ?? throw NotReady();
@@ -83,7 +84,9 @@ internal sealed partial class GenerationEndpoints(
                 PlannedSequence plan = plans[i];
                 jobs.Add(new GenerationJob(requestId, i, plan.ToRequest, plan.PlannedPasses, watchSteps, context.RequestAborted));
             }
-            switch (queue.TryEnqueue(jobs))
+            EnqueueResult admission = queue.TryEnqueue(jobs);
+            queued = admission == EnqueueResult.Accepted;
+            switch (admission)
             {
                 case EnqueueResult.Full:
                     metrics.Rejected.WithLabels("queue_full").Inc();
@@ -127,9 +130,16 @@ internal sealed partial class GenerationEndpoints(
         {
             foreach (GenerationJob job in jobs)
             {
-                // Ends a job still queued or running when the handler leaves early (client gone).
-                job.Cancel();
-                job.Dispose();
+                if (queued)
+                {
+                    // A job still queued or running when the handler leaves early (client gone) is
+                    // cancelled; the scheduler ends and releases it.
+                    job.Cancel();
+                }
+                else
+                {
+                    job.Dispose();
+                }
             }
             string endpoint = kind == EndpointKind.Chat ? "chat" : "completions";
             int status = context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode;

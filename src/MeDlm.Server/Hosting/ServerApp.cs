@@ -28,6 +28,7 @@ public static class ServerApp
             ContentRootPath = AppContext.BaseDirectory,
         });
         configure?.Invoke(builder);
+        ValidateConfiguration(builder.Configuration);
 
         IServiceCollection services = builder.Services;
         services.AddSystemd();
@@ -73,38 +74,42 @@ public static class ServerApp
     }
 
     /// <summary>
-    /// Reads every options object so that a bad configuration fails here, before anything starts, with
-    /// all of its problems in one <see cref="OptionsValidationException"/>.
+    /// Binds and validates every options section from <paramref name="configuration"/> with the same
+    /// validators the host uses, so that a bad configuration fails before anything is built or started,
+    /// with all of its problems (values of the wrong type included) in one <see cref="OptionsValidationException"/>.
     /// </summary>
-    public static void ValidateConfiguration(IServiceProvider services)
+    public static void ValidateConfiguration(IConfiguration configuration)
     {
-        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
         var failures = new List<string>();
-        Collect<ModelServingOptions>(services, failures);
-        Collect<RequestLimitsOptions>(services, failures);
-        Collect<SchedulerOptions>(services, failures);
-        Collect<AuthOptions>(services, failures);
+        Check(configuration, ModelServingOptions.Section, new ModelServingOptionsValidator(), failures);
+        Check(configuration, RequestLimitsOptions.Section, new RequestLimitsOptionsValidator(), failures);
+        Check(configuration, SchedulerOptions.Section, new SchedulerOptionsValidator(), failures);
+        Check(configuration, AuthOptions.Section, new AuthOptionsValidator(), failures);
         if (failures.Count > 0)
         {
             throw new OptionsValidationException("configuration", typeof(ServerApp), failures);
         }
     }
 
-    private static void Collect<T>(IServiceProvider services, List<string> failures)
-        where T : class
+    private static void Check<T>(IConfiguration configuration, string section, IValidateOptions<T> validator, List<string> failures)
+        where T : class, new()
     {
+        var options = new T();
         try
         {
-            _ = services.GetRequiredService<IOptions<T>>().Value;
-        }
-        catch (OptionsValidationException e)
-        {
-            failures.AddRange(e.Failures);
+            configuration.GetSection(section).Bind(options);
         }
         catch (InvalidOperationException e)
         {
-            // Binding failed: a value of the wrong type (e.g. "abc" for a number).
+            // A value of the wrong type: the binder names the key and the value.
             failures.Add(e.Message);
+            return;
+        }
+        ValidateOptionsResult result = validator.Validate(Options.DefaultName, options);
+        if (result.Failed)
+        {
+            failures.AddRange(result.Failures ?? [result.FailureMessage]);
         }
     }
 

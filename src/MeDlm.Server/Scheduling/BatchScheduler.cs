@@ -38,10 +38,23 @@ internal sealed partial class BatchScheduler(
         ChannelReader<GenerationJob> reader = queue.Reader;
         while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            List<GenerationJob> batch = await CollectBatchAsync(reader).ConfigureAwait(false);
-            if (batch.Count > 0)
+            List<GenerationJob> batch = [];
+            try
             {
-                await RunBatchAsync(batch).ConfigureAwait(false);
+                batch = await CollectBatchAsync(reader).ConfigureAwait(false);
+                if (batch.Count > 0)
+                {
+                    await RunBatchAsync(batch).ConfigureAwait(false);
+                }
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // The loop must outlive any one batch: fail its jobs and go on.
+                LogBatchFailed(logger, e, batch.Count);
+                foreach (GenerationJob job in batch)
+                {
+                    job.Complete(new JobOutcome(JobOutcomeKind.Failed, null, "The server failed to run the request."));
+                }
             }
         }
         LogDrained(logger);

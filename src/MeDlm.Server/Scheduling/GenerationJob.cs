@@ -35,6 +35,7 @@ public sealed record JobOutcome(JobOutcomeKind Kind, GenerationResult? Result, s
 public sealed class GenerationJob : IDisposable
 {
     private readonly CancellationTokenSource _cancellation;
+    private readonly CancellationToken _cancellationToken;
     private readonly TaskCompletionSource<int> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<JobOutcome> _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Channel<GenerationStep>? _steps;
@@ -52,7 +53,9 @@ public sealed class GenerationJob : IDisposable
         ChoiceIndex = choiceIndex;
         PlannedPasses = plannedPasses;
         _cancellation = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
-        Request = buildRequest(_cancellation.Token);
+        // Kept as a value: it stays readable after the source is released.
+        _cancellationToken = _cancellation.Token;
+        Request = buildRequest(_cancellationToken);
         if (streamSteps)
         {
             // Unbounded: the batch must never wait for a slow reader; a sequence has at most MaxSteps steps.
@@ -86,7 +89,7 @@ public sealed class GenerationJob : IDisposable
     public int BatchSize { get; private set; }
 
     /// <summary>Cancelled by the client, the shutdown or <see cref="Cancel"/>.</summary>
-    public CancellationToken Cancellation => _cancellation.Token;
+    public CancellationToken Cancellation => _cancellationToken;
 
     /// <summary>The batch started; the value is its size.</summary>
     public Task<int> Started => _started.Task;
@@ -119,15 +122,25 @@ public sealed class GenerationJob : IDisposable
 
     internal void PublishStep(GenerationStep step) => _steps?.Writer.TryWrite(step);
 
+    /// <summary>Ends the job (once; later calls do nothing) and releases its cancellation source.</summary>
     internal bool Complete(JobOutcome outcome)
     {
+        if (_completed.Task.IsCompleted)
+        {
+            return false;
+        }
         FinishedTimestamp = Stopwatch.GetTimestamp();
         _steps?.Writer.TryComplete();
         // A job cancelled in the queue never starts: release waiters on Started too.
         _started.TrySetResult(0);
-        return _completed.TrySetResult(outcome);
+        bool first = _completed.TrySetResult(outcome);
+        Dispose();
+        return first;
     }
 
-    /// <summary>Releases the cancellation source.</summary>
+    /// <summary>
+    /// Releases the cancellation source. <see cref="Complete"/> does it for a queued job; the endpoint
+    /// does it only for a job that never entered the queue.
+    /// </summary>
     public void Dispose() => _cancellation.Dispose();
 }

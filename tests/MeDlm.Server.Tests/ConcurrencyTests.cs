@@ -1,0 +1,69 @@
+using System.Net;
+using System.Text.Json;
+using MeDlm.Server.Tests.Infrastructure;
+
+namespace MeDlm.Server.Tests;
+
+/// <summary>Many clients at once: all answered, batched together, each answer the same as alone.</summary>
+public sealed class ConcurrencyTests
+{
+    private static readonly string[] Tasks =
+    [
+        "Write a function that returns the sum of a list.",
+        "What is 7 + 5?",
+        "Write a function that reverses a string.",
+        "What is 12 - 4?",
+        "Write a function that counts the vowels in a string.",
+        "What is 3 * 6?",
+        "Write a function that returns the last element of a list.",
+        "What is 20 / 5?",
+    ];
+
+    /// <summary>Request i of the 32: eight prompts, greedy and sampled, two lengths.</summary>
+    private static string Body(int i) => JsonSerializer.Serialize(new
+    {
+        model = "medlm-tiny",
+        messages = new[] { new { role = "user", content = Tasks[i % Tasks.Length] } },
+        max_tokens = i % 4 == 3 ? 16 : 32,
+        temperature = i % 2 == 0 ? 0.0 : 0.9,
+        seed = 1000 + i,
+    });
+
+    [Fact]
+    public async Task Thirty_two_concurrent_clients_are_all_answered_each_as_if_alone()
+    {
+        await using LoopbackServer server = await LoopbackServer.StartAsync(["Scheduler:MaxBatchSize=32", "Scheduler:BatchWindowMilliseconds=50"]);
+        const int Clients = 32;
+
+        var alone = new string[Clients];
+        for (int i = 0; i < Clients; i++)
+        {
+            alone[i] = Content(await server.PostOkAsync("v1/chat/completions", Body(i)));
+        }
+
+        using var start = new SemaphoreSlim(0);
+        Task<(HttpStatusCode Status, string Body)>[] clients = [.. Enumerable.Range(0, Clients).Select(async i =>
+        {
+            // Each client has its own connection, as separate processes would.
+            using var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(120) };
+            await start.WaitAsync();
+            using HttpResponseMessage r = await http.PostAsync("v1/chat/completions", new StringContent(Body(i), System.Text.Encoding.UTF8, "application/json"));
+            return (r.StatusCode, await r.Content.ReadAsStringAsync());
+        })];
+        start.Release(Clients);
+        (HttpStatusCode Status, string Body)[] answers = await Task.WhenAll(clients);
+
+        int largestBatch = 0;
+        for (int i = 0; i < Clients; i++)
+        {
+            Assert.True(answers[i].Status == HttpStatusCode.OK, $"client {i}: {(int)answers[i].Status} {answers[i].Body}");
+            JsonElement r = JsonDocument.Parse(answers[i].Body).RootElement;
+            Assert.Equal(alone[i], Content(r));
+            largestBatch = Math.Max(largestBatch, r.GetProperty("medlm")[0].GetProperty("batch_size").GetInt32());
+        }
+        Assert.True(largestBatch > 1, "No two requests shared a batch.");
+        Assert.True(await server.MetricAsync("medlm_batch_size_max") > 1);
+    }
+
+    private static string Content(JsonElement r) => r.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
+}

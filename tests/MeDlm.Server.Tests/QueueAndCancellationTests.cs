@@ -1,0 +1,122 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using MeDlm.Server.Tests.Infrastructure;
+
+namespace MeDlm.Server.Tests;
+
+/// <summary>A full queue answers 429; a client that leaves is cancelled without disturbing its batch.</summary>
+public sealed class QueueAndCancellationTests
+{
+    // Long enough (many passes) that a batch is still running while the test acts on it.
+    private const string LongBody = """{"messages":[{"role":"user","content":"Write a function that sorts a list."}],"max_tokens":64,"medlm":{"mask_steps":64,"edit_rounds":0}}""";
+
+    [Fact]
+    public async Task A_full_queue_answers_429_with_retry_after_and_the_accepted_requests_finish()
+    {
+        await using LoopbackServer server = await LoopbackServer.StartAsync(
+            ["Scheduler:MaxBatchSize=1", "Scheduler:QueueCapacity=2", "Scheduler:BatchWindowMilliseconds=0", "Scheduler:RetryAfterSeconds=3"]);
+        const int Clients = 12;
+
+        Task<HttpResponseMessage>[] sends = [.. Enumerable.Range(0, Clients).Select(_ => server.PostJsonAsync("v1/chat/completions", LongBody))];
+        HttpResponseMessage[] answers = await Task.WhenAll(sends);
+
+        int ok = 0, rejected = 0;
+        foreach (HttpResponseMessage r in answers)
+        {
+            string body = await r.Content.ReadAsStringAsync();
+            if (r.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                rejected++;
+                Assert.Equal(TimeSpan.FromSeconds(3), r.Headers.RetryAfter?.Delta);
+                JsonElement error = JsonDocument.Parse(body).RootElement.GetProperty("error");
+                Assert.Equal("rate_limit_error", error.GetProperty("type").GetString());
+                Assert.Equal("queue_full", error.GetProperty("code").GetString());
+                Assert.Contains("queue", error.GetProperty("message").GetString());
+            }
+            else
+            {
+                Assert.True(r.StatusCode == HttpStatusCode.OK, body);
+                ok++;
+            }
+            r.Dispose();
+        }
+        Assert.True(rejected >= 1, "Nothing was rejected.");
+        Assert.True(ok >= 3, $"Only {ok} requests were served (one running + two queued expected at least).");
+        Assert.Equal(rejected, await server.MetricAsync("medlm_requests_rejected_total", "reason=\"queue_full\""));
+        // The server is healthy afterwards.
+        await server.PostOkAsync("v1/chat/completions", LongBody);
+    }
+
+    [Fact]
+    public async Task A_client_that_disconnects_is_cancelled_at_the_next_step_and_its_batch_finishes()
+    {
+        await using LoopbackServer server = await LoopbackServer.StartAsync(["Scheduler:MaxBatchSize=8", "Scheduler:BatchWindowMilliseconds=300"]);
+        string Body(string task) => LongBody.Replace("sorts a list", task, StringComparison.Ordinal);
+        string aloneA = Content(await server.PostOkAsync("v1/chat/completions", Body("sorts a list")));
+        string aloneC = Content(await server.PostOkAsync("v1/chat/completions", Body("doubles a number")));
+
+        // A and C stay; B streams and goes away once its batch has started (its first chunk).
+        Task<JsonElement> a = server.PostOkAsync("v1/chat/completions", Body("sorts a list"));
+        using var leaving = new CancellationTokenSource();
+        using var bClient = new HttpClient { BaseAddress = server.BaseAddress };
+        var bRequest = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
+        {
+            Content = new StringContent("""{"stream":true,""" + Body("reverses a list")[1..], Encoding.UTF8, "application/json"),
+        };
+        Task<JsonElement> c = server.PostOkAsync("v1/chat/completions", Body("doubles a number"));
+        using (HttpResponseMessage b = await bClient.SendAsync(bRequest, HttpCompletionOption.ResponseHeadersRead, leaving.Token))
+        {
+            Assert.Equal(HttpStatusCode.OK, b.StatusCode);
+            using var reader = new StreamReader(await b.Content.ReadAsStreamAsync(leaving.Token));
+            string? first = await reader.ReadLineAsync(leaving.Token);
+            Assert.StartsWith("data: ", first);
+            leaving.Cancel();
+        }
+        bClient.Dispose();
+
+        JsonElement[] finished = await Task.WhenAll(a, c);
+        Assert.Equal(aloneA, Content(finished[0]));
+        Assert.Equal(aloneC, Content(finished[1]));
+        // B shared their batch, and left it while they went on.
+        Assert.Equal(3, finished[0].GetProperty("medlm")[0].GetProperty("batch_size").GetInt32());
+        await WaitForAsync(async () => await server.MetricAsync("medlm_requests_cancelled_total", "stage=\"running\"") == 1);
+        Assert.Equal(64, finished[0].GetProperty("medlm")[0].GetProperty("forward_passes").GetInt32());
+        // And the server is healthy.
+        using HttpResponseMessage ready = await server.Http.GetAsync("health/ready");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_client_that_disconnects_while_queued_is_dropped_from_the_queue()
+    {
+        await using LoopbackServer server = await LoopbackServer.StartAsync(["Scheduler:MaxBatchSize=1", "Scheduler:BatchWindowMilliseconds=0"]);
+        Task<JsonElement> running = server.PostOkAsync("v1/chat/completions", LongBody);
+        await WaitForAsync(async () => await server.MetricAsync("medlm_running_sequences") == 1);
+        Task<JsonElement> waiting = server.PostOkAsync("v1/chat/completions", LongBody);
+        await WaitForAsync(async () => await server.MetricAsync("medlm_queue_depth") == 1);
+
+        using var leaving = new CancellationTokenSource();
+        using var leavingClient = new HttpClient { BaseAddress = server.BaseAddress };
+        Task<HttpResponseMessage> queued = leavingClient.PostAsync("v1/chat/completions", new StringContent(LongBody, Encoding.UTF8, "application/json"), leaving.Token);
+        await WaitForAsync(async () => await server.MetricAsync("medlm_queue_depth") == 2);
+        leaving.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued);
+
+        await Task.WhenAll(running, waiting);
+        await WaitForAsync(async () => await server.MetricAsync("medlm_requests_cancelled_total", "stage=\"queued\"") == 1);
+        Assert.Equal(0, await server.MetricAsync("medlm_queue_depth"));
+        Assert.Equal(0, await server.MetricAsync("medlm_requests_cancelled_total", "stage=\"running\""));
+    }
+
+    private static string Content(JsonElement r) => r.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
+
+    internal static async Task WaitForAsync(Func<Task<bool>> condition, int seconds = 30)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        while (!await condition())
+        {
+            await Task.Delay(20, cts.Token);
+        }
+    }
+}
