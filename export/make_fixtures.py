@@ -6,6 +6,7 @@
   (hidden size 4, seeded random weights, the bundled tokenizer). Its logits depend only on each
   position's token, so it is useless as a language model but exercises loading, batching, streaming,
   cancellation and request validation in milliseconds.
+- packages/tiny-fixture-fp16: the same weights rounded to float16, dtype float16 (half outputs).
 - bad-graphs: graphs that break the contract of DESIGN section 3 one way each, plus a file that is not
   ONNX. Their weights are ConstantOfShape ops, so each file is a few hundred bytes.
 """
@@ -31,10 +32,10 @@ def _io(name, elem, dims):
     return helper.make_tensor_value_info(name, elem, dims)
 
 
-def _weight(nodes, inits, name, shape, rng):
+def _weight(nodes, inits, name, shape, rng, dtype=np.float32):
     """A seeded random initializer, or (rng None) a ConstantOfShape node: the bad graphs stay tiny."""
     if rng is not None:
-        inits.append(numpy_helper.from_array((rng.standard_normal(shape) * 2.0).astype(np.float32), name))
+        inits.append(numpy_helper.from_array((rng.standard_normal(shape) * 2.0).astype(np.float32).astype(dtype), name))
         return
     shape_name = name + "_shape"
     inits.append(numpy_helper.from_array(np.array(shape, dtype=np.int64), shape_name))
@@ -43,11 +44,13 @@ def _weight(nodes, inits, name, shape, rng):
 
 
 def denoiser(rng=None, ids_name="input_ids", mask_name="attention_mask", ids_type=TensorProto.INT64, vocab=VOCAB,
-             hidden=HIDDEN, batch="batch", with_mask=True, with_hidden=True, logits_rank=3, extra_input=None):
+             hidden=HIDDEN, batch="batch", with_mask=True, with_hidden=True, logits_rank=3, extra_input=None,
+             half=False):
     """hidden = E[ids] * mask; logits = hidden @ W. Keyword arguments break one part of the contract."""
     nodes, inits = [], []
-    _weight(nodes, inits, "E", [VOCAB, hidden], rng)
-    _weight(nodes, inits, "W", [hidden, vocab], rng)
+    dtype, elem = (np.float16, TensorProto.FLOAT16) if half else (np.float32, TensorProto.FLOAT)
+    _weight(nodes, inits, "E", [VOCAB, hidden], rng, dtype)
+    _weight(nodes, inits, "W", [hidden, vocab], rng, dtype)
     ids = ids_name
     if ids_type != TensorProto.INT64:
         nodes.append(helper.make_node("Cast", [ids_name], ["ids64"], to=TensorProto.INT64))
@@ -58,7 +61,7 @@ def denoiser(rng=None, ids_name="input_ids", mask_name="attention_mask", ids_typ
     if with_mask:
         inputs.append(_io(mask_name, TensorProto.INT64, [batch, "seq"]))
         inits.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "last_axis"))
-        nodes.append(helper.make_node("Cast", [mask_name], ["maskf"], to=TensorProto.FLOAT))
+        nodes.append(helper.make_node("Cast", [mask_name], ["maskf"], to=elem))
         nodes.append(helper.make_node("Unsqueeze", ["maskf", "last_axis"], ["mask3"]))
         nodes.append(helper.make_node("Mul", ["emb", "mask3"], ["hidden_states"]))
         h = "hidden_states"
@@ -71,22 +74,23 @@ def denoiser(rng=None, ids_name="input_ids", mask_name="attention_mask", ids_typ
     outputs = []
     if logits_rank == 3:
         nodes.append(helper.make_node("Identity", ["logits3"], ["logits"]))
-        outputs.append(_io("logits", TensorProto.FLOAT, [batch, "seq", vocab]))
+        outputs.append(_io("logits", elem, [batch, "seq", vocab]))
     else:
         nodes.append(helper.make_node("ReduceMax", ["logits3"], ["logits"], axes=[-1], keepdims=0))
-        outputs.append(_io("logits", TensorProto.FLOAT, [batch, "seq"]))
+        outputs.append(_io("logits", elem, [batch, "seq"]))
     if with_hidden:
-        outputs.append(_io("hidden_states", TensorProto.FLOAT, [batch, "seq", hidden]))
+        outputs.append(_io("hidden_states", elem, [batch, "seq", hidden]))
     graph = helper.make_graph(nodes, "denoiser", inputs, outputs, inits)
     return _model(graph)
 
 
-def edit_head(rng=None, hidden=HIDDEN, out_name="next_token_logits", vocab=VOCAB):
+def edit_head(rng=None, hidden=HIDDEN, out_name="next_token_logits", vocab=VOCAB, half=False):
     nodes, inits = [], []
-    _weight(nodes, inits, "N", [hidden, vocab], rng)
+    dtype, elem = (np.float16, TensorProto.FLOAT16) if half else (np.float32, TensorProto.FLOAT)
+    _weight(nodes, inits, "N", [hidden, vocab], rng, dtype)
     nodes.append(helper.make_node("MatMul", ["hidden_states", "N"], [out_name]))
-    graph = helper.make_graph(nodes, "edit_head", [_io("hidden_states", TensorProto.FLOAT, ["batch", "seq", hidden])],
-                              [_io(out_name, TensorProto.FLOAT, ["batch", "seq", vocab])], inits)
+    graph = helper.make_graph(nodes, "edit_head", [_io("hidden_states", elem, ["batch", "seq", hidden])],
+                              [_io(out_name, elem, ["batch", "seq", vocab])], inits)
     return _model(graph)
 
 
@@ -97,16 +101,16 @@ def _model(graph):
     return m
 
 
-def manifest():
+def manifest(name="tiny-fixture", dtype="float32"):
     return {
         "format": "medlm-package/1",
-        "name": "tiny-fixture",
+        "name": name,
         "architecture": "medlm",
         "vocab_size": VOCAB,
         "hidden_size": HIDDEN,
         "max_sequence_length": MAX_SEQ,
         "shifted_logits": False,
-        "dtype": "float32",
+        "dtype": dtype,
         "special_tokens": {"mask": 589, "pad": 588, "delete": 590, "end": 592, "eos": 588},
         "chat_template": {
             "system": "<|im_start|>system\n{content}<|im_end|>\n",
@@ -123,8 +127,9 @@ def manifest():
 
 def main():
     pkg = os.path.join(OUT, "packages", "tiny-fixture")
+    pkg16 = os.path.join(OUT, "packages", "tiny-fixture-fp16")
     bad = os.path.join(OUT, "bad-graphs")
-    for d in (pkg, bad):
+    for d in (pkg, pkg16, bad):
         if os.path.isdir(d):
             shutil.rmtree(d)
         os.makedirs(d)
@@ -134,6 +139,14 @@ def main():
     shutil.copyfile(TOKENIZER, os.path.join(pkg, "tokenizer.json"))
     with open(os.path.join(pkg, "medlm.json"), "w", encoding="utf-8") as f:
         json.dump(manifest(), f, indent=2)
+        f.write("\n")
+    # The same weights in float16 (the float32 ones rounded), for the half-precision output path.
+    rng = np.random.default_rng(20260501)
+    onnx.save(denoiser(rng, half=True), os.path.join(pkg16, "denoiser.onnx"))
+    onnx.save(edit_head(rng, half=True), os.path.join(pkg16, "edit_head.onnx"))
+    shutil.copyfile(TOKENIZER, os.path.join(pkg16, "tokenizer.json"))
+    with open(os.path.join(pkg16, "medlm.json"), "w", encoding="utf-8") as f:
+        json.dump(manifest("tiny-fixture-fp16", "float16"), f, indent=2)
         f.write("\n")
 
     graphs = {
@@ -153,8 +166,8 @@ def main():
         onnx.save(model, os.path.join(bad, name))
     with open(os.path.join(bad, "not_an_onnx_model.onnx"), "w", encoding="utf-8") as f:
         f.write("this is a text file, not a protobuf\n")
-    total = sum(os.path.getsize(os.path.join(d, f)) for d in (pkg, bad) for f in os.listdir(d))
-    print(f"wrote {pkg} and {bad} ({total} bytes)")
+    total = sum(os.path.getsize(os.path.join(d, f)) for d in (pkg, pkg16, bad) for f in os.listdir(d))
+    print(f"wrote {pkg}, {pkg16} and {bad} ({total} bytes)")
 
 
 if __name__ == "__main__":
