@@ -385,7 +385,7 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
     private static string Row(string name, Measure m, bool showShare)
     {
         string share = showShare ? string.Create(CultureInfo.InvariantCulture, $" · {m.OutsideShare:0.0%} outside ONNX Runtime") : string.Empty;
-        string threads = m.Threads > 0 ? string.Create(CultureInfo.InvariantCulture, $", {m.Threads} threads") : string.Empty;
+        string threads = m.Threads > 0 ? string.Create(CultureInfo.InvariantCulture, $", threads {m.Threads}") : string.Empty;
         return string.Create(CultureInfo.InvariantCulture,
             $"{name,-18} {m.TokensPerSecond,9:0.0} tokens/s · {m.PassesPerSecond,8:0.0} passes/s · {m.TokensPerPass:0.00} tokens/pass{share} · {m.Seconds:0.000} s ({m.Tokens} tokens, {m.Passes} passes{threads})");
     }

@@ -11,9 +11,9 @@ namespace MeDlm.Cli.Commands;
 
 internal sealed class GenerateSettings : DecodingSettings
 {
-    [CommandArgument(0, "<prompt>")]
-    [Description("The prompt (a user message; wrapped in the chat template unless --raw)")]
-    public string Prompt { get; set; } = string.Empty;
+    [CommandArgument(0, "[prompt]")]
+    [Description("The prompt (a user message; wrapped in the chat template unless --raw); read from stdin when omitted")]
+    public string? Prompt { get; set; }
 
     [CommandOption("--json")]
     [Description("Print one JSON object: text, draft, token ids, stats")]
@@ -57,9 +57,15 @@ internal sealed class GenerateCommand : AsyncCommand<GenerateSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, GenerateSettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        string prompt = settings.Prompt
+            ?? (Console.IsInputRedirected ? (await Console.In.ReadToEndAsync(cancellationToken).ConfigureAwait(false)).TrimEnd('\n', '\r') : string.Empty);
+        if (prompt.Length == 0)
+        {
+            throw CliException.Usage("no prompt: give it as the argument or on stdin");
+        }
         using ModelPackage package = Runtime.Load(settings);
         using var generator = new Generator(package);
-        GenerationRequest request = Runtime.Request(settings, prompt: settings.Prompt);
+        GenerationRequest request = Runtime.Request(settings, prompt: prompt);
         SpecialTokens st = package.Manifest.SpecialTokens;
 
         var clock = Stopwatch.StartNew();
