@@ -147,12 +147,12 @@ internal sealed class ModelRunner : IDisposable
     {
         DisposeValues();
         int n = _batch * _seq;
-        long[] ids = [_batch, _seq];
+        long[] tokenShape = [_batch, _seq];
         long[] vocabShape = [_batch, _seq, _vocab];
         long[] hiddenShape = [_batch, _seq, _hidden];
         OrtMemoryInfo cpu = OrtMemoryInfo.DefaultInstance;
-        _denInputs[0] = OrtValue.CreateTensorValueFromMemory(cpu, _ids.AsMemory(0, n), ids);
-        _denInputs[1] = OrtValue.CreateTensorValueFromMemory(cpu, _mask.AsMemory(0, n), ids);
+        _denInputs[0] = OrtValue.CreateTensorValueFromMemory(cpu, _ids.AsMemory(0, n), tokenShape);
+        _denInputs[1] = OrtValue.CreateTensorValueFromMemory(cpu, _mask.AsMemory(0, n), tokenShape);
         int nv = n * _vocab;
         int nh = n * _hidden;
         _denOutputs[0] = _half
