@@ -42,7 +42,8 @@ def rng_uniform(key, index):
         z = z ^ (z >> np.uint64(27))
         z = z * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))
-    return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * (2.0 ** -53)
+    u = ((z >> np.uint64(11)).astype(np.float64) + 0.5) * (2.0 ** -53)
+    return np.minimum(u, 1.0 - 2.0 ** -53)  # (2^53 - 1 + 0.5) * 2^-53 rounds to 1.0: keep U < 1
 
 
 # ---------------------------------------------------------------- helpers
@@ -153,7 +154,7 @@ def apply_edits(x, cur, nxt, prompt_len, delete_id, cap):
         cur[i] = x[i]
         nxt[i] = x[i]
     fixed = all(cur[i] == x[i] and nxt[i] == x[i] for i in range(n))
-    keep = [i for i in range(n) if cur[i] != delete_id]
+    keep = [i for i in range(n) if i < prompt_len or cur[i] != delete_id]  # prompt tokens are never deleted
     allowed = max(0, cap - len(keep))
     out = []
     counts = {"replaced": 0, "deleted": n - len(keep), "inserted": 0}
@@ -222,11 +223,11 @@ def budget_split(gen_length, budget, edit_share=0.25):
 
 
 def gumbel_argmax(logits_row, seed, step, position, temperature):
-    """LLaDA's add_gumbel_noise + argmax: argmax exp(l) / (-log U)^T in float64, U from the counter RNG."""
+    """LLaDA's add_gumbel_noise + argmax, argmax exp(l) / (-log U)^T in float64 with U from the counter
+    RNG, taken in log form (l - T log(-log U): the same argmax, and no overflow for l > 709)."""
     l = logits_row.double().numpy()
     u = rng_uniform(rng_key(seed, PURPOSE_GUMBEL, step, position), np.arange(l.shape[0], dtype=np.uint64))
-    with np.errstate(over="ignore"):
-        noisy = np.exp(l) / (-np.log(u)) ** temperature
+    noisy = l - temperature * np.log(-np.log(u))
     return int(np.argmax(noisy))  # first maximum: ties to the lower token id
 
 
