@@ -51,37 +51,32 @@ public sealed class QueueAndCancellationTests
     [Fact]
     public async Task A_client_that_disconnects_is_cancelled_at_the_next_step_and_its_batch_finishes()
     {
-        await using LoopbackServer server = await LoopbackServer.StartAsync(["Scheduler:MaxBatchSize=8", "Scheduler:BatchWindowMilliseconds=300"]);
-        string Body(string task) => LongBody.Replace("sorts a list", task, StringComparison.Ordinal);
-        string aloneA = Content(await server.PostOkAsync("v1/chat/completions", Body("sorts a list")));
-        string aloneC = Content(await server.PostOkAsync("v1/chat/completions", Body("doubles a number")));
+        await using LoopbackServer server = await LoopbackServer.StartAsync(["Scheduler:MaxBatchSize=8", "Scheduler:BatchWindowMilliseconds=1000"]);
+        // A and C plan 40 passes, B 64: B, the one that leaves, would be the last to finish, so its
+        // cancellation is seen while its row still runs, however slow the machine.
+        string Body(string task, int passes) => LongBody.Replace("sorts a list", task, StringComparison.Ordinal)
+            .Replace("\"max_tokens\":64", $"\"max_tokens\":{passes}", StringComparison.Ordinal)
+            .Replace("\"mask_steps\":64", $"\"mask_steps\":{passes}", StringComparison.Ordinal);
+        string aloneA = Content(await server.PostOkAsync("v1/chat/completions", Body("sorts a list", 40)));
+        string aloneC = Content(await server.PostOkAsync("v1/chat/completions", Body("doubles a number", 40)));
 
-        // A and C stay; B streams and goes away once its batch has started (its first chunk).
-        Task<JsonElement> a = server.PostOkAsync("v1/chat/completions", Body("sorts a list"));
-        using var leaving = new CancellationTokenSource();
-        using var bClient = new HttpClient { BaseAddress = server.BaseAddress };
-        var bRequest = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
-        {
-            Content = new StringContent("""{"stream":true,""" + Body("reverses a list")[1..], Encoding.UTF8, "application/json"),
-        };
-        Task<JsonElement> c = server.PostOkAsync("v1/chat/completions", Body("doubles a number"));
-        using (HttpResponseMessage b = await bClient.SendAsync(bRequest, HttpCompletionOption.ResponseHeadersRead, leaving.Token))
-        {
-            Assert.Equal(HttpStatusCode.OK, b.StatusCode);
-            using var reader = new StreamReader(await b.Content.ReadAsStreamAsync(leaving.Token));
-            string? first = await reader.ReadLineAsync(leaving.Token);
-            Assert.StartsWith("data: ", first);
-            leaving.Cancel();
-        }
-        bClient.Dispose();
+        // A and C stay; B streams and vanishes (connection reset) once its batch has started (its first chunk).
+        Task<JsonElement> a = server.PostOkAsync("v1/chat/completions", Body("sorts a list", 40));
+        using var b = new RawHttpClient();
+        await b.PostAsync(server.BaseAddress, "v1/chat/completions", """{"stream":true,""" + Body("reverses a list", 64)[1..]);
+        Task<JsonElement> c = server.PostOkAsync("v1/chat/completions", Body("doubles a number", 40));
+        await b.ReadLineStartingWithAsync("data: ", TimeSpan.FromSeconds(60));
+        b.Vanish();
 
         JsonElement[] finished = await Task.WhenAll(a, c);
         Assert.Equal(aloneA, Content(finished[0]));
         Assert.Equal(aloneC, Content(finished[1]));
-        // B shared their batch, and left it while they went on.
+        // B shared their batch and left it; they ran all their passes.
         Assert.Equal(3, finished[0].GetProperty("medlm")[0].GetProperty("batch_size").GetInt32());
+        Assert.Equal(40, finished[0].GetProperty("medlm")[0].GetProperty("forward_passes").GetInt32());
+        Assert.Equal(40, finished[1].GetProperty("medlm")[0].GetProperty("forward_passes").GetInt32());
         await WaitForAsync(async () => await server.MetricAsync("medlm_requests_cancelled_total", "stage=\"running\"") == 1);
-        Assert.Equal(64, finished[0].GetProperty("medlm")[0].GetProperty("forward_passes").GetInt32());
+        Assert.Equal(1, await server.MetricAsync("medlm_request_duration_seconds_count", "status=\"499\""));
         // And the server is healthy.
         using HttpResponseMessage ready = await server.Http.GetAsync("health/ready");
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
@@ -116,7 +111,8 @@ public sealed class QueueAndCancellationTests
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
         while (!await condition())
         {
-            await Task.Delay(20, cts.Token);
+            Assert.False(cts.IsCancellationRequested, $"The condition did not hold within {seconds} s.");
+            await Task.Delay(20, CancellationToken.None);
         }
     }
 }

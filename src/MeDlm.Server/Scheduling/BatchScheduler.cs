@@ -256,7 +256,10 @@ internal sealed partial class BatchScheduler(
         }
         if (!anyWatches)
         {
-            IReadOnlyList<GenerationResult> results = await Task.Run(() => generator.GenerateBatch(requests)).ConfigureAwait(false);
+            // A batch blocks its thread for its whole run: a dedicated thread, not one of the pool's few,
+            // so that request handlers (streams, disconnect detection) keep running meanwhile.
+            IReadOnlyList<GenerationResult> results = await Task.Factory.StartNew(() => generator.GenerateBatch(requests),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
             for (int i = 0; i < results.Count; i++)
             {
                 FinishWithResult(batch[i], results[i]);

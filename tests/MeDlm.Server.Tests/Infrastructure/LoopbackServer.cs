@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace MeDlm.Server.Tests.Infrastructure;
 
@@ -48,12 +49,17 @@ public sealed class LoopbackServer : IAsyncDisposable
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning",
             .. (settings ?? []).Select(s => "--" + s),
+            .. FileLoggerProvider.FromEnvironment() is null ? Array.Empty<string>() : ["--Logging:LogLevel:Default=Debug"],
         ];
         WebApplication app = ServerApp.Build(args, builder =>
         {
             if (gate is not null)
             {
                 builder.Services.AddSingleton(gate);
+            }
+            if (FileLoggerProvider.FromEnvironment() is { } log)
+            {
+                builder.Logging.AddProvider(log);
             }
         });
         await app.StartAsync();
