@@ -73,7 +73,7 @@ public static class Program
                 Histogram batchesBefore = await ReadBatchHistogramAsync(http);
                 LevelResult r = await RunLevelAsync(http, prompts, o, Concurrency[i], requests, TimeSpan.FromSeconds(o.MaxSecondsPerLevel));
                 Histogram batchesAfter = await ReadBatchHistogramAsync(http);
-                r = r with { Batches = batchesAfter.Minus(batchesBefore) };
+                r = r with { Batches = batchesAfter.Minus(batchesBefore), MemoryAfter = await ReadMemoryAsync(http, server) };
                 results.Add(r);
                 sent += r.Completed + r.Failed;
                 Console.WriteLine(r.Format());
@@ -99,7 +99,7 @@ public static class Program
                 {
                     server = baseAddress.ToString(),
                     model = o.ModelPath,
-                    levels = results.Select(r => new { r.Clients, r.Completed, r.Failed, r.RequestsPerSecond, p50_ms = r.P50, p99_ms = r.P99, mean_batch = r.Batches.Mean, batches = r.Batches.Batches, batch_sizes = r.Batches.Counts }),
+                    levels = results.Select(r => new { r.Clients, r.Completed, r.Failed, r.RequestsPerSecond, p50_ms = r.P50, p99_ms = r.P99, mean_batch = r.Batches.Mean, batches = r.Batches.Batches, batch_sizes = r.Batches.Counts, memory_after = r.MemoryAfter }),
                     largest_batch = maxBatch,
                     requests_sent = sent,
                     memory_before = before,
@@ -321,8 +321,11 @@ public static class Program
 /// <summary>One concurrency level's outcome.</summary>
 internal sealed record LevelResult(int Clients, int Completed, int Failed, double RequestsPerSecond, double P50, double P99, Histogram Batches)
 {
+    /// <summary>The server's memory when the level ended (growth across levels shows a leak or a plateau).</summary>
+    public Memory? MemoryAfter { get; init; }
+
     public string Format() => string.Create(CultureInfo.InvariantCulture,
-        $"{Clients,2} clients: {Completed} ok, {Failed} failed, {RequestsPerSecond:F1} req/s, p50 {P50:F0} ms, p99 {P99:F0} ms, mean batch {Batches.Mean:F1}");
+        $"{Clients,2} clients: {Completed} ok, {Failed} failed, {RequestsPerSecond:F1} req/s, p50 {P50:F0} ms, p99 {P99:F0} ms, mean batch {Batches.Mean:F1}; server {MemoryAfter?.Format()}");
 
     public string FormatRow() => string.Create(CultureInfo.InvariantCulture,
         $"| {Clients} | {Completed} | {Failed} | {RequestsPerSecond:F1} | {P50:F0} | {P99:F0} | {Batches.Mean:F1} | {Batches.Describe()} |");
