@@ -219,10 +219,14 @@ public sealed class CompletionApiTests(SharedServer shared)
     }
 
     [Fact]
-    public async Task Every_answer_carries_a_request_id()
+    public async Task Every_answer_carries_a_request_id_that_the_completion_id_repeats()
     {
-        using HttpResponseMessage r = await Server.Http.GetAsync("health/live");
-        Assert.True(r.Headers.TryGetValues("x-request-id", out IEnumerable<string>? ids));
-        Assert.False(string.IsNullOrWhiteSpace(ids!.Single()));
+        using HttpResponseMessage live = await Server.Http.GetAsync("health/live");
+        Assert.False(string.IsNullOrWhiteSpace(live.Headers.GetValues("x-request-id").Single()));
+
+        using HttpResponseMessage r = await Server.PostJsonAsync("v1/chat/completions", """{"messages":[{"role":"user","content":"hi"}],"max_tokens":4}""");
+        string requestId = r.Headers.GetValues("x-request-id").Single();
+        JsonElement body = JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("chatcmpl-" + requestId, body.GetProperty("id").GetString());
     }
 }

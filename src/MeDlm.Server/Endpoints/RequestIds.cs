@@ -11,8 +11,8 @@ internal static partial class RequestIds
 {
     private const string Header = "x-request-id";
 
-    /// <summary>The id of <paramref name="context"/>'s request, safe for ids and headers.</summary>
-    public static string Current(HttpContext context) => context.TraceIdentifier.Replace(':', '-');
+    /// <summary>The id of <paramref name="context"/>'s request, as the log scope has it.</summary>
+    public static string Current(HttpContext context) => context.TraceIdentifier;
 
     /// <summary>The middleware: response header and log scope.</summary>
     public static async Task Middleware(HttpContext context, RequestDelegate next)
@@ -23,9 +23,12 @@ internal static partial class RequestIds
         ILogger logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("MeDlm.Server.Requests");
         using IDisposable? scope = string.IsNullOrEmpty(clientId) || !SaneId().IsMatch(clientId)
             ? null
-            : logger.BeginScope(new Dictionary<string, object> { ["ClientRequestId"] = clientId });
+            : ClientScope(logger, clientId);
         await next(context).ConfigureAwait(false);
     }
+
+    private static readonly Func<ILogger, string, IDisposable?> ClientScope =
+        LoggerMessage.DefineScope<string>("ClientRequestId:{ClientRequestId}");
 
     [GeneratedRegex("^[A-Za-z0-9._:-]{1,128}$")]
     private static partial Regex SaneId();
