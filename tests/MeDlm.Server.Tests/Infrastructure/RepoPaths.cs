@@ -18,6 +18,16 @@ public static class RepoPaths
     public static string ModelPackagePath =>
         Environment.GetEnvironmentVariable("MEDLM_TEST_PACKAGE") is { Length: > 0 } p ? p : Path.Combine(RepoRoot, ModelPackage);
 
+    /// <summary>The served model's context (manifest <c>max_sequence_length</c>).</summary>
+    public static int ModelContextLength
+    {
+        get
+        {
+            using var manifest = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(ModelPackagePath, "medlm.json")));
+            return manifest.RootElement.GetProperty("max_sequence_length").GetInt32();
+        }
+    }
+
     /// <summary>The server's entry assembly, copied next to the tests by the project reference.</summary>
     public static string ServerDll => Path.Combine(AppContext.BaseDirectory, "MeDlm.Server.dll");
 
