@@ -2,7 +2,7 @@ using MeDlm.Server.Contracts;
 using MeDlm.Server.Hosting;
 using MeDlm.Server.Metrics;
 using MeDlm.Server.Scheduling;
-using Prometheus;
+using Microsoft.Extensions.Options;
 
 namespace MeDlm.Server.Endpoints;
 
@@ -18,21 +18,21 @@ internal static class InfoEndpoints
         routes.MapGet("/metrics", MetricsAsync);
     }
 
-    private static Task ListModelsAsync(HttpContext context, ModelHost host)
+    private static Task ListModelsAsync(HttpContext context, ModelHost host, IOptions<SchedulerOptions> scheduler)
     {
         if (host.Model is not { } model)
         {
-            return NotReadyAsync(context, host);
+            return NotReadyAsync(context, host, scheduler.Value);
         }
         var list = new ModelList("list", [Card(model)]);
         return context.Response.WriteAsJsonAsync(list, ServerJsonContext.Default.ModelList, contentType: null, context.RequestAborted);
     }
 
-    private static Task GetModelAsync(HttpContext context, string id, ModelHost host)
+    private static Task GetModelAsync(HttpContext context, string id, ModelHost host, IOptions<SchedulerOptions> scheduler)
     {
         if (host.Model is not { } model)
         {
-            return NotReadyAsync(context, host);
+            return NotReadyAsync(context, host, scheduler.Value);
         }
         if (!string.Equals(id, model.Id, StringComparison.Ordinal))
         {
@@ -44,10 +44,10 @@ internal static class InfoEndpoints
 
     private static ModelCard Card(LoadedModel model) => new(model.Id, "model", model.CreatedUnixSeconds, "medlm");
 
-    private static Task NotReadyAsync(HttpContext context, ModelHost host) => HttpIo.WriteErrorAsync(context,
+    private static Task NotReadyAsync(HttpContext context, ModelHost host, SchedulerOptions scheduler) => HttpIo.WriteErrorAsync(context,
         new ApiException(StatusCodes.Status503ServiceUnavailable,
             host.State == ModelState.Failed ? "The model failed to load: " + host.FailureMessage : "The model is still loading; retry shortly.",
-            null, "model_not_ready"), retryAfterSeconds: 1);
+            null, "model_not_ready"), scheduler.RetryAfterSeconds);
 
     private static Task LiveAsync(HttpContext context) =>
         context.Response.WriteAsJsonAsync(new HealthStatus("alive", null, null), ServerJsonContext.Default.HealthStatus, contentType: null, context.RequestAborted);
