@@ -38,7 +38,7 @@ public sealed class CompletionApiTests(SharedServer shared)
     public async Task Chat_answers_in_openai_shape()
     {
         JsonElement r = await Server.PostOkAsync("v1/chat/completions",
-            """{"model":"medlm-tiny","messages":[{"role":"system","content":"You solve small tasks."},{"role":"user","content":"What is 2 + 3?"}],"max_tokens":32}""");
+            """{"model":"medlm-tiny","messages":[{"role":"system","content":"You solve small tasks."},{"role":"user","content":"eve has 1 coins and gets 1 more. how many coins now?"}],"max_tokens":32}""");
 
         Assert.StartsWith("chatcmpl-", r.GetProperty("id").GetString());
         Assert.Equal("chat.completion", r.GetProperty("object").GetString());
@@ -74,7 +74,7 @@ public sealed class CompletionApiTests(SharedServer shared)
     public async Task Max_tokens_bounds_the_answer_and_the_diffusion_settings_are_used()
     {
         JsonElement r = await Server.PostOkAsync("v1/chat/completions",
-            """{"messages":[{"role":"user","content":"Write a function that doubles x."}],"max_tokens":16,"medlm":{"mask_steps":8,"edit_rounds":3,"algorithm":"medlm"}}""");
+            """{"messages":[{"role":"user","content":"write mul_k(vals) with k = 4"}],"max_tokens":16,"medlm":{"mask_steps":8,"edit_rounds":3,"algorithm":"medlm"}}""");
         Assert.InRange(r.GetProperty("usage").GetProperty("completion_tokens").GetInt32(), 0, 16);
         JsonElement stats = r.GetProperty("medlm")[0];
         Assert.Equal(8, stats.GetProperty("mask_steps").GetInt32());
@@ -82,23 +82,23 @@ public sealed class CompletionApiTests(SharedServer shared)
         Assert.Equal(3, stats.GetProperty("edit_rounds").GetInt32() + stats.GetProperty("edit_rounds_saved").GetInt32());
 
         JsonElement budget = await Server.PostOkAsync("v1/chat/completions",
-            """{"messages":[{"role":"user","content":"Write a function that doubles x."}],"max_tokens":16,"medlm":{"budget":"1/4"}}""");
+            """{"messages":[{"role":"user","content":"write mul_k(vals) with k = 4"}],"max_tokens":16,"medlm":{"budget":"1/4"}}""");
         JsonElement b = budget.GetProperty("medlm")[0];
         Assert.Equal(4, b.GetProperty("mask_steps").GetInt32() + b.GetProperty("edit_rounds").GetInt32() + b.GetProperty("edit_rounds_saved").GetInt32());
 
         JsonElement blocks = await Server.PostOkAsync("v1/chat/completions",
-            """{"messages":[{"role":"user","content":"Write a function that doubles x."}],"max_tokens":16,"medlm":{"algorithm":"low_confidence","block_length":8,"mask_steps":8,"edit_rounds":0}}""");
+            """{"messages":[{"role":"user","content":"write mul_k(vals) with k = 4"}],"max_tokens":16,"medlm":{"algorithm":"low_confidence","block_length":8,"mask_steps":8,"edit_rounds":0}}""");
         Assert.Equal(8, blocks.GetProperty("medlm")[0].GetProperty("forward_passes").GetInt32());
 
         JsonElement threshold = await Server.PostOkAsync("v1/chat/completions",
-            """{"messages":[{"role":"user","content":"Write a function that doubles x."}],"max_tokens":16,"medlm":{"algorithm":"threshold","threshold":0.5,"edit_rounds":0}}""");
+            """{"messages":[{"role":"user","content":"write mul_k(vals) with k = 4"}],"max_tokens":16,"medlm":{"algorithm":"threshold","threshold":0.5,"edit_rounds":0}}""");
         Assert.InRange(threshold.GetProperty("medlm")[0].GetProperty("mask_steps").GetInt32(), 1, 16);
     }
 
     [Fact]
     public async Task Stop_cuts_the_text_before_the_first_stop_sequence()
     {
-        const string Body = """{"messages":[{"role":"user","content":"Write a function that returns the sum of a list."}],"max_tokens":40}""";
+        const string Body = """{"messages":[{"role":"user","content":"write add_k(items) with k = 13"}],"max_tokens":48}""";
         JsonElement full = await Server.PostOkAsync("v1/chat/completions", Body);
         string text = full.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
         Assert.True(text.Length >= 6, $"The answer is too short to cut: \"{text}\"");
@@ -116,7 +116,7 @@ public sealed class CompletionApiTests(SharedServer shared)
     [Fact]
     public async Task The_same_seed_gives_the_same_sampled_answer()
     {
-        const string Body = """{"messages":[{"role":"user","content":"Write a function that squares x."}],"max_tokens":24,"temperature":1.0,"seed":1234}""";
+        const string Body = """{"messages":[{"role":"user","content":"write sum_gt(vals) with k = 22"}],"max_tokens":24,"temperature":1.0,"seed":1234}""";
         JsonElement a = await Server.PostOkAsync("v1/chat/completions", Body);
         JsonElement b = await Server.PostOkAsync("v1/chat/completions", Body);
         Assert.Equal(a.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString(),
@@ -126,7 +126,7 @@ public sealed class CompletionApiTests(SharedServer shared)
     [Fact]
     public async Task Chat_stream_chunks_parse_as_openai_chunks_and_concatenate_to_the_plain_answer()
     {
-        const string Body = """{"messages":[{"role":"user","content":"Write a function that returns the maximum of a list."}],"max_tokens":32,"temperature":0.8,"seed":99""";
+        const string Body = """{"messages":[{"role":"user","content":"write max_k(ys) with k = 21"}],"max_tokens":32,"temperature":0.8,"seed":99""";
         JsonElement plain = await Server.PostOkAsync("v1/chat/completions", Body + "}");
         List<JsonElement> chunks = Sse.Chunks(await Server.PostStreamAsync("v1/chat/completions", Body + ""","stream":true,"stream_options":{"include_usage":true}}"""));
 
@@ -162,7 +162,7 @@ public sealed class CompletionApiTests(SharedServer shared)
     [Fact]
     public async Task A_stream_can_carry_the_denoising_steps_and_their_edits()
     {
-        const string Body = """{"messages":[{"role":"user","content":"Write a function that adds two numbers."}],"max_tokens":16,"medlm":{"mask_steps":8,"edit_rounds":4""";
+        const string Body = """{"messages":[{"role":"user","content":"write count_eq(ys) with k = 7"}],"max_tokens":16,"medlm":{"mask_steps":8,"edit_rounds":4""";
         JsonElement plain = await Server.PostOkAsync("v1/chat/completions", Body + "}}");
         List<JsonElement> chunks = Sse.Chunks(await Server.PostStreamAsync("v1/chat/completions", Body + ""","stream_denoising":true},"stream":true}"""));
 

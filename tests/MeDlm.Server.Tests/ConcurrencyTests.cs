@@ -7,23 +7,23 @@ namespace MeDlm.Server.Tests;
 /// <summary>Many clients at once: all answered, batched together, each answer the same as alone.</summary>
 public sealed class ConcurrencyTests
 {
-    private static readonly string[] Tasks =
+    private static readonly string[] Prompts =
     [
-        "Write a function that returns the sum of a list.",
-        "What is 7 + 5?",
-        "Write a function that reverses a string.",
-        "What is 12 - 4?",
-        "Write a function that counts the vowels in a string.",
-        "What is 3 * 6?",
-        "Write a function that returns the last element of a list.",
-        "What is 20 / 5?",
+        "write add_k(items) with k = 13",
+        "cal has 9 hats, gets 9 more and gives away 4. how many hats now?",
+        "write sum_gt(vals) with k = 22",
+        "max has 1 bags with 6 keys each. how many keys?",
+        "write keep_lt(xs) with k = 8",
+        "ivy has 9 cards and gives away 4. how many cards now?",
+        "write max_k(ys) with k = 21",
+        "hal has 5 bags with 3 pens each and 4 more pens. how many pens?",
     ];
 
     /// <summary>Request i of the 32: eight prompts, greedy and sampled, two lengths.</summary>
     private static string Body(int i) => JsonSerializer.Serialize(new
     {
         model = "medlm-tiny",
-        messages = new[] { new { role = "user", content = Tasks[i % Tasks.Length] } },
+        messages = new[] { new { role = "user", content = Prompts[i % Prompts.Length] } },
         max_tokens = i % 4 == 3 ? 16 : 32,
         temperature = i % 2 == 0 ? 0.0 : 0.9,
         seed = 1000 + i,

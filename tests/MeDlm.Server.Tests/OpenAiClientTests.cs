@@ -16,10 +16,10 @@ public sealed class OpenAiClientTests(SharedServer shared)
 
     private ChatClient Chat => new("medlm-tiny", new ApiKeyCredential("not-needed"), Options);
 
-    private static ChatMessage[] Conversation => [new SystemChatMessage("You write small Python functions."), new UserChatMessage("Write a function that returns the minimum of a list.")];
+    private static ChatMessage[] Conversation => [new UserChatMessage("write min_k(vals) with k = 4")];
 
 #pragma warning disable OPENAI001 // Seed is marked experimental by the client.
-    private static ChatCompletionOptions Settings => new() { MaxOutputTokenCount = 32, Temperature = 0.7f, Seed = 4242 };
+    private static ChatCompletionOptions Settings => new() { MaxOutputTokenCount = 48, Temperature = 0.7f, Seed = 4242 };
 #pragma warning restore OPENAI001
 
     [Fact]
@@ -33,14 +33,14 @@ public sealed class OpenAiClientTests(SharedServer shared)
         Assert.Contains(completion.FinishReason, new[] { ChatFinishReason.Stop, ChatFinishReason.Length });
         Assert.True(completion.Usage.InputTokenCount > 0);
         Assert.Equal(completion.Usage.InputTokenCount + completion.Usage.OutputTokenCount, completion.Usage.TotalTokenCount);
-        Assert.InRange(completion.Usage.OutputTokenCount, 0, 32);
+        Assert.InRange(completion.Usage.OutputTokenCount, 0, 48);
 
         // The same request over raw HTTP gives the same text: the client sends what we think it sends.
         string raw = JsonSerializer.Serialize(new
         {
             model = "medlm-tiny",
-            messages = new object[] { new { role = "system", content = "You write small Python functions." }, new { role = "user", content = "Write a function that returns the minimum of a list." } },
-            max_completion_tokens = 32,
+            messages = new object[] { new { role = "user", content = "write min_k(vals) with k = 4" } },
+            max_completion_tokens = 48,
             temperature = 0.7,
             seed = 4242,
         });

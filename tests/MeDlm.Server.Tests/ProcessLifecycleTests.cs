@@ -8,7 +8,7 @@ namespace MeDlm.Server.Tests;
 /// <summary>The real process: a bad configuration stops the start; SIGTERM drains and exits 0.</summary>
 public sealed class ProcessLifecycleTests
 {
-    private const string LongStream = """{"stream":true,"messages":[{"role":"user","content":"Write a function that sorts a list."}],"max_tokens":64,"medlm":{"mask_steps":64,"edit_rounds":0}}""";
+    private const string LongStream = """{"stream":true,"messages":[{"role":"user","content":"write keep_lt(xs) with k = 8"}],"max_tokens":64,"medlm":{"mask_steps":64,"edit_rounds":0}}""";
 
     public static TheoryData<string, string> BadConfigurations() => new()
     {

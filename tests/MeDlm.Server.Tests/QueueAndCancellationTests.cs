@@ -9,7 +9,7 @@ namespace MeDlm.Server.Tests;
 public sealed class QueueAndCancellationTests
 {
     // Long enough (many passes) that a batch is still running while the test acts on it.
-    private const string LongBody = """{"messages":[{"role":"user","content":"Write a function that sorts a list."}],"max_tokens":64,"medlm":{"mask_steps":64,"edit_rounds":0}}""";
+    private const string LongBody = """{"messages":[{"role":"user","content":"write keep_lt(xs) with k = 8"}],"max_tokens":64,"medlm":{"mask_steps":64,"edit_rounds":0}}""";
 
     [Fact]
     public async Task A_full_queue_answers_429_with_retry_after_and_the_accepted_requests_finish()
@@ -54,17 +54,17 @@ public sealed class QueueAndCancellationTests
         await using LoopbackServer server = await LoopbackServer.StartAsync(["Scheduler:MaxBatchSize=8", "Scheduler:BatchWindowMilliseconds=1000"]);
         // A and C plan 40 passes, B 64: B, the one that leaves, would be the last to finish, so its
         // cancellation is seen while its row still runs, however slow the machine.
-        string Body(string task, int passes) => LongBody.Replace("sorts a list", task, StringComparison.Ordinal)
+        string Body(string task, int passes) => LongBody.Replace("write keep_lt(xs) with k = 8", task, StringComparison.Ordinal)
             .Replace("\"max_tokens\":64", $"\"max_tokens\":{passes}", StringComparison.Ordinal)
             .Replace("\"mask_steps\":64", $"\"mask_steps\":{passes}", StringComparison.Ordinal);
-        string aloneA = Content(await server.PostOkAsync("v1/chat/completions", Body("sorts a list", 40)));
-        string aloneC = Content(await server.PostOkAsync("v1/chat/completions", Body("doubles a number", 40)));
+        string aloneA = Content(await server.PostOkAsync("v1/chat/completions", Body("write keep_lt(xs) with k = 8", 40)));
+        string aloneC = Content(await server.PostOkAsync("v1/chat/completions", Body("hal has 5 bags with 3 pens each and 4 more pens. how many pens?", 40)));
 
         // A and C stay; B streams and vanishes (connection reset) once its batch has started (its first chunk).
-        Task<JsonElement> a = server.PostOkAsync("v1/chat/completions", Body("sorts a list", 40));
+        Task<JsonElement> a = server.PostOkAsync("v1/chat/completions", Body("write keep_lt(xs) with k = 8", 40));
         using var b = new RawHttpClient();
-        await b.PostAsync(server.BaseAddress, "v1/chat/completions", """{"stream":true,""" + Body("reverses a list", 64)[1..]);
-        Task<JsonElement> c = server.PostOkAsync("v1/chat/completions", Body("doubles a number", 40));
+        await b.PostAsync(server.BaseAddress, "v1/chat/completions", """{"stream":true,""" + Body("write count_gt(data) with k = 29", 64)[1..]);
+        Task<JsonElement> c = server.PostOkAsync("v1/chat/completions", Body("hal has 5 bags with 3 pens each and 4 more pens. how many pens?", 40));
         await b.ReadLineStartingWithAsync("data: ", TimeSpan.FromSeconds(60));
         b.Vanish();
 
