@@ -99,7 +99,7 @@ internal sealed class GenerateCommand : AsyncCommand<GenerateSettings>
             (int r, int d, int i) = TokenDiff.Count(ops);
             string title = result.Stats.EditPasses == 0
                 ? "no edit rounds ran"
-                : $"{result.Stats.EditPasses} edit rounds; draft to answer: {r} replaced, {d} deleted, {i} inserted tokens";
+                : $"{result.Stats.EditPasses} edit rounds applied R{result.Stats.Edits.Replaced} D{result.Stats.Edits.Deleted} I{result.Stats.Edits.Inserted} over the whole canvas; draft to answer: {r} replaced, {d} deleted, {i} inserted tokens";
             EditDiff.Write(terminal, Console.Out, result.DraftText, result.Text, EditDiff.Segments(ops, package.Tokenizer), title);
         }
         else if (!settings.Visual)
@@ -170,7 +170,7 @@ internal sealed class GenerateCommand : AsyncCommand<GenerateSettings>
         using (var w = new Utf8JsonWriter(buffer))
         {
             GenerationStats s = r.Stats;
-            int tokens = Runtime.CountAnswerTokens(r.TokenIds, package.Manifest.SpecialTokens);
+            int tokens = Runtime.AnswerIds(r.TokenIds, package.Manifest.SpecialTokens).Length;
             w.WriteStartObject();
             w.WriteString("model", package.Manifest.Name);
             w.WriteString("text", r.Text);

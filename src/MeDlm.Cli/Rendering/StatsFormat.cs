@@ -14,7 +14,8 @@ internal static class StatsFormat
     {
         ArgumentNullException.ThrowIfNull(r);
         GenerationStats s = r.Stats;
-        int tokens = Runtime.CountAnswerTokens(r.TokenIds, st);
+        // The answer's tokens (up to END), not whatever the canvas holds after it.
+        int tokens = Runtime.AnswerIds(r.TokenIds, st).Length;
         double perPass = s.TotalPasses == 0 ? 0 : (double)tokens / s.TotalPasses;
         string saved = s.PlannedEditRounds > 0 ? $", {s.EditRoundsSaved} rounds saved" : string.Empty;
         string dropped = s.Edits.InsertionsDropped > 0 ? $" ({s.Edits.InsertionsDropped} insertions over the length cap dropped)" : string.Empty;
