@@ -397,14 +397,28 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
             return;
         }
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(header)}[/]");
-        var table = new Table().Border(TableBorder.Rounded);
-        foreach (string h in headers)
-        {
-            table.AddColumn(new TableColumn(Markup.Escape(h)).RightAligned());
-        }
+        // In a terminal: narrower columns, the split beside the pass count, headers over two lines.
+        var table = new Table().Border(TableBorder.Minimal);
+        table.AddColumn(new TableColumn("budget\n(passes: mask+edit)"));
+        table.AddColumn(new TableColumn($"mask only\n{Markup.Escape(kinds.Replace(" / ", "/", StringComparison.Ordinal))}").RightAligned());
+        table.AddColumn(new TableColumn($"mask + edit\n{Markup.Escape(kinds.Replace(" / ", "/", StringComparison.Ordinal))}").RightAligned());
+        table.AddColumn(new TableColumn("gain\n(all)").RightAligned());
+        table.AddColumn(new TableColumn("edit rounds\nused/max").RightAligned());
         foreach (string[] row in rows)
         {
-            table.AddRow(Array.ConvertAll(row, Markup.Escape));
+            string budget = row[0][..row[0].IndexOf(' ', StringComparison.Ordinal)];
+            string passes = row[0][(budget.Length + 1)..].Trim('(', ')');
+            string mask = row[1].Replace(" / ", "/", StringComparison.Ordinal);
+            string edit = row[2].Replace(" / ", "/", StringComparison.Ordinal);
+            int split = edit.IndexOf(" (", StringComparison.Ordinal);
+            if (split >= 0)
+            {
+                passes += " = " + edit[(split + 2)..^1];
+                edit = edit[..split];
+            }
+            string gain = row[3].StartsWith('+') ? $"[green]{Markup.Escape(row[3])}[/]" : row[3].StartsWith('-') ? $"[red]{Markup.Escape(row[3])}[/]" : row[3];
+            table.AddRow(Markup.Escape($"{budget} ({passes})"), Markup.Escape(mask), $"[bold]{Markup.Escape(edit)}[/]", gain,
+                Markup.Escape(row[4].Replace(" / ", "/", StringComparison.Ordinal)));
         }
         AnsiConsole.Write(table);
     }
