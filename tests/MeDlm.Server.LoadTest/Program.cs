@@ -373,14 +373,14 @@ internal sealed record Memory(long WorkingSetBytes, long PrivateBytes, long Mana
 /// <summary>Command-line options.</summary>
 internal sealed record Options(string ModelPath, string Device, int TotalRequests, int MaxSecondsPerLevel, int? MaxTokens, int MaxBatchSize, Uri? Url, string? OutputJson)
 {
-    public const string Usage = "usage: MeDlm.Server.LoadTest [--model DIR] [--device cpu|cuda] [--requests N (5000)] [--max-seconds-per-level S (600)] " +
+    public const string Usage = "usage: MeDlm.Server.LoadTest [--model DIR] [--device cpu|cuda] [--requests N (5000)] [--max-seconds-per-level S (1200)] " +
         "[--max-tokens N] [--batch N (32)] [--url http://127.0.0.1:PORT/] [--json FILE]";
 
     public static Options Parse(string[] args)
     {
         string model = "onnx/medlm-tiny";
         string device = "cpu";
-        int requests = 5000, seconds = 600, batch = 32;
+        int requests = 5000, seconds = 1200, batch = 32;
         int? maxTokens = null;
         Uri? url = null;
         string? json = null;
