@@ -149,6 +149,30 @@ def probe(model, data, items, mask_steps, edit_steps, batch=64):
     return pct(ok), pct(code), pct(math_), rounds / max(1, len(items)), texts
 
 
+def resume(ck_path, model, opt, data):
+    """Restore a stage's checkpoint (weights, optimizer, data and torch RNG); returns the step (0: fresh)."""
+    if not os.path.exists(ck_path):
+        return 0
+    ck = torch.load(ck_path, map_location="cpu")
+    model.load_state_dict(ck["state_dict"])
+    opt.load_state_dict(ck["optimizer"])
+    data.rng.setstate(ck["data_rng"])
+    torch.set_rng_state(ck["torch_rng"])
+    return ck["step"]
+
+
+def save(ck_path, model, opt, step, data):
+    bundle.save_checkpoint(ck_path, model, {"optimizer": opt.state_dict(), "step": step,
+                                            "data_rng": data.rng.getstate(), "torch_rng": torch.get_rng_state()})
+
+
+def optimise(model, opt, loss):
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+
+
 def make_optimizer(model, lr):
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -173,18 +197,11 @@ def train_mask(args):
                 p.normal_(0.0, 1.0 if n == "model.embed_tokens.weight" else 0.02)
     opt = make_optimizer(model, args.lr)
     ck_path = os.path.join(args.out, "mask.pt")
-    step = 0
-    if os.path.exists(ck_path):
-        ck = torch.load(ck_path, map_location="cpu")
-        model.load_state_dict(ck["state_dict"])
-        opt.load_state_dict(ck["optimizer"])
-        step = ck["step"]
-        data.rng.setstate(ck["data_rng"])
-        torch.set_rng_state(ck["torch_rng"])
+    step = resume(ck_path, model, opt, data)
+    if step:
         log(args.out, f"resumed mask stage at step {step}")
     else:
         log(args.out, f"mask stage: {model.num_parameters()} parameters, vocab {cfg.vocab_size}, config {json.dumps(cfg.to_dict())}")
-    _, held = corpus.split()
     probe_items = corpus.heldout_sample(128, seed=1)
     model.train()
     t0, tokens = time.time(), 0
@@ -195,11 +212,7 @@ def train_mask(args):
         logits, next_logits, _ = model(x, att)
         loss_cur = weighted_ce(logits, clean, cur_w)
         loss_nxt = weighted_ce(next_logits, nxt_t, nxt_w)
-        loss = loss_cur + loss_nxt
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        optimise(model, opt, loss_cur + loss_nxt)
         step += 1
         tokens += int(att.sum())
         if step % 25 == 0:
@@ -210,8 +223,7 @@ def train_mask(args):
             acc, code, math_, _, texts = probe(model, data, probe_items, G, 0)
             log(args.out, f"probe step {step}: 1/1 mask-only acc {acc:.1f}% (code {code:.1f}, math {math_:.1f}) "
                           f"sample: {texts[0]!r}")
-            bundle.save_checkpoint(ck_path, model, {"optimizer": opt.state_dict(), "step": step,
-                                                     "data_rng": data.rng.getstate(), "torch_rng": torch.get_rng_state()})
+            save(ck_path, model, opt, step, data)
     log(args.out, "mask stage done")
 
 

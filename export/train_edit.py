@@ -9,7 +9,8 @@ import bundle
 import corpus
 import decoding
 import labels
-from train import Data, G, log, lr_at, make_optimizer, mask_batch, pad_rows, probe, weighted_ce
+from tokenizer import Tokenizer
+from train import Data, G, log, lr_at, make_optimizer, mask_batch, optimise, pad_rows, probe, resume, save, weighted_ce
 
 
 def make_drafts(model, data, n):
@@ -110,18 +111,12 @@ def gate2(model, data, items, rounds=4):
 def train_edit(args):
     torch.manual_seed(args.seed + 1)
     model, ck = bundle.load_checkpoint(os.path.join(args.out, "mask.pt"))
-    tok = __import__("tokenizer").Tokenizer.load(os.path.join(args.out, "tokenizer.json"))
+    tok = Tokenizer.load(os.path.join(args.out, "tokenizer.json"))
     data = Data(tok, args.seed + 1)
     opt = make_optimizer(model, args.edit_lr)
     ck_path = os.path.join(args.out, "edit.pt")
-    step = 0
-    if os.path.exists(ck_path):
-        e = torch.load(ck_path, map_location="cpu")
-        model.load_state_dict(e["state_dict"])
-        opt.load_state_dict(e["optimizer"])
-        step = e["step"]
-        data.rng.setstate(e["data_rng"])
-        torch.set_rng_state(e["torch_rng"])
+    step = resume(ck_path, model, opt, data)
+    if step:
         log(args.out, f"resumed edit stage at step {step}")
     probe_items = corpus.heldout_sample(128, seed=1)
     gate_items = corpus.heldout_sample(128, seed=2)
@@ -149,11 +144,7 @@ def train_edit(args):
             ones = torch.ones(cur_t.shape)
             loss_cur = weighted_ce(logits, cur_t, ones)
             loss_nxt = weighted_ce(next_logits, nxt_t, ones)
-        loss = loss_cur + loss_nxt
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        optimise(model, opt, loss_cur + loss_nxt)
         step += 1
         t_train += time.time() - t0
         if step % 20 == 0:
@@ -166,6 +157,5 @@ def train_edit(args):
             acc, code, math_, rounds, _ = probe(model, data, probe_items, m, e)
             log(args.out, f"probe edit step {step}: gate2 {g2:.1f}% unchanged; 1/4 mask+edit acc {acc:.1f}% "
                           f"(code {code:.1f}, math {math_:.1f}), rounds {rounds:.2f}")
-            bundle.save_checkpoint(ck_path, model, {"optimizer": opt.state_dict(), "step": step,
-                                                     "data_rng": data.rng.getstate(), "torch_rng": torch.get_rng_state()})
+            save(ck_path, model, opt, step, data)
     log(args.out, "edit stage done")
