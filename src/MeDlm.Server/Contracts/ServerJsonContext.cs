@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace MeDlm.Server.Contracts;
@@ -14,4 +15,17 @@ namespace MeDlm.Server.Contracts;
 [JsonSerializable(typeof(ModelList))]
 [JsonSerializable(typeof(ModelCard))]
 [JsonSerializable(typeof(HealthStatus))]
-internal sealed partial class ServerJsonContext : JsonSerializerContext;
+internal sealed partial class ServerJsonContext : JsonSerializerContext
+{
+    /// <summary>
+    /// The context every response is written with: as <see cref="Default"/>, but without escaping the
+    /// HTML-sensitive characters (&lt;, &gt;, &amp;, +, ') that code answers are full of. The bodies are
+    /// JSON and event streams, never embedded in HTML.
+    /// </summary>
+    public static ServerJsonContext Api { get; } = new(new JsonSerializerOptions
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}

@@ -207,7 +207,7 @@ internal sealed partial class GenerationEndpoints(
         {
             var response = new ChatCompletionResponse(a.Id, "chat.completion", a.Created, a.Model.Id,
                 [new ChatChoice(0, new ChatMessageBody("assistant", texts[0]), null, reasons[0])], usage, stats);
-            await context.Response.WriteAsJsonAsync(response, ServerJsonContext.Default.ChatCompletionResponse, contentType: null, context.RequestAborted).ConfigureAwait(false);
+            await context.Response.WriteAsJsonAsync(response, ServerJsonContext.Api.ChatCompletionResponse, contentType: null, context.RequestAborted).ConfigureAwait(false);
         }
         else
         {
@@ -217,7 +217,7 @@ internal sealed partial class GenerationEndpoints(
                 choices[i] = new CompletionChoice(texts[i], i, null, reasons[i]);
             }
             var response = new CompletionResponse(a.Id, "text_completion", a.Created, a.Model.Id, choices, usage, stats);
-            await context.Response.WriteAsJsonAsync(response, ServerJsonContext.Default.CompletionResponse, contentType: null, context.RequestAborted).ConfigureAwait(false);
+            await context.Response.WriteAsJsonAsync(response, ServerJsonContext.Api.CompletionResponse, contentType: null, context.RequestAborted).ConfigureAwait(false);
         }
         int passes = stats.Max(s => s.ForwardPasses);
         int batchSize = stats.Max(s => s.BatchSize);
@@ -308,7 +308,7 @@ internal sealed partial class GenerationEndpoints(
             if (ErrorFor(outcome, context) is { } error)
             {
                 // Headers are gone: OpenAI's way is an error object as an event, then the end.
-                await WriteEventAsync(response, JsonSerializer.SerializeToUtf8Bytes(error.ToBody(), ServerJsonContext.Default.OpenAiErrorResponse), context.RequestAborted).ConfigureAwait(false);
+                await WriteEventAsync(response, JsonSerializer.SerializeToUtf8Bytes(error.ToBody(), ServerJsonContext.Api.OpenAiErrorResponse), context.RequestAborted).ConfigureAwait(false);
                 await response.Body.WriteAsync(Done, context.RequestAborted).ConfigureAwait(false);
                 return;
             }
@@ -412,13 +412,13 @@ internal sealed partial class GenerationEndpoints(
     private static Task WriteChatChunkAsync(HttpResponse response, Accepted a, ChatChunkChoice? choice, Usage? usage, DenoisingStep? step, CancellationToken ct)
     {
         var chunk = new ChatCompletionChunk(a.Id, "chat.completion.chunk", a.Created, a.Model.Id, choice is null ? [] : [choice], usage, step);
-        return WriteEventAsync(response, JsonSerializer.SerializeToUtf8Bytes(chunk, ServerJsonContext.Default.ChatCompletionChunk), ct);
+        return WriteEventAsync(response, JsonSerializer.SerializeToUtf8Bytes(chunk, ServerJsonContext.Api.ChatCompletionChunk), ct);
     }
 
     private static Task WriteCompletionChunkAsync(HttpResponse response, Accepted a, CompletionChoice? choice, Usage? usage, DenoisingStep? step, CancellationToken ct)
     {
         var chunk = new CompletionChunk(a.Id, "text_completion", a.Created, a.Model.Id, choice is null ? [] : [choice], usage, step);
-        return WriteEventAsync(response, JsonSerializer.SerializeToUtf8Bytes(chunk, ServerJsonContext.Default.CompletionChunk), ct);
+        return WriteEventAsync(response, JsonSerializer.SerializeToUtf8Bytes(chunk, ServerJsonContext.Api.CompletionChunk), ct);
     }
 
     private static async Task WriteEventAsync(HttpResponse response, byte[] json, CancellationToken ct)

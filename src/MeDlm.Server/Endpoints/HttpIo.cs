@@ -59,6 +59,6 @@ internal static class HttpIo
         {
             context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
-        return context.Response.WriteAsJsonAsync(error.ToBody(), ServerJsonContext.Default.OpenAiErrorResponse, contentType: null, context.RequestAborted);
+        return context.Response.WriteAsJsonAsync(error.ToBody(), ServerJsonContext.Api.OpenAiErrorResponse, contentType: null, context.RequestAborted);
     }
 }

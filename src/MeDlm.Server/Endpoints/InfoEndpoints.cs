@@ -25,7 +25,7 @@ internal static class InfoEndpoints
             return NotReadyAsync(context, host, scheduler.Value);
         }
         var list = new ModelList("list", [Card(model)]);
-        return context.Response.WriteAsJsonAsync(list, ServerJsonContext.Default.ModelList, contentType: null, context.RequestAborted);
+        return context.Response.WriteAsJsonAsync(list, ServerJsonContext.Api.ModelList, contentType: null, context.RequestAborted);
     }
 
     private static Task GetModelAsync(HttpContext context, string id, ModelHost host, IOptions<SchedulerOptions> scheduler)
@@ -39,7 +39,7 @@ internal static class InfoEndpoints
             return HttpIo.WriteErrorAsync(context, new ApiException(StatusCodes.Status404NotFound,
                 $"The model '{id}' does not exist; this server serves '{model.Id}'.", "model", "model_not_found"));
         }
-        return context.Response.WriteAsJsonAsync(Card(model), ServerJsonContext.Default.ModelCard, contentType: null, context.RequestAborted);
+        return context.Response.WriteAsJsonAsync(Card(model), ServerJsonContext.Api.ModelCard, contentType: null, context.RequestAborted);
     }
 
     private static ModelCard Card(LoadedModel model) => new(model.Id, "model", model.CreatedUnixSeconds, "medlm");
@@ -50,7 +50,7 @@ internal static class InfoEndpoints
             null, "model_not_ready"), scheduler.RetryAfterSeconds);
 
     private static Task LiveAsync(HttpContext context) =>
-        context.Response.WriteAsJsonAsync(new HealthStatus("alive", null, null), ServerJsonContext.Default.HealthStatus, contentType: null, context.RequestAborted);
+        context.Response.WriteAsJsonAsync(new HealthStatus("alive", null, null), ServerJsonContext.Api.HealthStatus, contentType: null, context.RequestAborted);
 
     /// <summary>Ready once the model is loaded and warmed up, and until shutdown begins (so balancers drain us).</summary>
     private static Task ReadyAsync(HttpContext context, ModelHost host, RequestQueue queue)
@@ -63,7 +63,7 @@ internal static class InfoEndpoints
             _ => new HealthStatus("loading", null, "the model is loading"),
         };
         context.Response.StatusCode = status.Status == "ready" ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
-        return context.Response.WriteAsJsonAsync(status, ServerJsonContext.Default.HealthStatus, contentType: null, context.RequestAborted);
+        return context.Response.WriteAsJsonAsync(status, ServerJsonContext.Api.HealthStatus, contentType: null, context.RequestAborted);
     }
 
     private static async Task MetricsAsync(HttpContext context, ServerMetrics metrics)
