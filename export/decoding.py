@@ -199,6 +199,16 @@ def response(trace):
     return trace.tokens[trace.prompt_len:]
 
 
+def answer(trace, ids: SpecialIds):
+    """The answer a user gets: the response up to its first END or PAD (what follows is not part of it)."""
+    out = []
+    for t in response(trace):
+        if t in (ids.end, ids.pad):
+            break
+        out.append(t)
+    return out
+
+
 def medlm_generate(model, prompts, gen_length, mask_steps, edit_steps, ids: SpecialIds, cap=None):
     """Stage 1 + between stages + stage 2: the ME-DLM reference pipeline."""
     traces = medlm_stage1(model, prompts, gen_length, mask_steps, ids)

@@ -38,7 +38,7 @@ def run(model, tok, items, mask_steps, edit_steps, batch=64):
         prompts = [bundle.encode_prompt(tok, it["prompt"]) for it in chunk]
         traces = decoding.medlm_generate(model, prompts, bundle.GEN_LENGTH, mask_steps, edit_steps, ids)
         for t in traces:
-            texts.append(tok.decode(decoding.response(t), skip_special=True))
+            texts.append(tok.decode(decoding.answer(t, ids), skip_special=True))
             rounds.append(t.edit_rounds)
     ok = corpus.check(texts, items)
     by = lambda kind: [o for o, it in zip(ok, items) if kind is None or it["kind"] == kind]  # noqa: E731

@@ -139,7 +139,7 @@ def probe(model, data, items, mask_steps, edit_steps, batch=64):
         prompts = [data.prompt(it) for it in chunk]
         traces = decoding.medlm_generate(model, prompts, G, mask_steps, edit_steps, data.ids)
         for t in traces:
-            texts.append(data.tok.decode(decoding.response(t), skip_special=True))
+            texts.append(data.tok.decode(decoding.answer(t, data.ids), skip_special=True))
             rounds += t.edit_rounds
     ok = corpus.check(texts, items)
     model.train()

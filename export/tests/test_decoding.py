@@ -151,3 +151,11 @@ def test_batch_equals_alone_on_a_real_network():
     for p, t in zip(prompts, batch):
         alone = decoding.medlm_generate(m, [p], 8, 4, 3, IDS, cap=32)[0]
         assert alone.tokens == t.tokens and alone.commits == t.commits
+
+
+def test_answer_stops_at_the_first_end_or_pad():
+    tr = decoding.RowTrace(2, [1, 2, 3, 4, IDS.end, 5, IDS.pad, 6])
+    assert decoding.answer(tr, IDS) == [3, 4]
+    tr = decoding.RowTrace(1, [1, 3, IDS.pad, IDS.end])
+    assert decoding.answer(tr, IDS) == [3]
+    assert decoding.answer(decoding.RowTrace(1, [1]), IDS) == []
