@@ -146,26 +146,7 @@ public static class RequestParser
         {
             return [];
         }
-        var list = new List<string>();
-        if (stop.ValueKind == JsonValueKind.String)
-        {
-            list.Add(stop.GetString()!);
-        }
-        else if (stop.ValueKind == JsonValueKind.Array)
-        {
-            foreach (JsonElement item in stop.EnumerateArray())
-            {
-                if (item.ValueKind != JsonValueKind.String)
-                {
-                    throw ApiException.Invalid("stop", $"stop must be a string or an array of strings; an item is {Describe(item)}", "invalid_type");
-                }
-                list.Add(item.GetString()!);
-            }
-        }
-        else
-        {
-            throw ApiException.Invalid("stop", $"stop must be a string or an array of strings, got {Describe(stop)}", "invalid_type");
-        }
+        List<string> list = ReadStringOrStrings(stop, "stop", string.Empty);
         if (list.Count > maxStopSequences)
         {
             throw ApiException.Invalid("stop", $"stop has {list.Count} sequences; at most {maxStopSequences} are allowed");
@@ -180,31 +161,38 @@ public static class RequestParser
     private static List<string> ReadPrompts(FieldReader r)
     {
         JsonElement prompt = r.Raw("prompt") ?? throw ApiException.Invalid("prompt", "prompt is required", "missing_required_parameter");
-        var prompts = new List<string>();
-        if (prompt.ValueKind == JsonValueKind.String)
+        List<string> prompts = ReadStringOrStrings(prompt, "prompt", " (token-id prompts are not supported)");
+        if (prompt.ValueKind == JsonValueKind.Array && prompts.Count == 0)
         {
-            prompts.Add(prompt.GetString()!);
+            throw ApiException.Invalid("prompt", "prompt must not be an empty array");
         }
-        else if (prompt.ValueKind == JsonValueKind.Array)
+        return prompts;
+    }
+
+    /// <summary>OpenAI's "string or array of strings" fields (stop, prompt).</summary>
+    private static List<string> ReadStringOrStrings(JsonElement value, string field, string itemNote)
+    {
+        var list = new List<string>();
+        if (value.ValueKind == JsonValueKind.String)
         {
-            foreach (JsonElement item in prompt.EnumerateArray())
+            list.Add(value.GetString()!);
+        }
+        else if (value.ValueKind == JsonValueKind.Array)
+        {
+            foreach (JsonElement item in value.EnumerateArray())
             {
                 if (item.ValueKind != JsonValueKind.String)
                 {
-                    throw ApiException.Invalid("prompt", $"prompt must be a string or an array of strings (token-id prompts are not supported); an item is {Describe(item)}", "invalid_type");
+                    throw ApiException.Invalid(field, $"{field} must be a string or an array of strings{itemNote}; an item is {Describe(item)}", "invalid_type");
                 }
-                prompts.Add(item.GetString()!);
-            }
-            if (prompts.Count == 0)
-            {
-                throw ApiException.Invalid("prompt", "prompt must not be an empty array");
+                list.Add(item.GetString()!);
             }
         }
         else
         {
-            throw ApiException.Invalid("prompt", $"prompt must be a string or an array of strings, got {Describe(prompt)}", "invalid_type");
+            throw ApiException.Invalid(field, $"{field} must be a string or an array of strings, got {Describe(value)}", "invalid_type");
         }
-        return prompts;
+        return list;
     }
 
     private static List<ChatMessage> ReadMessages(FieldReader r)
