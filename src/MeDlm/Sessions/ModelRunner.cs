@@ -10,33 +10,33 @@ namespace MeDlm.Sessions;
 /// Runs the denoiser (and the edit head) over a right-padded batch with buffers that live across passes:
 /// the caller writes ids and the attention mask in place, ONNX Runtime writes the logits straight into
 /// our arrays (OrtValues over pinned managed memory, no copies), and the kernels read them in place.
-/// Buffers grow to the largest batch x seq seen and are then reused; the OrtValues are rebuilt only when
-/// the shape changes (stage 1 keeps one shape for all its passes). Not thread-safe: one per generator.
+/// Buffers grow to the largest batch x seq seen and are then reused; each batch shape gets its OrtValues
+/// and I/O bindings once and keeps them until the buffers grow, so a pass allocates nothing.
+/// Not thread-safe: one per generator.
 /// </summary>
 /// <remarks>
 /// Float16 packages: ONNX Runtime writes half-precision outputs into staging arrays that are widened to
 /// float for the kernels; the hidden states stay half and go to the edit head as they are.
-/// TODO(cuda): on the CUDA provider the hidden states make a device -> host -> device round trip between
-/// the two sessions. The intended design: an OrtIoBinding per session; bind the denoiser's
-/// "hidden_states" output with BindOutputToDevice(name, OrtMemoryInfo("Cuda", OrtDeviceAllocator, id,
-/// OrtMemTypeDefault)), run with RunWithBinding, take the device OrtValue from GetOutputValues() and bind
-/// it as the edit head's input; bind both logits outputs to our pinned host arrays (BindOutput with the
-/// CPU OrtValues below). Not written yet because no GPU was available to test it.
+/// TODO(cuda): on the CUDA provider the hidden states still make a device -> host -> device round trip
+/// between the two sessions. The next step: bind the denoiser's "hidden_states" output with
+/// BindOutputToDevice(name, OrtMemoryInfo("Cuda", OrtDeviceAllocator, id, OrtMemTypeDefault)), take the
+/// device OrtValue from GetOutputValues() after the run and bind it as the edit head's input; the logits
+/// stay bound to our pinned host arrays. Not written yet because no GPU was available to test it.
 /// </remarks>
 internal sealed class ModelRunner : IDisposable
 {
-    private static readonly string[] DenoiserInputNames = ["input_ids", "attention_mask"];
-    private static readonly string[] LogitsOnly = ["logits"];
-    private static readonly string[] LogitsAndHidden = ["logits", "hidden_states"];
-    private static readonly string[] EditInputNames = ["hidden_states"];
-    private static readonly string[] EditOutputNames = ["next_token_logits"];
-
     private readonly InferenceSession _denoiser;
     private readonly InferenceSession? _editHead;
     private readonly int _vocab;
     private readonly int _hidden;
     private readonly bool _half;
     private readonly RunOptions _runOptions = new();
+
+    // Inputs and outputs are bound once per shape and the bindings kept, so a pass marshals no names and
+    // allocates nothing, also when edit rounds move the length back and forth between a few shapes.
+    private const int MaxCachedShapes = 64;
+    private readonly Dictionary<long, ShapeBinding> _shapes = [];
+    private ShapeBinding? _current;
 
     private long[] _ids = [];
     private long[] _mask = [];
@@ -51,12 +51,6 @@ internal sealed class ModelRunner : IDisposable
     // OrtValues over the buffers for the current shape.
     private int _batch;
     private int _seq;
-    private readonly OrtValue[] _denInputs = new OrtValue[2];
-    private readonly OrtValue[] _denOutputs = new OrtValue[2];
-    private readonly OrtValue[] _denLogitsOutput = new OrtValue[1]; // aliases _denOutputs[0] for stage-1 passes
-    private readonly OrtValue[] _editInputs = new OrtValue[1];
-    private readonly OrtValue[] _editOutputs = new OrtValue[1];
-    private bool _valuesBuilt;
 
     public ModelRunner(ModelPackage package)
     {
@@ -105,17 +99,26 @@ internal sealed class ModelRunner : IDisposable
         {
             Grow(tokens);
         }
-        if (batch != _batch || seq != _seq || !_valuesBuilt)
+        if (batch != _batch || seq != _seq || _current is null)
         {
             _batch = batch;
             _seq = seq;
-            BuildValues();
+            long key = ((long)batch << 32) | (uint)seq;
+            if (!_shapes.TryGetValue(key, out _current))
+            {
+                if (_shapes.Count == MaxCachedShapes)
+                {
+                    DisposeShapes();
+                }
+                _current = BindShape();
+                _shapes.Add(key, _current);
+            }
         }
     }
 
     private void Grow(int tokens)
     {
-        DisposeValues();
+        DisposeShapes(); // they point into the old buffers
         // Some headroom: edit rounds change the sequence length by a few tokens per round.
         int cap = (int)Math.Min(Array.MaxLength / Math.Max(_vocab, _hidden), tokens + (tokens / 8) + 8);
         _ids = GC.AllocateUninitializedArray<long>(cap, pinned: true);
@@ -143,36 +146,42 @@ internal sealed class ModelRunner : IDisposable
         _capacity = cap;
     }
 
-    private void BuildValues()
+    /// <summary>OrtValues over the buffers for the current shape, bound as each kind of pass needs them.</summary>
+    private ShapeBinding BindShape()
     {
-        DisposeValues();
         int n = _batch * _seq;
         long[] tokenShape = [_batch, _seq];
         long[] vocabShape = [_batch, _seq, _vocab];
         long[] hiddenShape = [_batch, _seq, _hidden];
         OrtMemoryInfo cpu = OrtMemoryInfo.DefaultInstance;
-        _denInputs[0] = OrtValue.CreateTensorValueFromMemory(cpu, _ids.AsMemory(0, n), tokenShape);
-        _denInputs[1] = OrtValue.CreateTensorValueFromMemory(cpu, _mask.AsMemory(0, n), tokenShape);
+        var shape = new ShapeBinding(_denoiser, _editHead);
+        OrtValue ids = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _ids.AsMemory(0, n), tokenShape));
+        OrtValue mask = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _mask.AsMemory(0, n), tokenShape));
         int nv = n * _vocab;
         int nh = n * _hidden;
-        _denOutputs[0] = _half
+        OrtValue logits = shape.Keep(_half
             ? OrtValue.CreateTensorValueFromMemory(cpu, _logits16.AsMemory(0, nv), vocabShape)
-            : OrtValue.CreateTensorValueFromMemory(cpu, _logits.AsMemory(0, nv), vocabShape);
-        _denLogitsOutput[0] = _denOutputs[0];
-        if (_editHead is not null)
+            : OrtValue.CreateTensorValueFromMemory(cpu, _logits.AsMemory(0, nv), vocabShape));
+        foreach (OrtIoBinding binding in (OrtIoBinding[])[shape.LogitsOnly, shape.LogitsAndHidden])
         {
-            _denOutputs[1] = _half
-                ? OrtValue.CreateTensorValueFromMemory(cpu, _hidden16.AsMemory(0, nh), hiddenShape)
-                : OrtValue.CreateTensorValueFromMemory(cpu, _hiddenStates.AsMemory(0, nh), hiddenShape);
-            // The edit head reads the denoiser's hidden-state buffer in place.
-            _editInputs[0] = _half
-                ? OrtValue.CreateTensorValueFromMemory(cpu, _hidden16.AsMemory(0, nh), hiddenShape)
-                : OrtValue.CreateTensorValueFromMemory(cpu, _hiddenStates.AsMemory(0, nh), hiddenShape);
-            _editOutputs[0] = _half
-                ? OrtValue.CreateTensorValueFromMemory(cpu, _next16.AsMemory(0, nv), vocabShape)
-                : OrtValue.CreateTensorValueFromMemory(cpu, _next.AsMemory(0, nv), vocabShape);
+            binding.BindInput("input_ids", ids);
+            binding.BindInput("attention_mask", mask);
+            binding.BindOutput("logits", logits);
         }
-        _valuesBuilt = true;
+        if (shape.Edit is not null)
+        {
+            // The edit head reads the denoiser's hidden-state buffer in place.
+            OrtValue hidden = shape.Keep(_half
+                ? OrtValue.CreateTensorValueFromMemory(cpu, _hidden16.AsMemory(0, nh), hiddenShape)
+                : OrtValue.CreateTensorValueFromMemory(cpu, _hiddenStates.AsMemory(0, nh), hiddenShape));
+            OrtValue next = shape.Keep(_half
+                ? OrtValue.CreateTensorValueFromMemory(cpu, _next16.AsMemory(0, nv), vocabShape)
+                : OrtValue.CreateTensorValueFromMemory(cpu, _next.AsMemory(0, nv), vocabShape));
+            shape.LogitsAndHidden.BindOutput("hidden_states", hidden);
+            shape.Edit.BindInput("hidden_states", hidden);
+            shape.Edit.BindOutput("next_token_logits", next);
+        }
+        return shape;
     }
 
     /// <summary>
@@ -199,13 +208,13 @@ internal sealed class ModelRunner : IDisposable
         {
             if (withEditHead)
             {
-                _denoiser.Run(_runOptions, DenoiserInputNames, _denInputs, LogitsAndHidden, _denOutputs);
+                _denoiser.RunWithBinding(_runOptions, _current!.LogitsAndHidden);
                 ct.ThrowIfCancellationRequested();
-                _editHead!.Run(_runOptions, EditInputNames, _editInputs, EditOutputNames, _editOutputs);
+                _editHead!.RunWithBinding(_runOptions, _current.Edit!);
             }
             else
             {
-                _denoiser.Run(_runOptions, DenoiserInputNames, _denInputs, LogitsOnly, _denLogitsOutput);
+                _denoiser.RunWithBinding(_runOptions, _current!.LogitsOnly);
             }
         }
         catch (OnnxRuntimeException) when (ct.IsCancellationRequested)
@@ -228,27 +237,51 @@ internal sealed class ModelRunner : IDisposable
         }
     }
 
-    private void DisposeValues()
+    private void DisposeShapes()
     {
-        if (!_valuesBuilt)
+        foreach (ShapeBinding shape in _shapes.Values)
         {
-            return;
+            shape.Dispose();
         }
-        foreach (OrtValue[] values in (OrtValue[][])[_denInputs, _denOutputs, _editInputs, _editOutputs])
-        {
-            for (int i = 0; i < values.Length; i++)
-            {
-                values[i]?.Dispose();
-                values[i] = null!;
-            }
-        }
-        _denLogitsOutput[0] = null!;
-        _valuesBuilt = false;
+        _shapes.Clear();
+        _current = null;
     }
 
     public void Dispose()
     {
-        DisposeValues();
+        DisposeShapes();
         _runOptions.Dispose();
+    }
+
+    /// <summary>The bindings of one batch shape and the OrtValues they point at (over the runner's buffers).</summary>
+    private sealed class ShapeBinding(InferenceSession denoiser, InferenceSession? editHead) : IDisposable
+    {
+        private readonly List<OrtValue> _values = new(4);
+
+        /// <summary>Stage-1 passes: the denoiser's logits only.</summary>
+        public OrtIoBinding LogitsOnly { get; } = denoiser.CreateIoBinding();
+
+        /// <summary>Edit rounds: the logits and the hidden states that the edit head reads.</summary>
+        public OrtIoBinding LogitsAndHidden { get; } = denoiser.CreateIoBinding();
+
+        public OrtIoBinding? Edit { get; } = editHead?.CreateIoBinding();
+
+        public OrtValue Keep(OrtValue value)
+        {
+            _values.Add(value);
+            return value;
+        }
+
+        public void Dispose()
+        {
+            // Bindings first: none may outlive the values it points at.
+            LogitsOnly.Dispose();
+            LogitsAndHidden.Dispose();
+            Edit?.Dispose();
+            foreach (OrtValue value in _values)
+            {
+                value.Dispose();
+            }
+        }
     }
 }
