@@ -114,6 +114,21 @@ public sealed class CompletionApiTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task Finish_reason_is_length_when_the_answer_is_cut_by_max_tokens()
+    {
+        // A function does not fit in 6 tokens; in 48 the model closes it with END itself.
+        JsonElement cut = await Server.PostOkAsync("v1/chat/completions",
+            """{"messages":[{"role":"user","content":"write add_k(items) with k = 13"}],"max_tokens":6}""");
+        JsonElement whole = await Server.PostOkAsync("v1/chat/completions",
+            """{"messages":[{"role":"user","content":"write add_k(items) with k = 13"}],"max_tokens":48}""");
+
+        Assert.Equal("length", cut.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.InRange(cut.GetProperty("usage").GetProperty("completion_tokens").GetInt32(), 1, 6);
+        Assert.Equal("stop", whole.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.InRange(whole.GetProperty("usage").GetProperty("completion_tokens").GetInt32(), 1, 46);
+    }
+
+    [Fact]
     public async Task The_same_seed_gives_the_same_sampled_answer()
     {
         const string Body = """{"messages":[{"role":"user","content":"write sum_gt(vals) with k = 22"}],"max_tokens":24,"temperature":1.0,"seed":1234}""";

@@ -200,7 +200,7 @@ internal sealed partial class GenerationEndpoints(
             (texts[i], reasons[i]) = FinalText(a, i, result, special);
             stats[i] = Stats(jobs[i], result);
             promptTokens += a.Plans[i].PromptTokenIds.Length;
-            completionTokens += ResultText.ResponseLength(result, special);
+            completionTokens += AnswerText.ResponseLength(result, special);
         }
         var usage = new Usage(promptTokens, completionTokens, promptTokens + completionTokens);
         if (a.Kind == EndpointKind.Chat)
@@ -227,8 +227,8 @@ internal sealed partial class GenerationEndpoints(
     /// <summary>The text a choice returns (stop sequences applied, prompt first with echo) and its finish reason.</summary>
     private static (string Text, string FinishReason) FinalText(Accepted a, int choice, GenerationResult result, SpecialTokens special)
     {
-        string text = ResultText.ApplyStop(result.Text, a.Body.Stop, out bool stopped);
-        string reason = stopped || ResultText.HasEndMarker(result, special) ? "stop" : "length";
+        string text = AnswerText.ApplyStop(result.Text, a.Body.Stop, out bool stopped);
+        string reason = stopped || !result.ReachedLengthLimit ? "stop" : "length";
         if (a.Body is CompletionRequestBody { Echo: true })
         {
             text = a.Plans[choice].PromptText + text;
@@ -319,11 +319,11 @@ internal sealed partial class GenerationEndpoints(
             GenerationResult result = outcome.Result!;
             (string text, string reason) = FinalText(a, e.Choice, result, special);
             promptTokens += a.Plans[e.Choice].PromptTokenIds.Length;
-            completionTokens += ResultText.ResponseLength(result, special);
+            completionTokens += AnswerText.ResponseLength(result, special);
             passes = Math.Max(passes, result.Stats.TotalPasses);
             List<string> pieces = a.Body is CompletionRequestBody { Echo: true }
                 ? [text]
-                : ResultText.StreamPieces(result, special, a.Model.Package.Tokenizer, text);
+                : AnswerText.StreamPieces(result, special, a.Model.Package.Tokenizer, text);
             foreach (string piece in pieces)
             {
                 if (a.Kind == EndpointKind.Chat)

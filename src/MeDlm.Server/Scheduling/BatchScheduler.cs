@@ -314,7 +314,7 @@ internal sealed partial class BatchScheduler(
     private static void Finish(GenerationJob job, JobOutcome outcome) => job.Complete(outcome);
 
     /// <summary>Tokens of the response up to its end marker: what usage reports as completion tokens.</summary>
-    internal static int ResponseTokenCount(GenerationResult result, MeDlm.Model.SpecialTokens special) => ResultText.ResponseLength(result, special);
+    internal static int ResponseTokenCount(GenerationResult result, MeDlm.Model.SpecialTokens special) => AnswerText.ResponseLength(result, special);
 
     public override void Dispose()
     {

@@ -6,8 +6,9 @@ namespace MeDlm.Generation;
 public sealed class GenerationResult
 {
     internal GenerationResult(string text, int[] tokenIds, string draftText, int[] draftTokenIds, int[] promptTokenIds,
-        GenerationStats stats, bool cancelled = false)
+        GenerationStats stats, bool reachedLengthLimit, bool cancelled = false)
     {
+        ReachedLengthLimit = reachedLengthLimit;
         Cancelled = cancelled;
         Text = text;
         TokenIds = tokenIds;
@@ -34,6 +35,14 @@ public sealed class GenerationResult
 
     /// <summary>Passes, commits, edits and timings.</summary>
     public GenerationStats Stats { get; }
+
+    /// <summary>
+    /// The answer ran into the generation length (OpenAI's finish reason "length"): its first END / PAD
+    /// is missing or sits in the last of the G slots or beyond. The END that the between-stages transform
+    /// writes into the last slot closes a cut answer, not a finished one, so an answer that fills every
+    /// slot counts as cut even when the model meant to end there.
+    /// </summary>
+    public bool ReachedLengthLimit { get; }
 
     /// <summary>
     /// The request's <see cref="GenerationRequest.CancellationToken"/> stopped it before it finished: the

@@ -32,6 +32,17 @@ public sealed class Generator : IDisposable
     /// <summary>The model this generator runs.</summary>
     public ModelPackage Package => _package;
 
+    /// <summary>
+    /// Checks <paramref name="request"/> against this model (prompt, context, steps, blocks, edit head)
+    /// without running it, with the same messages a generate call would throw.
+    /// </summary>
+    /// <exception cref="ArgumentException">The request is invalid for this model.</exception>
+    public void Validate(GenerationRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        RequestPlanner.Plan(_package, request, 0);
+    }
+
     /// <summary>Generates one response.</summary>
     /// <exception cref="ArgumentException">The request is invalid for this model.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled (also mid-pass).</exception>
@@ -183,24 +194,28 @@ public sealed class Generator : IDisposable
         }
         var stats = new GenerationStats(row.PromptLength, row.MaskPasses, row.EditRounds, row.Plan.EditSteps, row.ReachedFixedPoint,
             counts, positions, row.Edits, Stopwatch.GetElapsedTime(0, row.OrtTicks), Stopwatch.GetElapsedTime(0, row.OtherTicks));
-        return new GenerationResult(DecodeAnswer(response), response, DecodeAnswer(draft), draft, row.Plan.Prompt, stats, row.Cancelled);
+        int end = AnswerLength(response);
+        bool reachedLimit = end >= row.Plan.GenLength - 1;
+        return new GenerationResult(DecodeAnswer(response), response, DecodeAnswer(draft), draft, row.Plan.Prompt, stats, reachedLimit,
+            row.Cancelled);
     }
 
-    /// <summary>The text of a response up to its first END or PAD, special tokens skipped.</summary>
-    private string DecodeAnswer(int[] ids)
+    /// <summary>Tokens before the first END, PAD or EOS (all of them when there is none).</summary>
+    private int AnswerLength(int[] ids)
     {
         SpecialTokens st = _package.Manifest.SpecialTokens;
-        int stop = ids.Length;
         for (int i = 0; i < ids.Length; i++)
         {
             if (ids[i] == st.Pad || ids[i] == st.End || ids[i] == st.Eos)
             {
-                stop = i;
-                break;
+                return i;
             }
         }
-        return _package.Tokenizer.Decode(ids.AsSpan(0, stop), skipSpecialTokens: true);
+        return ids.Length;
     }
+
+    /// <summary>The text of a response up to its first END or PAD, special tokens skipped.</summary>
+    private string DecodeAnswer(int[] ids) => _package.Tokenizer.Decode(ids.AsSpan(0, AnswerLength(ids)), skipSpecialTokens: true);
 
     private static int[] ToInts(ReadOnlySpan<long> ids)
     {

@@ -57,6 +57,21 @@ public sealed class GeneratorTests
         Assert.Equal(tokenizer.Decode([.. r.TokenIds.Take(stop)], skipSpecialTokens: true), r.Text);
     }
 
+    [Theory]
+    [InlineData(6, true)]
+    [InlineData(48, false)]
+    public void An_answer_cut_by_the_generation_length_says_so(int genLength, bool cut)
+    {
+        using var generator = new Generator(TestModels.TinyPackage);
+        var result = generator.Generate(new GenerationRequest { Prompt = "write add_k(items) with k = 13", GenLength = genLength });
+
+        Assert.Equal(cut, result.ReachedLengthLimit);
+        int end = result.TokenIds.ToList().FindIndex(id => id == TestModels.TinyPackage.Manifest.SpecialTokens.End);
+        Assert.True(end >= 0, "the between-stages transform ends the canvas with END");
+        Assert.Equal(cut, end >= genLength - 1);
+        Assert.StartsWith("def add_k", result.Text, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Messages_use_the_chat_template()
     {

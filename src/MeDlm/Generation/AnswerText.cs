@@ -1,11 +1,13 @@
-using MeDlm.Generation;
 using MeDlm.Model;
 using MeDlm.Tokenization;
 
-namespace MeDlm.Server.Scheduling;
+namespace MeDlm.Generation;
 
-/// <summary>The answer text of a result as the API returns it: cut at the end marker and at stop sequences.</summary>
-public static class ResultText
+/// <summary>
+/// The answer of a result as an API returns it (the server, the chat client): its length for usage, the
+/// text cut at stop sequences, the finish reason, and the pieces of a token-by-token stream.
+/// </summary>
+public static class AnswerText
 {
     /// <summary>Response tokens before the first END / PAD / EOS (what usage counts as completion tokens).</summary>
     public static int ResponseLength(GenerationResult result, SpecialTokens special)
@@ -21,21 +23,6 @@ public static class ResultText
             }
         }
         return ids.Count;
-    }
-
-    /// <summary>Whether the response closed itself with an end marker (else it ran out of length).</summary>
-    public static bool HasEndMarker(GenerationResult result, SpecialTokens special)
-    {
-        ArgumentNullException.ThrowIfNull(result);
-        ArgumentNullException.ThrowIfNull(special);
-        foreach (int id in result.TokenIds)
-        {
-            if (IsEnd(id, special))
-            {
-                return true;
-            }
-        }
-        return false;
     }
 
     /// <summary>

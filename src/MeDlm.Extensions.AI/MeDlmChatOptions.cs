@@ -1,0 +1,38 @@
+namespace MeDlm.Extensions.AI;
+
+/// <summary>
+/// Keys of <see cref="Microsoft.Extensions.AI.ChatOptions.AdditionalProperties"/> that
+/// <see cref="MeDlmChatClient"/> reads: the diffusion settings ChatOptions has no property for (the same
+/// names as the server's <c>medlm</c> request object). Values may be numbers, strings or JsonElements.
+/// For everything else, <see cref="Microsoft.Extensions.AI.ChatOptions.RawRepresentationFactory"/> may
+/// return a <see cref="Generation.GenerationRequest"/> whose settings are used as the base.
+/// </summary>
+public static class MeDlmChatOptions
+{
+    /// <summary>Forward passes per sequence as a fraction of the generation length, in (0, 1].</summary>
+    public const string Budget = "budget";
+
+    /// <summary>Stage-1 (unmasking) passes; overrides the budget's share.</summary>
+    public const string MaskSteps = "mask_steps";
+
+    /// <summary>Stage-2 edit rounds (0 = mask only); overrides the budget's share.</summary>
+    public const string EditRounds = "edit_rounds";
+
+    /// <summary>The stage-1 algorithm: <c>medlm</c>, <c>low_confidence</c>, <c>random</c> or <c>threshold</c>.</summary>
+    public const string Algorithm = "algorithm";
+
+    /// <summary>Semi-autoregressive block length; must divide the generation length.</summary>
+    public const string BlockLength = "block_length";
+
+    /// <summary>Confidence threshold of the <c>threshold</c> algorithm, in (0, 1].</summary>
+    public const string Threshold = "threshold";
+
+    /// <summary>Classifier-free guidance scale (0 = none).</summary>
+    public const string CfgScale = "cfg_scale";
+
+    /// <summary>
+    /// When streaming: also yield an update per denoising step, with no text and the
+    /// <see cref="Generation.GenerationStep"/> (canvas and edits) as its RawRepresentation.
+    /// </summary>
+    public const string StreamDenoising = "stream_denoising";
+}
