@@ -71,7 +71,13 @@ class Denoiser(nn.Module):
 class TopKDenoiser(nn.Module):
     """Denoiser whose vocab-sized output is reduced in the graph, so a step copies K + S + 1 floats per
     position to the host instead of vocab. Reductions run in float32 (a float16 log-sum-exp over a
-    126k vocabulary would lose about 1e-2)."""
+    126k vocabulary would lose about 1e-2).
+
+    The log-sum-exp is taken over the tokens OUTSIDE the top K (`logsumexp_rest`), not over the whole
+    row: the full one is a float32 number near 10-20 whose rounding (~1e-6) moves confidences near 1 by
+    as much as the gaps that rank them, while top-K logits + the rest's log-sum-exp give the softmax
+    denominator to ~1e-7 of the small outside share. The full value is one logaddexp away; the runtime
+    also reads a graph with a full-row `logsumexp` output (the contract's original form)."""
 
     def __init__(self, model, k, special_ids):
         super().__init__()
@@ -84,9 +90,9 @@ class TopKDenoiser(nn.Module):
         h = self.model(input_ids, attention_mask)
         logits = self.lm_head(h).float()
         topk_logits, topk_ids = torch.topk(logits, self.k, dim=-1)
-        lse = torch.logsumexp(logits, dim=-1)
+        rest = torch.logsumexp(logits.scatter(-1, topk_ids, float("-inf")), dim=-1)
         special = torch.index_select(logits, -1, self.special)
-        return topk_ids, topk_logits, lse, special, h
+        return topk_ids, topk_logits, rest, special, h
 
 
 class EditHead(nn.Module):
@@ -351,7 +357,7 @@ def export_package(model, tokenizer_path, out, name, fp16=False, external_data=F
             raise ValueError(f"--topk {topk} must be in 1..{cfg.vocab_size}")
         order = [specials[k] for k, _ in SPECIAL_ORDER if specials.get(k) is not None]
         module = TopKDenoiser(model, topk, order)
-        outputs = ("topk_ids", "topk_logits", "logsumexp", "special_logits", "hidden_states")
+        outputs = ("topk_ids", "topk_logits", "logsumexp_rest", "special_logits", "hidden_states")
         entry = {"file": "denoiser.onnx", "outputs": "topk", "topk": topk, "special_ids": order}
     else:
         module = Denoiser(model)
@@ -471,8 +477,11 @@ def verify_package(model, package_dir):
         diff("topk_logits", den["topk_logits"], ref_top)
         picked = np.take_along_axis(ref_logits, den["topk_ids"], axis=-1)
         diff("topk_ids(logits at)", picked, ref_top)
-        lse = np.log(np.exp(ref_logits - ref_logits.max(-1, keepdims=True)).sum(-1)) + ref_logits.max(-1)
-        diff("logsumexp", den["logsumexp"][..., None], lse[..., None])
+        outside = ref_logits.astype(np.float64)
+        np.put_along_axis(outside, den["topk_ids"], -np.inf, axis=-1)
+        m = outside.max(-1, keepdims=True)
+        lse = np.log(np.exp(outside - m).sum(-1)) + m[..., 0]
+        diff("logsumexp_rest", den["logsumexp_rest"][..., None], lse[..., None])
         diff("special_logits", den["special_logits"], ref_logits[..., g["denoiser"]["special_ids"]])
     if "edit_head" in g:
         e = onnx_numpy.run(os.path.join(package_dir, g["edit_head"]["file"]), {"hidden_states": den["hidden_states"]})
@@ -541,6 +550,7 @@ def main(argv=None):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="a .pt written by bundle.save_checkpoint (train.py)")
     src.add_argument("--hf-checkpoint", help="a Hugging Face folder: config.json + *.safetensors (+ tokenizer.json)")
+    src.add_argument("--package", help="an exported float32 package, re-exported (e.g. in the top-K form, or fp16)")
     p.add_argument("--tokenizer", help="tokenizer.json (default: next to the checkpoint)")
     p.add_argument("--out", required=True, help="package folder to write")
     p.add_argument("--name", help="manifest name (default: the out folder's name)")
@@ -559,6 +569,12 @@ def main(argv=None):
         model, _ = bundle.load_checkpoint(a.checkpoint)
         has_edit = True
         tok_path = a.tokenizer or os.path.join(os.path.dirname(a.checkpoint), "tokenizer.json")
+    elif a.package:
+        model = model_from_package(a.package)
+        tok_path = a.tokenizer or os.path.join(a.package, "tokenizer.json")
+        with open(os.path.join(a.package, "medlm.json"), encoding="utf-8") as f:
+            if "edit_head" not in json.load(f)["graphs"] and not a.no_edit_head:
+                sys.exit(f"{a.package} has no edit head: export it with --no-edit-head")
     else:
         model, has_edit = model_from_hf(a.hf_checkpoint)
         tok_path = a.tokenizer or os.path.join(a.hf_checkpoint, "tokenizer.json")

@@ -7,6 +7,11 @@
   position's token, so it is useless as a language model but exercises loading, batching, streaming,
   cancellation and request validation in milliseconds.
 - packages/tiny-fixture-fp16: the same weights rounded to float16, dtype float16 (half outputs).
+- packages/tiny-fixture-pos, tiny-fixture-topk and tiny-fixture-topk-full-lse: the same kind of model
+  plus a learned position embedding (so confidences differ between positions), once with full logits
+  and twice with the same weights in the top-K output form (topk_ids, topk_logits, special_logits and
+  the log-sum-exp of the tokens outside the top K, or of the whole row): the runtime must decode all
+  three to the same tokens.
 - bad-graphs: graphs that break the contract of DESIGN section 3 one way each, plus a file that is not
   ONNX. Their weights are ConstantOfShape ops, so each file is a few hundred bytes.
 """
@@ -20,12 +25,14 @@ from onnx import TensorProto, helper, numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "fixtures")
-TOKENIZER = os.path.join(ROOT, "export", "runs", "tiny", "tokenizer.json")
+TOKENIZER = os.path.join(ROOT, "onnx", "medlm-tiny", "tokenizer.json")
 VOCAB = 593
 HIDDEN = 4
 MAX_SEQ = 64
 GEN_LENGTH = 16
 OPSET = 17
+TOPK = 8
+SPECIAL_IDS = [589, 588, 590, 592]  # mask, pad, delete, end: the order export_onnx.py writes
 
 
 def _io(name, elem, dims):
@@ -84,6 +91,56 @@ def denoiser(rng=None, ids_name="input_ids", mask_name="attention_mask", ids_typ
     return _model(graph)
 
 
+def positional_denoiser(rng, topk=0, rest=True):
+    """hidden = (E[ids] + P[pos]) * mask; logits = hidden @ W, or (topk > 0) their top-K form with the
+    log-sum-exp of the tokens outside the top K (rest) or of the whole row."""
+    nodes, inits = [], []
+    for name, shape in (("E", [VOCAB, HIDDEN]), ("P", [MAX_SEQ, HIDDEN]), ("W", [HIDDEN, VOCAB])):
+        _weight(nodes, inits, name, shape, rng)
+    inits.append(numpy_helper.from_array(np.array(1, dtype=np.int64), "one"))
+    inits.append(numpy_helper.from_array(np.array(0, dtype=np.int64), "zero"))
+    inits.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "last_axis"))
+    nodes += [
+        helper.make_node("Shape", ["input_ids"], ["ids_shape"]),
+        helper.make_node("Gather", ["ids_shape", "one"], ["seq_len"]),
+        helper.make_node("Range", ["zero", "seq_len", "one"], ["positions"]),
+        helper.make_node("Gather", ["P", "positions"], ["pos_emb"]),
+        helper.make_node("Gather", ["E", "input_ids"], ["tok_emb"]),
+        helper.make_node("Add", ["tok_emb", "pos_emb"], ["emb"]),
+        helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["maskf", "last_axis"], ["mask3"]),
+        helper.make_node("Mul", ["emb", "mask3"], ["hidden_states"]),
+        helper.make_node("MatMul", ["hidden_states", "W"], ["logits" if not topk else "full_logits"]),
+    ]
+    inputs = [_io("input_ids", TensorProto.INT64, ["batch", "seq"]), _io("attention_mask", TensorProto.INT64, ["batch", "seq"])]
+    if not topk:
+        outputs = [_io("logits", TensorProto.FLOAT, ["batch", "seq", VOCAB])]
+    else:
+        inits.append(numpy_helper.from_array(np.array([topk], dtype=np.int64), "k"))
+        inits.append(numpy_helper.from_array(np.array(SPECIAL_IDS, dtype=np.int64), "special_ids"))
+        lse = "logsumexp_rest" if rest else "logsumexp"
+        nodes += [
+            helper.make_node("TopK", ["full_logits", "k"], ["topk_logits", "topk_ids"], axis=-1),
+            helper.make_node("Gather", ["full_logits", "special_ids"], ["special_logits"], axis=2),
+        ]
+        if rest:
+            inits.append(numpy_helper.from_array(np.array(-np.inf, dtype=np.float32), "minus_inf"))
+            nodes += [
+                helper.make_node("Shape", ["topk_ids"], ["topk_ids_shape"]),
+                helper.make_node("Expand", ["minus_inf", "topk_ids_shape"], ["minus_infs"]),
+                helper.make_node("ScatterElements", ["full_logits", "topk_ids", "minus_infs"], ["outside"], axis=2),
+                helper.make_node("ReduceLogSumExp", ["outside"], [lse], axes=[-1], keepdims=0),
+            ]
+        else:
+            nodes.append(helper.make_node("ReduceLogSumExp", ["full_logits"], [lse], axes=[-1], keepdims=0))
+        outputs = [_io("topk_ids", TensorProto.INT64, ["batch", "seq", topk]),
+                   _io("topk_logits", TensorProto.FLOAT, ["batch", "seq", topk]),
+                   _io(lse, TensorProto.FLOAT, ["batch", "seq"]),
+                   _io("special_logits", TensorProto.FLOAT, ["batch", "seq", len(SPECIAL_IDS)])]
+    outputs.append(_io("hidden_states", TensorProto.FLOAT, ["batch", "seq", HIDDEN]))
+    return _model(helper.make_graph(nodes, "denoiser", inputs, outputs, inits))
+
+
 def edit_head(rng=None, hidden=HIDDEN, out_name="next_token_logits", vocab=VOCAB, half=False):
     nodes, inits = [], []
     dtype, elem = (np.float16, TensorProto.FLOAT16) if half else (np.float32, TensorProto.FLOAT)
@@ -125,6 +182,19 @@ def manifest(name="tiny-fixture", dtype="float32"):
     }
 
 
+def write_package(folder, name, den, head, topk=0):
+    os.makedirs(folder)
+    onnx.save(den, os.path.join(folder, "denoiser.onnx"))
+    onnx.save(head, os.path.join(folder, "edit_head.onnx"))
+    shutil.copyfile(TOKENIZER, os.path.join(folder, "tokenizer.json"))
+    m = manifest(name)
+    if topk:
+        m["graphs"]["denoiser"] = {"file": "denoiser.onnx", "outputs": "topk", "topk": topk, "special_ids": SPECIAL_IDS}
+    with open(os.path.join(folder, "medlm.json"), "w", encoding="utf-8") as f:
+        json.dump(m, f, indent=2)
+        f.write("\n")
+
+
 def main():
     pkg = os.path.join(OUT, "packages", "tiny-fixture")
     pkg16 = os.path.join(OUT, "packages", "tiny-fixture-fp16")
@@ -148,6 +218,15 @@ def main():
     with open(os.path.join(pkg16, "medlm.json"), "w", encoding="utf-8") as f:
         json.dump(manifest("tiny-fixture-fp16", "float16"), f, indent=2)
         f.write("\n")
+
+    # One set of weights, two output forms.
+    for name, topk, rest in (("tiny-fixture-pos", 0, True), ("tiny-fixture-topk", TOPK, True),
+                             ("tiny-fixture-topk-full-lse", TOPK, False)):
+        folder = os.path.join(OUT, "packages", name)
+        if os.path.isdir(folder):
+            shutil.rmtree(folder)
+        rng = np.random.default_rng(20261201)
+        write_package(folder, name, positional_denoiser(rng, topk, rest), edit_head(rng), topk)
 
     graphs = {
         "denoiser_wrong_input_names.onnx": denoiser(ids_name="ids", mask_name="mask"),

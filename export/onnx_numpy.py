@@ -125,6 +125,12 @@ def _run_node(node, ins):
         return [np.full([int(s) for s in ins[0]], v.reshape(-1)[0], dtype=v.dtype)]
     if t == "TopK":
         return list(_topk(ins[0], ins[1], a.get("axis", -1), a.get("largest", 1), a.get("sorted", 1)))
+    if t == "ScatterElements":
+        if a.get("reduction", b"none") not in (b"none", "none"):
+            raise NotImplementedError("onnx_numpy: ScatterElements with a reduction")
+        out = ins[0].copy()
+        np.put_along_axis(out, ins[1].astype(np.int64), ins[2], axis=a.get("axis", 0))
+        return [out]
     raise NotImplementedError(f"onnx_numpy: op {t} ({node.name})")
 
 

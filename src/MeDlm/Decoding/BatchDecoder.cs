@@ -218,17 +218,14 @@ internal sealed class BatchDecoder
         RowPlan plan = row.Plan;
         int n = row.Length;
         int v = _vocab;
-        ReadOnlySpan<float> logits = _runner.Logits;
+        ReadOnlySpan<float> logits = _runner.TopK > 0 ? default : _runner.Logits;
         int condBase = row.BatchRow * seq * v;
         int guideBase = row.GuidanceRow * seq * v;
         float guideScale = (float)(plan.CfgScale + 1);
         (int blockStart, int blockEnd) = row.BlockRange;
         bool sampled = plan.Temperature > 0;
         bool random = plan.Algorithm == DecodingAlgorithm.Random;
-        ulong pass = (ulong)row.MaskPasses;
         long maskId = _ids.Mask;
-        ReadOnlySpan<int> banA = plan.ArgmaxBan;
-        ReadOnlySpan<int> banP = plan.NormaliserBan;
 
         Span<long> tokens = row.Tokens.AsSpan(0, n);
         Span<double> conf = row.Conf.AsSpan(0, n);
@@ -240,26 +237,15 @@ internal sealed class BatchDecoder
         bool approximate = !sampled && !random;
 
         // Candidates: masked positions left of the block's end (the whole row for a single block).
-        for (int i = 0; i < blockEnd; i++)
+        if (_runner.TopK > 0)
         {
-            if (tokens[i] != maskId)
-            {
-                continue;
-            }
-            ReadOnlySpan<float> l = LogitsAt(row, logits, condBase, guideBase, guideScale, i);
-            if (approximate)
-            {
-                x0[i] = Confidence.ArgmaxProbability(l, banA, banP, out float c);
-                conf[i] = c;
-                continue;
-            }
-            int x = sampled
-                ? Sampling.GumbelArgmax(l, plan.Temperature, CounterRng.Key(plan.Seed, CounterRng.PurposeGumbel, pass, (ulong)i), banA)
-                : Argmax.Index(l, banA);
-            x0[i] = x;
-            conf[i] = random
-                ? CounterRng.Uniform(CounterRng.Key(plan.Seed, CounterRng.PurposeRemask, pass, (ulong)i), 0)
-                : Scoring.ProbabilityOf(l, x, banA, banP);
+            // Greedy from the graph's top K (sampling and guidance need full rows: refused at planning).
+            ScoreTopK(row, seq, blockEnd, x0, conf);
+            approximate = false;
+        }
+        else
+        {
+            ScoreFull(row, logits, condBase, guideBase, guideScale, blockEnd, approximate, x0, conf);
         }
 
         Span<int> selected = row.Selected.AsSpan(0, n);
@@ -310,6 +296,80 @@ internal sealed class BatchDecoder
             return;
         }
         FinishStageOne(row, observer);
+    }
+
+    /// <summary>x0 and confidence of every masked candidate from the full logits (fast float32 kernel when greedy).</summary>
+    private void ScoreFull(RowState row, ReadOnlySpan<float> logits, int condBase, int guideBase, float guideScale, int blockEnd,
+        bool approximate, Span<int> x0, Span<double> conf)
+    {
+        RowPlan plan = row.Plan;
+        bool sampled = plan.Temperature > 0;
+        bool random = plan.Algorithm == DecodingAlgorithm.Random;
+        ulong pass = (ulong)row.MaskPasses;
+        long maskId = _ids.Mask;
+        ReadOnlySpan<int> banA = plan.ArgmaxBan;
+        ReadOnlySpan<int> banP = plan.NormaliserBan;
+        ReadOnlySpan<long> tokens = row.Tokens.AsSpan(0, row.Length);
+        for (int i = 0; i < blockEnd; i++)
+        {
+            if (tokens[i] != maskId)
+            {
+                continue;
+            }
+            ReadOnlySpan<float> l = LogitsAt(row, logits, condBase, guideBase, guideScale, i);
+            if (approximate)
+            {
+                x0[i] = Confidence.ArgmaxProbability(l, banA, banP, out float c);
+                conf[i] = c;
+                continue;
+            }
+            int x = sampled
+                ? Sampling.GumbelArgmax(l, plan.Temperature, CounterRng.Key(plan.Seed, CounterRng.PurposeGumbel, pass, (ulong)i), banA)
+                : Argmax.Index(l, banA);
+            x0[i] = x;
+            conf[i] = random
+                ? CounterRng.Uniform(CounterRng.Key(plan.Seed, CounterRng.PurposeRemask, pass, (ulong)i), 0)
+                : Scoring.ProbabilityOf(l, x, banA, banP);
+        }
+    }
+
+    /// <summary>x0 and confidence of every masked candidate from the top-K form (argmax with the bans, float64 probability).</summary>
+    private void ScoreTopK(RowState row, int seq, int blockEnd, Span<int> x0, Span<double> conf)
+    {
+        RowPlan plan = row.Plan;
+        int k = _runner.TopK;
+        ReadOnlySpan<long> topIds = _runner.TopKIds;
+        ReadOnlySpan<float> topLogits = _runner.TopKLogits;
+        ReadOnlySpan<float> lse = _runner.LogSumExp;
+        ReadOnlySpan<float> special = _runner.SpecialLogits;
+        ReadOnlySpan<int> specialIds = _runner.TopKSpecialIds;
+        int ns = specialIds.Length;
+        bool random = plan.Algorithm == DecodingAlgorithm.Random;
+        ulong pass = (ulong)row.MaskPasses;
+        long maskId = _ids.Mask;
+        ReadOnlySpan<long> tokens = row.Tokens.AsSpan(0, row.Length);
+        for (int i = 0; i < blockEnd; i++)
+        {
+            if (tokens[i] != maskId)
+            {
+                continue;
+            }
+            int at = (row.BatchRow * seq) + i;
+            int x = TopKLogits.Argmax(topIds.Slice(at * k, k), topLogits.Slice(at * k, k), plan.ArgmaxBan, out float logit);
+            if (x < 0)
+            {
+                // Excluded at load time (K exceeds the special ids, the only ids ever banned).
+                throw new InvalidOperationException($"All top-{k} candidates at position {i} are banned.");
+            }
+            x0[i] = x;
+            conf[i] = random
+                ? CounterRng.Uniform(CounterRng.Key(plan.Seed, CounterRng.PurposeRemask, pass, (ulong)i), 0)
+                : _runner.LogSumExpIsRest
+                    ? TopKLogits.ProbabilityFromRest(x, logit, lse[at], topIds.Slice(at * k, k), topLogits.Slice(at * k, k), specialIds,
+                        special.Slice(at * ns, ns), plan.ArgmaxBan, plan.NormaliserBan)
+                    : TopKLogits.Probability(x, logit, lse[at], topIds.Slice(at * k, k), topLogits.Slice(at * k, k), _vocab, specialIds,
+                        special.Slice(at * ns, ns), plan.ArgmaxBan, plan.NormaliserBan);
+        }
     }
 
     /// <summary>
@@ -411,13 +471,16 @@ internal sealed class BatchDecoder
         int p = row.PromptLength;
         int v = _vocab;
         int rowBase = row.BatchRow * seq * v;
-        ReadOnlySpan<float> logits = _runner.Logits;
+        ReadOnlySpan<float> logits = _runner.TopK > 0 ? default : _runner.Logits;
         ReadOnlySpan<float> next = _runner.NextLogits;
         Span<int> cur = row.Cur.AsSpan(0, n);
         Span<int> nxt = row.Nxt.AsSpan(0, n);
+        int k = _runner.TopK;
         for (int i = p; i < n; i++)
         {
-            cur[i] = Argmax.Index(logits.Slice(rowBase + (i * v), v));
+            cur[i] = k > 0
+                ? TopKLogits.Argmax(_runner.TopKIds.Slice(((row.BatchRow * seq) + i) * k, k), _runner.TopKLogits.Slice(((row.BatchRow * seq) + i) * k, k), default, out _)
+                : Argmax.Index(logits.Slice(rowBase + (i * v), v));
             // nxt[i] = the next-token head at i - 1 (rolled by one, so position 0 wraps to n - 1).
             int j = i == 0 ? n - 1 : i - 1;
             nxt[i] = Argmax.Index(next.Slice(rowBase + (j * v), v));

@@ -70,6 +70,14 @@ internal static class RequestPlanner
         double threshold = request.Threshold ?? d.Threshold;
         Require(threshold > 0 && threshold <= 1, $"Threshold must be in (0, 1] ({who} has {threshold}).");
 
+        if (m.DenoiserTopK > 0 && (temperature > 0 || request.CfgScale > 0))
+        {
+            throw new ArgumentException(
+                $"Model {m.Name} outputs the top-{m.DenoiserTopK} logits per position, which decode greedily only: " +
+                $"Temperature and CfgScale need the full logits (re-export with full outputs) ({who} has Temperature {temperature}, CfgScale {request.CfgScale}).",
+                nameof(request));
+        }
+
         int lengthCap = request.LengthCap ?? m.MaxSequenceLength;
         Require(lengthCap > 0, $"LengthCap must be positive ({who} has {lengthCap}).");
         if (lengthCap > m.MaxSequenceLength)

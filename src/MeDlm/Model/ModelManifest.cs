@@ -36,8 +36,11 @@ public sealed class ModelManifest
 
     internal ModelManifest(string path, string name, string architecture, int vocabSize, int hiddenSize,
         int maxSequenceLength, bool shiftedLogits, string dtype, SpecialTokens specialTokens, ChatTemplate chatTemplate,
-        string denoiserFile, string? editHeadFile, GenerationDefaults generation, JsonElement? modelConfig)
+        string denoiserFile, string? editHeadFile, GenerationDefaults generation, JsonElement? modelConfig,
+        int denoiserTopK = 0, int[]? topKSpecialIds = null)
     {
+        DenoiserTopK = denoiserTopK;
+        TopKSpecialIds = topKSpecialIds ?? [];
         Path = path;
         Name = name;
         Architecture = architecture;
@@ -86,6 +89,17 @@ public sealed class ModelManifest
 
     /// <summary>Denoiser graph file name, relative to the package folder.</summary>
     public string DenoiserFile { get; }
+
+    /// <summary>
+    /// K when the denoiser reduces its logits in the graph (<c>graphs.denoiser.outputs</c> "topk": per position
+    /// the top-K ids and logits, a log-sum-exp (of the tokens outside them, or of the whole row) and the logits
+    /// of <see cref="TopKSpecialIds"/>);
+    /// 0 when it outputs the full logits.
+    /// </summary>
+    public int DenoiserTopK { get; }
+
+    /// <summary>The token ids whose logits a top-K denoiser outputs in <c>special_logits</c>, in that order.</summary>
+    public IReadOnlyList<int> TopKSpecialIds { get; }
 
     /// <summary>Edit head graph file name, or null for a stage-1-only model.</summary>
     public string? EditHeadFile { get; }
@@ -160,11 +174,9 @@ public sealed class ModelManifest
         JsonElement den = r.Object(graphs, "denoiser", "graphs.");
         string denFile = r.FileName(den, "file", "graphs.denoiser.");
         string outputs = r.String(den, "outputs", "graphs.denoiser.");
-        if (outputs != "full")
+        if (outputs is not ("full" or "topk"))
         {
-            throw r.Fail(outputs == "topk"
-                ? "graphs.denoiser.outputs \"topk\" (in-graph top-K reduction) is not supported by this runtime yet; export with full outputs"
-                : $"graphs.denoiser.outputs \"{outputs}\" is not one of \"full\", \"topk\"");
+            throw r.Fail($"graphs.denoiser.outputs \"{outputs}\" is not one of \"full\", \"topk\"");
         }
         string? editFile = null;
         if (graphs.TryGetProperty("edit_head", out JsonElement edit) && edit.ValueKind != JsonValueKind.Null)
@@ -204,11 +216,62 @@ public sealed class ModelManifest
             throw r.Fail("special_tokens.delete and special_tokens.end must differ from mask and pad");
         }
 
+        int topK = 0;
+        int[] specialIds = [];
+        if (outputs == "topk")
+        {
+            (topK, specialIds) = ReadTopK(r, den, vocab, needEdit ? [pad, eos, del, end] : [pad, eos, end]);
+        }
+
         ChatTemplate template = ChatTemplate.FromManifest(root.TryGetProperty("chat_template", out JsonElement ct) ? ct : null, path);
         GenerationDefaults gen = ReadGeneration(r, root, maxSeq, needEdit);
+        if (topK > 0 && gen.Temperature > 0)
+        {
+            throw r.Fail($"generation.temperature {gen.Temperature} needs full logits, but graphs.denoiser.outputs is \"topk\" (greedy only)");
+        }
         JsonElement? model = root.TryGetProperty("model", out JsonElement m) && m.ValueKind == JsonValueKind.Object ? m.Clone() : null;
         return new ModelManifest(path, name, architecture, vocab, hidden, maxSeq, shifted, dtype,
-            new SpecialTokens(mask, pad, del, end, eos), template, denFile, editFile, gen, model);
+            new SpecialTokens(mask, pad, del, end, eos), template, denFile, editFile, gen, model, topK, specialIds);
+    }
+
+    /// <summary>
+    /// The top-K form's K and special ids. The decoders ban and renormalise only special tokens, so their
+    /// logits must be there; K above their count guarantees an unbanned candidate among the top K.
+    /// </summary>
+    private static (int TopK, int[] SpecialIds) ReadTopK(Reader r, JsonElement den, int vocab, int[] required)
+    {
+        const string P = "graphs.denoiser.";
+        int k = r.PositiveInt(den, "topk", P);
+        JsonElement list = r.Get(den, "special_ids", P);
+        if (list.ValueKind != JsonValueKind.Array)
+        {
+            throw r.Fail($"{P}special_ids must be an array of token ids, found {list.ValueKind}");
+        }
+        var ids = new List<int>();
+        foreach (JsonElement e in list.EnumerateArray())
+        {
+            if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out int id) || id < 0 || id >= vocab)
+            {
+                throw r.Fail($"{P}special_ids holds {e.GetRawText()}, not a token id in 0..{vocab - 1}");
+            }
+            if (ids.Contains(id))
+            {
+                throw r.Fail($"{P}special_ids holds {id} twice");
+            }
+            ids.Add(id);
+        }
+        foreach (int id in required)
+        {
+            if (id >= 0 && !ids.Contains(id))
+            {
+                throw r.Fail($"{P}special_ids must hold the pad, eos, delete and end ids (decoding bans them); {id} is missing");
+            }
+        }
+        if (k <= ids.Count || k > vocab)
+        {
+            throw r.Fail($"{P}topk {k} must be more than the {ids.Count} special ids and at most vocab_size {vocab}");
+        }
+        return (k, [.. ids]);
     }
 
     private static GenerationDefaults ReadGeneration(Reader r, JsonElement root, int maxSeq, bool hasEditHead)

@@ -26,6 +26,15 @@ public sealed class ModelPackage : IDisposable
         ExecutionProvider = provider;
     }
 
+    /// <summary>The top-K form's log-sum-exp over the tokens outside the top K (the better-conditioned output).</summary>
+    internal const string TopKRestOutput = "logsumexp_rest";
+
+    /// <summary>
+    /// Top-K form: the graph's log-sum-exp covers the tokens outside the top K (<c>logsumexp_rest</c>) rather
+    /// than the whole row (<c>logsumexp</c>).
+    /// </summary>
+    internal bool TopKLogSumExpIsRest { get; init; }
+
     /// <summary>Full path of the package folder.</summary>
     public string Folder { get; }
 
@@ -84,12 +93,27 @@ public sealed class ModelPackage : IDisposable
         try
         {
             denoiser = SessionFactory.Create(denoiserPath, options, options.ExecutionProvider, out ExecutionProvider used);
-            TensorSpec[] denOutputs = editPath is null
-                ? [new("logits", floatType, 3, manifest.VocabSize, "vocab")]
-                : [new("logits", floatType, 3, manifest.VocabSize, "vocab"), new("hidden_states", floatType, 3, manifest.HiddenSize, "hidden")];
+            var denOutputs = new List<TensorSpec>(5);
+            if (manifest.DenoiserTopK > 0)
+            {
+                // The in-graph reductions run in float32 whatever the model's dtype.
+                denOutputs.Add(new("topk_ids", TensorElementType.Int64, 3, manifest.DenoiserTopK, "topk"));
+                denOutputs.Add(new("topk_logits", TensorElementType.Float, 3, manifest.DenoiserTopK, "topk"));
+                // The log-sum-exp over the tokens outside the top K (our exporter), or over the whole row.
+                denOutputs.Add(new(denoiser.OutputMetadata.ContainsKey(TopKRestOutput) ? TopKRestOutput : "logsumexp", TensorElementType.Float, 2, 0, ""));
+                denOutputs.Add(new("special_logits", TensorElementType.Float, 3, manifest.TopKSpecialIds.Count, "special_ids"));
+            }
+            else
+            {
+                denOutputs.Add(new("logits", floatType, 3, manifest.VocabSize, "vocab"));
+            }
+            if (editPath is not null)
+            {
+                denOutputs.Add(new("hidden_states", floatType, 3, manifest.HiddenSize, "hidden"));
+            }
             SessionFactory.CheckContract(denoiser, denoiserPath,
                 [new("input_ids", TensorElementType.Int64, 2, 0, ""), new("attention_mask", TensorElementType.Int64, 2, 0, "")],
-                denOutputs);
+                [.. denOutputs]);
             if (editPath is not null)
             {
                 // Same provider as the denoiser: the hidden states hand over between the two.
@@ -102,7 +126,10 @@ public sealed class ModelPackage : IDisposable
             {
                 LoadLog.Loaded(log, manifest.Name, root, used, manifest.Architecture, manifest.VocabSize, manifest.MaxSequenceLength);
             }
-            return new ModelPackage(root, manifest, tokenizer, denoiser, editHead, used);
+            return new ModelPackage(root, manifest, tokenizer, denoiser, editHead, used)
+            {
+                TopKLogSumExpIsRest = manifest.DenoiserTopK > 0 && denoiser.OutputMetadata.ContainsKey(TopKRestOutput),
+            };
         }
         catch
         {

@@ -30,6 +30,9 @@ internal sealed class ModelRunner : IDisposable
     private readonly int _vocab;
     private readonly int _hidden;
     private readonly bool _half;
+    private readonly int _topK; // 0: the denoiser outputs full logits
+    private readonly int _specials;
+    private readonly int[] _specialIds;
     private readonly RunOptions _runOptions = new();
 
     // Inputs and outputs are bound once per shape and the bindings kept, so a pass marshals no names and
@@ -46,6 +49,10 @@ internal sealed class ModelRunner : IDisposable
     private Float16[] _logits16 = [];
     private Float16[] _next16 = [];
     private Float16[] _hidden16 = [];
+    private long[] _topIds = [];
+    private float[] _topLogits = [];
+    private float[] _lse = [];
+    private float[] _specialLogits = [];
     private int _capacity; // batch x seq the buffers hold
 
     // OrtValues over the buffers for the current shape.
@@ -59,6 +66,10 @@ internal sealed class ModelRunner : IDisposable
         _vocab = package.Manifest.VocabSize;
         _hidden = package.Manifest.HiddenSize;
         _half = package.Manifest.DType == "float16";
+        _topK = package.Manifest.DenoiserTopK;
+        _specialIds = [.. package.Manifest.TopKSpecialIds];
+        LogSumExpIsRest = package.TopKLogSumExpIsRest;
+        _specials = _specialIds.Length;
     }
 
     /// <summary>Stopwatch ticks spent inside ONNX Runtime since creation.</summary>
@@ -71,6 +82,27 @@ internal sealed class ModelRunner : IDisposable
     public int Vocab => _vocab;
 
     public bool HasEditHead => _editHead is not null;
+
+    /// <summary>K of the denoiser's top-K output form; 0 when it outputs full logits (<see cref="Logits"/>).</summary>
+    public int TopK => _topK;
+
+    /// <summary>Top-K form: the K best ids per position, [batch, seq, K].</summary>
+    public ReadOnlySpan<long> TopKIds => _topIds.AsSpan(0, _batch * _seq * _topK);
+
+    /// <summary>Top-K form: their logits, [batch, seq, K].</summary>
+    public ReadOnlySpan<float> TopKLogits => _topLogits.AsSpan(0, _batch * _seq * _topK);
+
+    /// <summary>Top-K form: whether <see cref="LogSumExp"/> covers the tokens outside the top K (else the whole row).</summary>
+    public bool LogSumExpIsRest { get; }
+
+    /// <summary>Top-K form: the log-sum-exp of each position's logits (see <see cref="LogSumExpIsRest"/>), [batch, seq].</summary>
+    public ReadOnlySpan<float> LogSumExp => _lse.AsSpan(0, _batch * _seq);
+
+    /// <summary>Top-K form: the special ids whose logits <see cref="SpecialLogits"/> holds, in that order.</summary>
+    public ReadOnlySpan<int> TopKSpecialIds => _specialIds;
+
+    /// <summary>Top-K form: the logits of the manifest's special ids, [batch, seq, specials].</summary>
+    public ReadOnlySpan<float> SpecialLogits => _specialLogits.AsSpan(0, _batch * _seq * _specials);
 
     /// <summary>Input ids of the current shape, row-major [batch, seq].</summary>
     public Span<long> InputIds => _ids.AsSpan(0, _batch * _seq);
@@ -125,7 +157,18 @@ internal sealed class ModelRunner : IDisposable
         _mask = GC.AllocateUninitializedArray<long>(cap, pinned: true);
         long v = (long)cap * _vocab;
         long h = (long)cap * _hidden;
-        _logits = GC.AllocateUninitializedArray<float>((int)v, pinned: true);
+        if (_topK > 0)
+        {
+            // The point of the top-K form: no vocabulary-wide denoiser buffer at all.
+            _topIds = GC.AllocateUninitializedArray<long>(cap * _topK, pinned: true);
+            _topLogits = GC.AllocateUninitializedArray<float>(cap * _topK, pinned: true);
+            _lse = GC.AllocateUninitializedArray<float>(cap, pinned: true);
+            _specialLogits = GC.AllocateUninitializedArray<float>(cap * _specials, pinned: true);
+        }
+        else
+        {
+            _logits = GC.AllocateUninitializedArray<float>((int)v, pinned: true);
+        }
         if (_editHead is not null)
         {
             _next = GC.AllocateUninitializedArray<float>((int)v, pinned: true);
@@ -136,7 +179,7 @@ internal sealed class ModelRunner : IDisposable
         }
         if (_half)
         {
-            _logits16 = GC.AllocateUninitializedArray<Float16>((int)v, pinned: true);
+            _logits16 = _topK > 0 ? [] : GC.AllocateUninitializedArray<Float16>((int)v, pinned: true);
             if (_editHead is not null)
             {
                 _next16 = GC.AllocateUninitializedArray<Float16>((int)v, pinned: true);
@@ -159,14 +202,34 @@ internal sealed class ModelRunner : IDisposable
         OrtValue mask = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _mask.AsMemory(0, n), tokenShape));
         int nv = n * _vocab;
         int nh = n * _hidden;
-        OrtValue logits = shape.Keep(_half
-            ? OrtValue.CreateTensorValueFromMemory(cpu, _logits16.AsMemory(0, nv), vocabShape)
-            : OrtValue.CreateTensorValueFromMemory(cpu, _logits.AsMemory(0, nv), vocabShape));
         foreach (OrtIoBinding binding in (OrtIoBinding[])[shape.LogitsOnly, shape.LogitsAndHidden])
         {
             binding.BindInput("input_ids", ids);
             binding.BindInput("attention_mask", mask);
-            binding.BindOutput("logits", logits);
+        }
+        if (_topK > 0)
+        {
+            long[] topShape = [_batch, _seq, _topK];
+            OrtValue topIds = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _topIds.AsMemory(0, n * _topK), topShape));
+            OrtValue topLogits = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _topLogits.AsMemory(0, n * _topK), topShape));
+            OrtValue lse = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _lse.AsMemory(0, n), tokenShape));
+            OrtValue special = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _specialLogits.AsMemory(0, n * _specials),
+                new long[] { _batch, _seq, _specials }));
+            foreach (OrtIoBinding binding in (OrtIoBinding[])[shape.LogitsOnly, shape.LogitsAndHidden])
+            {
+                binding.BindOutput("topk_ids", topIds);
+                binding.BindOutput("topk_logits", topLogits);
+                binding.BindOutput(LogSumExpIsRest ? ModelPackage.TopKRestOutput : "logsumexp", lse);
+                binding.BindOutput("special_logits", special);
+            }
+        }
+        else
+        {
+            OrtValue logits = shape.Keep(_half
+                ? OrtValue.CreateTensorValueFromMemory(cpu, _logits16.AsMemory(0, nv), vocabShape)
+                : OrtValue.CreateTensorValueFromMemory(cpu, _logits.AsMemory(0, nv), vocabShape));
+            shape.LogitsOnly.BindOutput("logits", logits);
+            shape.LogitsAndHidden.BindOutput("logits", logits);
         }
         if (shape.Edit is not null)
         {
@@ -229,7 +292,10 @@ internal sealed class ModelRunner : IDisposable
         if (_half)
         {
             int nv = _batch * _seq * _vocab;
-            TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<Float16, Half>(_logits16.AsSpan(0, nv)), _logits.AsSpan(0, nv));
+            if (_topK == 0)
+            {
+                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<Float16, Half>(_logits16.AsSpan(0, nv)), _logits.AsSpan(0, nv));
+            }
             if (withEditHead)
             {
                 TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<Float16, Half>(_next16.AsSpan(0, nv)), _next.AsSpan(0, nv));

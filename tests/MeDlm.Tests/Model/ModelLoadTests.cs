@@ -57,8 +57,40 @@ public sealed class ModelLoadTests
             "generation.block_length 5 does not divide generation.gen_length 16"),
         new("unknown algorithm", d => EditManifest(d, m => m["generation"]!["algorithm"] = "beam"), "medlm.json",
             "generation.algorithm \"beam\" is not one of"),
-        new("top-k outputs", d => EditManifest(d, m => m["graphs"]!["denoiser"]!["outputs"] = "topk"), "medlm.json",
-            "\"topk\" (in-graph top-K reduction) is not supported"),
+        new("unknown output form", d => EditManifest(d, m => m["graphs"]!["denoiser"]!["outputs"] = "topp"), "medlm.json",
+            "graphs.denoiser.outputs \"topp\" is not one of \"full\", \"topk\""),
+        new("top-k without k", d => EditManifest(d, m => m["graphs"]!["denoiser"]!["outputs"] = "topk"), "medlm.json",
+            "graphs.denoiser.topk is missing"),
+        new("top-k without special ids", d => EditManifest(d, m =>
+            {
+                m["graphs"]!["denoiser"]!["outputs"] = "topk";
+                m["graphs"]!["denoiser"]!["topk"] = 8;
+            }), "medlm.json", "graphs.denoiser.special_ids is missing"),
+        new("top-k special ids without delete", d => EditManifest(d, m =>
+            {
+                m["graphs"]!["denoiser"]!["outputs"] = "topk";
+                m["graphs"]!["denoiser"]!["topk"] = 8;
+                m["graphs"]!["denoiser"]!["special_ids"] = new JsonArray(589, 588, 592);
+            }), "medlm.json", "special_ids must hold the pad, eos, delete and end ids (decoding bans them); 590 is missing"),
+        new("top-k no larger than the special ids", d => EditManifest(d, m =>
+            {
+                m["graphs"]!["denoiser"]!["outputs"] = "topk";
+                m["graphs"]!["denoiser"]!["topk"] = 4;
+                m["graphs"]!["denoiser"]!["special_ids"] = new JsonArray(589, 588, 590, 592);
+            }), "medlm.json", "graphs.denoiser.topk 4 must be more than the 4 special ids"),
+        new("top-k with sampling defaults", d => EditManifest(d, m =>
+            {
+                m["graphs"]!["denoiser"]!["outputs"] = "topk";
+                m["graphs"]!["denoiser"]!["topk"] = 8;
+                m["graphs"]!["denoiser"]!["special_ids"] = new JsonArray(589, 588, 590, 592);
+                m["generation"]!["temperature"] = 0.7;
+            }), "medlm.json", "generation.temperature 0.7 needs full logits"),
+        new("top-k manifest over a full graph", d => EditManifest(d, m =>
+            {
+                m["graphs"]!["denoiser"]!["outputs"] = "topk";
+                m["graphs"]!["denoiser"]!["topk"] = 8;
+                m["graphs"]!["denoiser"]!["special_ids"] = new JsonArray(589, 588, 590, 592);
+            }), "denoiser.onnx", "missing output 'topk_ids' (the graph's outputs are 'logits', 'hidden_states')"),
         new("medlm without edit head", d => EditManifest(d, m => m["graphs"]!.AsObject().Remove("edit_head")), "medlm.json",
             "architecture \"medlm\" needs graphs.edit_head"),
         new("graph path escapes the folder", d => EditManifest(d, m => m["graphs"]!["denoiser"]!["file"] = "../denoiser.onnx"), "medlm.json",
