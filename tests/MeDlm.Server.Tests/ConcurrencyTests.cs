@@ -66,4 +66,31 @@ public sealed class ConcurrencyTests
     }
 
     private static string Content(JsonElement r) => r.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
+
+    [Fact]
+    public async Task A_short_request_joins_the_running_batch_and_does_not_wait_for_a_long_one()
+    {
+        await using LoopbackServer server = await LoopbackServer.StartAsync(["Scheduler:MaxBatchSize=8", "Scheduler:BatchWindowMilliseconds=0"]);
+        const string Long = """{"messages":[{"role":"user","content":"write keep_lt(xs) with k = 8"}],"max_tokens":96,"medlm":{"mask_steps":96,"edit_rounds":0}}""";
+        const string Short = """{"messages":[{"role":"user","content":"write add_k(items) with k = 13"}],"max_tokens":16,"medlm":{"mask_steps":4,"edit_rounds":2}}""";
+        string Content(JsonElement r) => r.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
+        string shortAlone = Content(await server.PostOkAsync("v1/chat/completions", Short));
+
+        // The long request streams its denoising: its first steps say its batch is running.
+        using var longClient = new RawHttpClient();
+        await longClient.PostAsync(server.BaseAddress, "v1/chat/completions",
+            """{"stream":true,"medlm":{"mask_steps":96,"edit_rounds":0,"stream_denoising":true},""" + Long[1..].Replace(""","medlm":{"mask_steps":96,"edit_rounds":0}""", "", StringComparison.Ordinal));
+        await longClient.ReadLineStartingWithAsync("data: ", TimeSpan.FromSeconds(60));
+        await longClient.ReadLineStartingWithAsync("data: ", TimeSpan.FromSeconds(60));
+
+        JsonElement joined = await server.PostOkAsync("v1/chat/completions", Short);
+
+        // It joined the running batch (2 sequences) instead of waiting for the long one's 96 passes, and
+        // gave what it gives alone.
+        Assert.Equal(2, joined.GetProperty("medlm")[0].GetProperty("batch_size").GetInt32());
+        Assert.Equal(6, joined.GetProperty("medlm")[0].GetProperty("forward_passes").GetInt32());
+        Assert.Equal(shortAlone, Content(joined));
+        // The long one still finishes.
+        await longClient.ReadLineStartingWithAsync("data: [DONE]", TimeSpan.FromSeconds(120));
+    }
 }

@@ -82,7 +82,7 @@ internal sealed partial class GenerationEndpoints(
             for (int i = 0; i < plans.Count; i++)
             {
                 PlannedSequence plan = plans[i];
-                jobs.Add(new GenerationJob(requestId, i, plan.ToRequest, plan.PlannedPasses, watchSteps, context.RequestAborted));
+                jobs.Add(new GenerationJob(requestId, i, plan.ToRequest, watchSteps, context.RequestAborted));
             }
             EnqueueResult admission = queue.TryEnqueue(jobs);
             queued = admission == EnqueueResult.Accepted;

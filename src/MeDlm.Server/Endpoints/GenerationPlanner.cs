@@ -30,9 +30,6 @@ public sealed record PlannedSequence(
     double Threshold,
     long Seed)
 {
-    /// <summary>Forward passes at most.</summary>
-    public int PlannedPasses => MaskSteps + EditRounds;
-
     /// <summary>The generator request, with the job's cancellation token on it.</summary>
     public GenerationRequest ToRequest(CancellationToken cancellation) => new()
     {

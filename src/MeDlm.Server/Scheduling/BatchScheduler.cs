@@ -8,11 +8,11 @@ using Microsoft.Extensions.Options;
 namespace MeDlm.Server.Scheduling;
 
 /// <summary>
-/// Takes jobs from the <see cref="RequestQueue"/> in arrival order and runs them in lockstep batches on
-/// the model's generator, one batch at a time (a batch already uses every core, or the GPU). A batch
-/// gathers consecutive jobs of similar length (planned forward passes within a factor of two, so that a
-/// short request does not hold the model for a long one's passes) up to the batch size, waiting at most
-/// the batch window for companions. On shutdown it drains the queue and the running batch, and cancels
+/// Takes jobs from the <see cref="RequestQueue"/> in arrival order and runs them on the model's generator
+/// with continuous batching: one lockstep batch (it already uses every core, or the GPU) that waiting jobs
+/// join between forward passes, up to the batch size, and that each sequence leaves as soon as it is done,
+/// so a short request never waits for a long one. When the model is idle, the first job waits at most the
+/// batch window for companions. On shutdown it drains the queue and the running batch, and cancels
 /// whatever is left when the shutdown timeout passes.
 /// </summary>
 internal sealed partial class BatchScheduler(
@@ -26,7 +26,7 @@ internal sealed partial class BatchScheduler(
     private readonly SchedulerOptions _options = options.Value;
     private readonly CancellationTokenSource _shutdownDeadline = new();
     private readonly Lock _runningGate = new();
-    private List<GenerationJob>? _running;
+    private readonly HashSet<GenerationJob> _running = [];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -38,20 +38,20 @@ internal sealed partial class BatchScheduler(
         ChannelReader<GenerationJob> reader = queue.Reader;
         while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            List<GenerationJob> batch = [];
+            List<GenerationJob> first = [];
             try
             {
-                batch = await CollectBatchAsync(reader).ConfigureAwait(false);
-                if (batch.Count > 0)
+                first = await CollectBatchAsync(reader).ConfigureAwait(false);
+                if (first.Count > 0)
                 {
-                    await RunBatchAsync(batch).ConfigureAwait(false);
+                    await RunAsync(first, reader).ConfigureAwait(false);
                 }
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                // The loop must outlive any one batch: fail its jobs and go on.
-                LogBatchFailed(logger, e, batch.Count);
-                foreach (GenerationJob job in batch)
+                // The loop must outlive any one run: fail its jobs and go on.
+                LogBatchFailed(logger, e, first.Count);
+                foreach (GenerationJob job in first)
                 {
                     job.Complete(new JobOutcome(JobOutcomeKind.Failed, null, "The server failed to run the request."));
                 }
@@ -81,24 +81,25 @@ internal sealed partial class BatchScheduler(
 
     private void CancelRunning()
     {
+        GenerationJob[] running;
         lock (_runningGate)
         {
-            if (_running is { } running)
+            running = [.. _running];
+        }
+        if (running.Length > 0)
+        {
+            LogCancellingAtDeadline(logger, running.Length);
+            foreach (GenerationJob job in running)
             {
-                LogCancellingAtDeadline(logger, running.Count);
-                foreach (GenerationJob job in running)
-                {
-                    job.Cancel();
-                }
+                job.Cancel();
             }
         }
     }
 
-    /// <summary>The next batch: the first waiting job and the compatible jobs right behind it.</summary>
+    /// <summary>The jobs an idle model starts with: the first waiting job and those arriving within the batch window.</summary>
     private async Task<List<GenerationJob>> CollectBatchAsync(ChannelReader<GenerationJob> reader)
     {
         var batch = new List<GenerationJob>(_options.MaxBatchSize);
-        int bucket = -1;
         long deadline = 0;
         while (batch.Count < _options.MaxBatchSize)
         {
@@ -108,16 +109,10 @@ internal sealed partial class BatchScheduler(
                 {
                     continue;
                 }
-                int nextBucket = LengthBucket(next.PlannedPasses);
-                if (batch.Count > 0 && nextBucket != bucket)
-                {
-                    break;
-                }
                 reader.TryRead(out _);
                 queue.OnDequeued();
                 if (batch.Count == 0)
                 {
-                    bucket = nextBucket;
                     deadline = Stopwatch.GetTimestamp() + (long)(_options.BatchWindowMilliseconds * (Stopwatch.Frequency / 1000.0));
                 }
                 batch.Add(next);
@@ -163,127 +158,123 @@ internal sealed partial class BatchScheduler(
         return true;
     }
 
-    /// <summary>Requests whose planned passes are within a factor of two share a bucket.</summary>
-    internal static int LengthBucket(int plannedPasses) => plannedPasses <= 1 ? 0 : 32 - int.LeadingZeroCount(plannedPasses - 1);
-
-    private async Task RunBatchAsync(List<GenerationJob> batch)
+    /// <summary>
+    /// One continuous run on the generator's own thread: <paramref name="first"/> start together, waiting
+    /// jobs join between passes as sequences leave, and the run ends when the batch and the queue are empty.
+    /// </summary>
+    private async Task RunAsync(List<GenerationJob> first, ChannelReader<GenerationJob> reader)
     {
         LoadedModel model = host.Model ?? throw new InvalidOperationException("A job was queued before the model was ready.");
-        foreach (GenerationJob job in batch)
-        {
-            job.MarkStarted(batch.Count);
-            metrics.QueueWait.Observe(Stopwatch.GetElapsedTime(job.AcceptedTimestamp, job.StartedTimestamp).TotalSeconds);
-        }
-        metrics.BatchSize.Observe(batch.Count);
-        if (batch.Count > metrics.BatchSizeMax.Value)
-        {
-            metrics.BatchSizeMax.Set(batch.Count);
-        }
-        metrics.RunningSequences.Set(batch.Count);
-        lock (_runningGate)
-        {
-            _running = batch;
-        }
-        if (_shutdownDeadline.IsCancellationRequested)
-        {
-            CancelRunning();
-        }
         long started = Stopwatch.GetTimestamp();
+        int ran = 0;
+        List<GenerationJob>? pending = first;
+        IReadOnlyList<ContinuousRequest> Take(int free)
+        {
+            List<ContinuousRequest>? taken = null; // asked before every pass: nothing to allocate when none waits
+            while ((taken?.Count ?? 0) < free)
+            {
+                GenerationJob job;
+                if (pending is { Count: > 0 })
+                {
+                    job = pending[0];
+                    pending.RemoveAt(0);
+                }
+                else if (reader.TryPeek(out GenerationJob? next))
+                {
+                    if (SkipIfCancelled(next, reader))
+                    {
+                        continue;
+                    }
+                    reader.TryRead(out _);
+                    queue.OnDequeued();
+                    job = next;
+                }
+                else
+                {
+                    break;
+                }
+                (taken ??= []).Add(Entry(job));
+                ran++;
+            }
+            return taken ?? (IReadOnlyList<ContinuousRequest>)[];
+        }
+
         try
         {
-            await RunOnGeneratorAsync(model.Generator, batch).ConfigureAwait(false);
-        }
-        catch (ArgumentException) when (batch.Count > 1)
-        {
-            // One request the generator refuses must not fail its companions: run each alone.
-            foreach (GenerationJob job in batch)
-            {
-                if (!job.Completed.IsCompleted)
-                {
-                    await RunAloneAsync(model.Generator, job).ConfigureAwait(false);
-                }
-            }
-        }
-        catch (ArgumentException e)
-        {
-            Finish(batch[0], new JobOutcome(JobOutcomeKind.Rejected, null, e.Message));
+            // The run blocks its thread: a dedicated one, not one of the pool's few, so that request
+            // handlers (streams, disconnect detection) keep running meanwhile.
+            await Task.Factory.StartNew(() => model.Generator.RunContinuous(Take, _options.MaxBatchSize),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            LogBatchFailed(logger, e, batch.Count);
-            foreach (GenerationJob job in batch)
+            GenerationJob[] failed;
+            lock (_runningGate)
+            {
+                failed = [.. _running];
+                _running.Clear();
+            }
+            LogBatchFailed(logger, e, failed.Length);
+            foreach (GenerationJob job in failed)
             {
                 Finish(job, new JobOutcome(JobOutcomeKind.Failed, null, "The model failed to generate: " + e.Message));
             }
         }
         finally
         {
-            lock (_runningGate)
-            {
-                _running = null;
-            }
             metrics.RunningSequences.Set(0);
         }
         double milliseconds = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        LogBatchDone(logger, batch.Count, milliseconds);
+        LogBatchDone(logger, ran, milliseconds);
     }
 
-    private async Task RunAloneAsync(Generator generator, GenerationJob job)
+    /// <summary>A job as the generator takes it, with its start, steps and end wired to the job and the metrics.</summary>
+    private ContinuousRequest Entry(GenerationJob job)
     {
-        try
+        lock (_runningGate)
         {
-            await RunOnGeneratorAsync(generator, [job]).ConfigureAwait(false);
+            _running.Add(job);
         }
-        catch (ArgumentException e)
+        if (_shutdownDeadline.IsCancellationRequested)
         {
-            Finish(job, new JobOutcome(JobOutcomeKind.Rejected, null, e.Message));
+            job.Cancel();
         }
+        return new ContinuousRequest(job.Request, result => Done(job, result), e => Rejected(job, e))
+        {
+            OnStep = job.Steps is null ? null : job.PublishStep,
+            OnStarted = batchSize =>
+            {
+                job.MarkStarted(batchSize);
+                metrics.QueueWait.Observe(Stopwatch.GetElapsedTime(job.AcceptedTimestamp, job.StartedTimestamp).TotalSeconds);
+                metrics.BatchSize.Observe(batchSize);
+                if (batchSize > metrics.BatchSizeMax.Value)
+                {
+                    metrics.BatchSizeMax.Set(batchSize);
+                }
+                metrics.RunningSequences.Set(batchSize);
+            },
+        };
     }
 
-    /// <summary>
-    /// Runs the batch; when any client watches the denoising, through the generator's step stream, whose
-    /// steps go to the jobs that asked. A cancelled job's row leaves at the next step (its token is on its
-    /// request); the batch itself is never cancelled, so its other rows finish.
-    /// </summary>
-    private async Task RunOnGeneratorAsync(Generator generator, List<GenerationJob> batch)
+    private void Done(GenerationJob job, GenerationResult result)
     {
-        var requests = new GenerationRequest[batch.Count];
-        bool anyWatches = false;
-        for (int i = 0; i < requests.Length; i++)
+        int left;
+        lock (_runningGate)
         {
-            requests[i] = batch[i].Request;
-            anyWatches |= batch[i].Steps is not null;
+            _running.Remove(job);
+            left = _running.Count;
         }
-        if (!anyWatches)
+        metrics.RunningSequences.Set(left);
+        FinishWithResult(job, result);
+    }
+
+    private void Rejected(GenerationJob job, ArgumentException e)
+    {
+        lock (_runningGate)
         {
-            // A batch blocks its thread for its whole run: a dedicated thread, not one of the pool's few,
-            // so that request handlers (streams, disconnect detection) keep running meanwhile.
-            IReadOnlyList<GenerationResult> results = await Task.Factory.StartNew(() => generator.GenerateBatch(requests),
-                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
-            for (int i = 0; i < results.Count; i++)
-            {
-                FinishWithResult(batch[i], results[i]);
-            }
-            return;
+            _running.Remove(job);
         }
-        await foreach (GenerationStep step in generator.GenerateBatchStreamingAsync(requests).ConfigureAwait(false))
-        {
-            GenerationJob job = batch[step.RequestIndex];
-            job.PublishStep(step);
-            if (step.Result is { } result)
-            {
-                FinishWithResult(job, result);
-            }
-        }
-        // A row cancelled between steps ends without a final step.
-        foreach (GenerationJob job in batch)
-        {
-            if (!job.Completed.IsCompleted)
-            {
-                metrics.Cancelled.WithLabels("running").Inc();
-                job.Complete(JobOutcome.CancelledOutcome);
-            }
-        }
+        Finish(job, new JobOutcome(JobOutcomeKind.Rejected, null, e.Message));
     }
 
     private void FinishWithResult(GenerationJob job, GenerationResult result)
@@ -331,7 +322,7 @@ internal sealed partial class BatchScheduler(
     [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler drained: no work left")]
     private static partial void LogDrained(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Batch of {Count} done in {Milliseconds:F1} ms")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Continuous run of {Count} sequences done in {Milliseconds:F1} ms")]
     private static partial void LogBatchDone(ILogger logger, int count, double milliseconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A batch of {Count} failed")]

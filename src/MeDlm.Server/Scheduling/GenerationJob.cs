@@ -45,13 +45,12 @@ public sealed class GenerationJob : IDisposable
     /// receives the job's own token to put on the <see cref="GenerationRequest"/>: the generator checks it
     /// before every step, so a cancelled sequence leaves its batch while the others go on.
     /// </summary>
-    public GenerationJob(string requestId, int choiceIndex, Func<CancellationToken, GenerationRequest> buildRequest, int plannedPasses,
+    public GenerationJob(string requestId, int choiceIndex, Func<CancellationToken, GenerationRequest> buildRequest,
         bool streamSteps, CancellationToken requestAborted)
     {
         ArgumentNullException.ThrowIfNull(buildRequest);
         RequestId = requestId;
         ChoiceIndex = choiceIndex;
-        PlannedPasses = plannedPasses;
         _cancellation = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
         // Kept as a value: it stays readable after the source is released.
         _cancellationToken = _cancellation.Token;
@@ -73,19 +72,16 @@ public sealed class GenerationJob : IDisposable
     /// <summary>What to generate (with this job's cancellation token).</summary>
     public GenerationRequest Request { get; }
 
-    /// <summary>Forward passes the request plans at most; jobs of similar length batch together.</summary>
-    public int PlannedPasses { get; }
-
     /// <summary>When the job was accepted.</summary>
     public long AcceptedTimestamp { get; }
 
-    /// <summary>When its batch started (0 before).</summary>
+    /// <summary>When it joined the running batch (0 before).</summary>
     public long StartedTimestamp { get; private set; }
 
-    /// <summary>When its batch ended (0 before).</summary>
+    /// <summary>When it ended (0 before).</summary>
     public long FinishedTimestamp { get; private set; }
 
-    /// <summary>The size of the batch it ran in.</summary>
+    /// <summary>The size of the running batch when it joined, itself included.</summary>
     public int BatchSize { get; private set; }
 
     /// <summary>Cancelled by the client, the shutdown or <see cref="Cancel"/>.</summary>

@@ -39,7 +39,7 @@ internal sealed class BatchDecoder
     private readonly ModelRunner _runner;
     private readonly SpecialTokens _ids;
     private readonly int _vocab;
-    private readonly List<RowState> _pool = [];
+    private readonly Stack<RowState> _free = []; // row states to reuse: their buffers keep their sizes
     private RowState[] _rows = [];
     private int _count;
 
@@ -74,23 +74,55 @@ internal sealed class BatchDecoder
     /// <summary>Starts a batch: each plan's prompt followed by its G masks.</summary>
     public void Start(IReadOnlyList<RowPlan> plans)
     {
-        while (_pool.Count < plans.Count)
-        {
-            _pool.Add(new RowState());
-        }
-        if (_rows.Length < plans.Count)
-        {
-            _rows = new RowState[plans.Count];
-        }
-        _count = plans.Count;
-        Passes = 0;
         for (int r = 0; r < _count; r++)
         {
-            RowState row = _pool[r];
-            row.Reset(plans[r], _ids.Mask, _vocab);
-            StartBlock(row);
-            _rows[r] = row;
+            _free.Push(_rows[r]);
         }
+        _count = 0;
+        Passes = 0;
+        for (int i = 0; i < plans.Count; i++) // indexed: foreach over the interface would allocate an enumerator
+        {
+            Admit(plans[i]);
+        }
+    }
+
+    /// <summary>
+    /// Adds a row to the running batch (continuous batching): it takes part from the next <see cref="Step"/>
+    /// on. Its result is the same as alone: a row's state, RNG keys and pass counts are its own.
+    /// </summary>
+    public void Admit(RowPlan plan)
+    {
+        if (_count == _rows.Length)
+        {
+            Array.Resize(ref _rows, Math.Max(4, _rows.Length * 2));
+        }
+        RowState row = _free.Count > 0 ? _free.Pop() : new RowState();
+        row.Reset(plan, _ids.Mask, _vocab);
+        StartBlock(row);
+        _rows[_count++] = row;
+    }
+
+    /// <summary>
+    /// Takes the finished rows out of the batch (their states are reused by later rows: read their results
+    /// first). The remaining rows keep their order.
+    /// </summary>
+    public void RemoveFinished()
+    {
+        int kept = 0;
+        for (int r = 0; r < _count; r++)
+        {
+            RowState row = _rows[r];
+            if (row.Stage == RowStage.Done)
+            {
+                _free.Push(row);
+            }
+            else
+            {
+                _rows[kept++] = row;
+            }
+        }
+        Array.Clear(_rows, kept, _count - kept);
+        _count = kept;
     }
 
     /// <summary>Runs one forward pass for all active rows and advances each of them.</summary>

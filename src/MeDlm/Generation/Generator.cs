@@ -143,6 +143,101 @@ public sealed class Generator : IDisposable
         }
     }
 
+    /// <summary>
+    /// Continuous batching: runs sequences in lockstep while new ones join between passes and finished ones
+    /// leave, until none is running and <paramref name="take"/> has none to start. Before every pass
+    /// <paramref name="take"/> is asked (without blocking) for up to the number of free slots of
+    /// <paramref name="maxBatchSize"/>. Each sequence gives what it gives alone. Blocks the calling thread
+    /// for the whole run (run it on a dedicated thread); other calls on this generator wait for it.
+    /// </summary>
+    /// <param name="take">Requests to start now, at most the given count; empty when none is waiting.</param>
+    /// <param name="maxBatchSize">Most sequences in one pass.</param>
+    /// <param name="ct">Cancels the whole run (also mid-pass); the sequences then get no outcome.</param>
+    public void RunContinuous(Func<int, IReadOnlyList<ContinuousRequest>> take, int maxBatchSize, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(take);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBatchSize);
+        _gate.Wait(ct);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            SpecialTokens st = _package.Manifest.SpecialTokens;
+            var recorder = new StepRecorder(_package.Tokenizer, st.Mask, st.Pad, st.Delete);
+            var running = new Dictionary<int, ContinuousRequest>(maxBatchSize);
+            int watching = 0;
+            int next = 0;
+            _decoder.Start([]);
+            using (_runner.RegisterCancellation(ct))
+            {
+                while (true)
+                {
+                    int free = maxBatchSize - running.Count;
+                    if (free > 0)
+                    {
+                        IReadOnlyList<ContinuousRequest> joining = take(free);
+                        if (joining.Count > free)
+                        {
+                            throw new InvalidOperationException($"take returned {joining.Count} requests for {free} free slots.");
+                        }
+                        for (int j = 0; j < joining.Count; j++)
+                        {
+                            ContinuousRequest entry = joining[j];
+                            RowPlan plan;
+                            try
+                            {
+                                plan = RequestPlanner.Plan(_package, entry.Request, next);
+                            }
+                            catch (ArgumentException e)
+                            {
+                                entry.OnRejected(e);
+                                continue;
+                            }
+                            running.Add(next++, entry);
+                            watching += entry.OnStep is null ? 0 : 1;
+                            _decoder.Admit(plan);
+                        }
+                        foreach (RowState row in _decoder.Rows)
+                        {
+                            if (row.MaskPasses == 0 && row.EditRounds == 0 && row.Stage != RowStage.Done)
+                            {
+                                running[row.Plan.RequestIndex].OnStarted?.Invoke(running.Count);
+                            }
+                        }
+                    }
+                    if (running.Count == 0)
+                    {
+                        return;
+                    }
+
+                    _decoder.Step(ct, watching > 0 ? recorder : null);
+                    foreach (GenerationStep step in recorder.Pending)
+                    {
+                        running[step.RequestIndex].OnStep?.Invoke(step);
+                    }
+                    recorder.Pending.Clear();
+                    foreach (RowState row in _decoder.Rows)
+                    {
+                        if (row.Stage != RowStage.Done)
+                        {
+                            continue;
+                        }
+                        int index = row.Plan.RequestIndex;
+                        ContinuousRequest entry = running[index];
+                        running.Remove(index);
+                        watching -= entry.OnStep is null ? 0 : 1;
+                        recorder.Forget(index);
+                        entry.OnCompleted(BuildResult(row));
+                    }
+                    _decoder.RemoveFinished();
+                }
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>Puts each newly finished row's result on its last step of this pass.</summary>
     private void AttachResults(List<GenerationStep> steps, bool[] finished)
     {

@@ -14,6 +14,9 @@ internal sealed class StepRecorder(MeDlmTokenizer tokenizer, int maskId, int pad
     /// <summary>Steps recorded since the last call, in order.</summary>
     public List<GenerationStep> Pending => _pending;
 
+    /// <summary>Drops what was kept for a finished request (continuous runs see many).</summary>
+    public void Forget(int requestIndex) => _decoders.Remove(requestIndex);
+
     public void OnUnmask(RowState row, ReadOnlySpan<int> positions)
     {
         _changes.Clear();
