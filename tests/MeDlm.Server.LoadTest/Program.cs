@@ -82,7 +82,7 @@ public static class Program
             double maxBatch = await ReadGaugeAsync(http, "medlm_batch_size_max");
 
             Console.WriteLine();
-            Console.WriteLine("| clients | requests | errors | req/s | p50 ms | p99 ms | mean batch | batch sizes (count) |");
+            Console.WriteLine("| clients | requests | errors | req/s | p50 ms | p99 ms | mean batch | passes by batch size |");
             Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---|");
             foreach (LevelResult r in results)
             {
@@ -99,7 +99,7 @@ public static class Program
                 {
                     server = baseAddress.ToString(),
                     model = o.ModelPath,
-                    levels = results.Select(r => new { r.Clients, r.Completed, r.Failed, r.RequestsPerSecond, p50_ms = r.P50, p99_ms = r.P99, mean_batch = r.Batches.Mean, batches = r.Batches.Batches, batch_sizes = r.Batches.Counts, memory_after = r.MemoryAfter }),
+                    levels = results.Select(r => new { r.Clients, r.Completed, r.Failed, r.RequestsPerSecond, p50_ms = r.P50, p99_ms = r.P99, mean_batch = r.Batches.Mean, passes = r.Batches.Passes, batch_sizes = r.Batches.Counts, memory_after = r.MemoryAfter }),
                     largest_batch = maxBatch,
                     requests_sent = sent,
                     memory_before = before,
@@ -331,10 +331,10 @@ internal sealed record LevelResult(int Clients, int Completed, int Failed, doubl
         $"| {Clients} | {Completed} | {Failed} | {RequestsPerSecond:F1} | {P50:F0} | {P99:F0} | {Batches.Mean:F1} | {Batches.Describe()} |");
 }
 
-/// <summary>The server's batch-size histogram (cumulative Prometheus buckets).</summary>
+/// <summary>The server's batch-size histogram: sequences per forward pass (cumulative Prometheus buckets).</summary>
 internal sealed record Histogram((double UpperBound, double Cumulative)[] Buckets, double Sum, double Count)
 {
-    /// <summary>Batches per bucket (not cumulative), keyed by the bucket's upper bound.</summary>
+    /// <summary>Forward passes per bucket (not cumulative), keyed by the bucket's upper bound.</summary>
     public Dictionary<string, double> Counts
     {
         get
@@ -350,17 +350,17 @@ internal sealed record Histogram((double UpperBound, double Cumulative)[] Bucket
         }
     }
 
-    /// <summary>Batches run.</summary>
-    public double Batches => Count;
+    /// <summary>Forward passes run.</summary>
+    public double Passes => Count;
 
-    /// <summary>Mean sequences per batch.</summary>
+    /// <summary>Mean sequences per forward pass.</summary>
     public double Mean => Count == 0 ? double.NaN : Sum / Count;
 
     public Histogram Minus(Histogram earlier) => new(
         [.. Buckets.Select(b => (b.UpperBound, b.Cumulative - earlier.Buckets.FirstOrDefault(e => e.UpperBound == b.UpperBound).Cumulative))],
         Sum - earlier.Sum, Count - earlier.Count);
 
-    public string Describe() => string.Join(", ", Counts.Where(kv => kv.Value > 0).Select(kv => $"≤{kv.Key}: {kv.Value:F0}")) + $" ({Count:F0} batches)";
+    public string Describe() => string.Join(", ", Counts.Where(kv => kv.Value > 0).Select(kv => $"≤{kv.Key}: {kv.Value:F0}")) + $" ({Count:F0} passes)";
 }
 
 /// <summary>Server memory as the OS and the runtime see it.</summary>

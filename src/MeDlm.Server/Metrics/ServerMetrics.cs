@@ -42,9 +42,9 @@ public sealed class ServerMetrics
         PromptTokens = f.CreateCounter("medlm_prompt_tokens_total", "Prompt tokens read.");
         QueueDepth = f.CreateGauge("medlm_queue_depth", "Sequences waiting for a batch.");
         BatchSize = f.CreateHistogram("medlm_batch_size",
-            "Sequences in each lockstep batch run.",
+            "Sequences in each forward pass of the running lockstep batch.",
             new HistogramConfiguration { Buckets = [1, 2, 4, 8, 16, 32, 64, 128, 256] });
-        BatchSizeMax = f.CreateGauge("medlm_batch_size_max", "Largest lockstep batch run since the start.");
+        BatchSizeMax = f.CreateGauge("medlm_batch_size_max", "Most sequences in one forward pass since the start.");
         RunningSequences = f.CreateGauge("medlm_running_sequences", "Sequences in the batch running now.");
         Rejected = f.CreateCounter("medlm_requests_rejected_total",
             "Requests refused before generation, by reason.",

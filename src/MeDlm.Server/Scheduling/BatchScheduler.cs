@@ -203,7 +203,7 @@ internal sealed partial class BatchScheduler(
         {
             // The run blocks its thread: a dedicated one, not one of the pool's few, so that request
             // handlers (streams, disconnect detection) keep running meanwhile.
-            await Task.Factory.StartNew(() => model.Generator.RunContinuous(Take, _options.MaxBatchSize),
+            await Task.Factory.StartNew(() => model.Generator.RunContinuous(Take, _options.MaxBatchSize, onPass: ObservePass),
                 CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -246,14 +246,19 @@ internal sealed partial class BatchScheduler(
             {
                 job.MarkStarted(batchSize);
                 metrics.QueueWait.Observe(Stopwatch.GetElapsedTime(job.AcceptedTimestamp, job.StartedTimestamp).TotalSeconds);
-                metrics.BatchSize.Observe(batchSize);
-                if (batchSize > metrics.BatchSizeMax.Value)
-                {
-                    metrics.BatchSizeMax.Set(batchSize);
-                }
-                metrics.RunningSequences.Set(batchSize);
             },
         };
+    }
+
+    /// <summary>Every forward pass: how many sequences share it.</summary>
+    private void ObservePass(int sequences)
+    {
+        metrics.BatchSize.Observe(sequences);
+        if (sequences > metrics.BatchSizeMax.Value)
+        {
+            metrics.BatchSizeMax.Set(sequences);
+        }
+        metrics.RunningSequences.Set(sequences);
     }
 
     private void Done(GenerationJob job, GenerationResult result)

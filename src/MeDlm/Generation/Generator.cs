@@ -152,8 +152,10 @@ public sealed class Generator : IDisposable
     /// </summary>
     /// <param name="take">Requests to start now, at most the given count; empty when none is waiting.</param>
     /// <param name="maxBatchSize">Most sequences in one pass.</param>
+    /// <param name="onPass">Optional: called before every forward pass with the number of sequences in it.</param>
     /// <param name="ct">Cancels the whole run (also mid-pass); the sequences then get no outcome.</param>
-    public void RunContinuous(Func<int, IReadOnlyList<ContinuousRequest>> take, int maxBatchSize, CancellationToken ct = default)
+    public void RunContinuous(Func<int, IReadOnlyList<ContinuousRequest>> take, int maxBatchSize, Action<int>? onPass = null,
+        CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(take);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBatchSize);
@@ -209,6 +211,7 @@ public sealed class Generator : IDisposable
                         return;
                     }
 
+                    onPass?.Invoke(running.Count);
                     _decoder.Step(ct, watching > 0 ? recorder : null);
                     foreach (GenerationStep step in recorder.Pending)
                     {

@@ -26,6 +26,7 @@ public sealed class ContinuousBatchingTests
 
         var results = new GenerationResult?[Requests.Length];
         var batchSizes = new List<int>();
+        var passSizes = new List<int>();
         int offered = 0;
         int calls = 0;
         // One new request on every other pass: the batch is never the same twice.
@@ -38,11 +39,14 @@ public sealed class ContinuousBatchingTests
             }
             int i = offered++;
             return [new ContinuousRequest(Requests[i], r => results[i] = r, e => throw e) { OnStarted = n => batchSizes.Add(n) }];
-        }, maxBatchSize: 3);
+        }, maxBatchSize: 3, onPass: passSizes.Add);
 
         Assert.Equal(Requests.Length, offered);
         Assert.Contains(3, batchSizes);
         Assert.All(batchSizes, n => Assert.InRange(n, 1, 3));
+        // Every sequence takes part in exactly its own passes: the rows of all passes add up to them.
+        Assert.All(passSizes, n => Assert.InRange(n, 1, 3));
+        Assert.Equal(alone.Sum(r => r.Stats.TotalPasses), passSizes.Sum());
         for (int i = 0; i < Requests.Length; i++)
         {
             GenerationResult r = Assert.IsType<GenerationResult>(results[i]);
