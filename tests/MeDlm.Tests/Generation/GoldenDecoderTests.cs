@@ -61,6 +61,24 @@ public sealed class GoldenDecoderTests
             GenerationResult alone = generator.Generate(requests[r]);
             AssertRow(package, rows[r], alone, $"{caseName} row {r} (alone)");
         }
+
+        // Continuous batching: one row joins the running batch per pass, so each row runs beside rows at
+        // other steps, and must still give the reference's tokens.
+        var joined = new GenerationResult?[rows.Length];
+        int offered = 0;
+        generator.RunContinuous(free =>
+        {
+            if (offered == rows.Length)
+            {
+                return [];
+            }
+            int i = offered++;
+            return [new ContinuousRequest(requests[i], result => joined[i] = result, e => throw e)];
+        }, maxBatchSize: rows.Length);
+        for (int r = 0; r < rows.Length; r++)
+        {
+            AssertRow(package, rows[r], Assert.IsType<GenerationResult>(joined[r]), $"{caseName} row {r} (continuous)");
+        }
     }
 
     private static GenerationRequest ToRequest(JsonElement golden, JsonElement row, int index)
