@@ -18,7 +18,7 @@ internal class ModelSettings : CommandSettings
     public string Device { get; set; } = "cpu";
 
     [CommandOption("--threads <N>")]
-    [Description("ONNX Runtime intra-op threads (0: one per physical core)")]
+    [Description("ONNX Runtime intra-op threads (0: one per available processor)")]
     [DefaultValue(0)]
     public int Threads { get; set; }
 

@@ -50,7 +50,7 @@ internal sealed class ModelServingOptionsValidator : IValidateOptions<ModelServi
         }
         if (o.IntraOpThreads < 0 || o.InterOpThreads < 0)
         {
-            failures.Add("Model:IntraOpThreads and Model:InterOpThreads must not be negative (0 lets ONNX Runtime choose).");
+            failures.Add("Model:IntraOpThreads and Model:InterOpThreads must not be negative (0 = the default: one intra-op thread per available processor, ONNX Runtime's choice across operators).");
         }
         if (o.Id.Length > 128 || o.Id.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
         {

@@ -21,7 +21,7 @@ public sealed class ModelServingOptions
     /// <summary>CUDA device ordinal.</summary>
     public int CudaDeviceId { get; set; }
 
-    /// <summary>Threads inside one ONNX Runtime operator; 0 lets ONNX Runtime choose.</summary>
+    /// <summary>Threads inside one ONNX Runtime operator; 0 = one per processor available to the process.</summary>
     public int IntraOpThreads { get; set; }
 
     /// <summary>Threads across independent operators; 0 lets ONNX Runtime choose.</summary>

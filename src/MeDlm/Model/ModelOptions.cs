@@ -12,7 +12,7 @@ public sealed class ModelOptions
     /// <summary>CUDA device ordinal for <see cref="Sessions.ExecutionProvider.Cuda"/> / <see cref="Sessions.ExecutionProvider.Auto"/>.</summary>
     public int CudaDeviceId { get; init; }
 
-    /// <summary>Threads inside one operator; 0 lets ONNX Runtime choose (one per physical core).</summary>
+    /// <summary>Threads inside one operator; 0 = one per processor available to the process (<see cref="Environment.ProcessorCount"/>, which honours CPU affinity and container quotas).</summary>
     public int IntraOpNumThreads { get; init; }
 
     /// <summary>Threads across independent operators; 0 lets ONNX Runtime choose.</summary>
