@@ -110,6 +110,31 @@ public class SamplingTests
         }
     }
 
+    [Fact]
+    public void Categorical_matches_reference_on_long_rows_with_many_ties()
+    {
+        // Logits on a coarse grid (many exact ties across the top-k / top-p boundary), rows of a few thousand.
+        var r = new Random(4004);
+        for (int it = 0; it < 120; it++)
+        {
+            int n = 1 + r.Next(3000);
+            var l = new float[n];
+            for (int v = 0; v < n; v++)
+            {
+                l[v] = r.Next(10) == 0 ? float.NegativeInfinity : r.Next(-12, 4) * 0.5f;
+            }
+            var banned = Gen.Banned(r, n);
+            double t = 0.3 + (1.5 * r.NextDouble());
+            int k = r.Next(3) == 0 ? 0 : 1 + r.Next(200);
+            double topP = r.Next(3) == 0 ? 1.0 : r.NextDouble();
+            double u = CounterRng.Uniform(CounterRng.Key((ulong)it, CounterRng.PurposeCategorical, 1, 0), 0);
+            var scratch = new ulong[n];
+            int expected = Reference.Categorical(l, t, k, topP, u, banned);
+            int got = Sampling.SampleCategorical(l, t, k, topP, u, scratch, banned);
+            Assert.True(expected == got, $"it {it}: n {n} t {t} k {k} p {topP} u {u}: {got} vs {expected}");
+        }
+    }
+
     [Theory]
     [InlineData(0, 1.0)]
     [InlineData(3, 1.0)]
