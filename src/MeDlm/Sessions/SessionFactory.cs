@@ -67,8 +67,9 @@ internal static class SessionFactory
     /// <summary>
     /// The intra-op pool size: the configured count, else one per processor this process may use.
     /// Not ONNX Runtime's own default (0): it counts the host's cores, ignoring a container's CPU quota,
-    /// and on the 2-vCPU development VM it ran the bundled model as slowly as one thread (bench: 363 vs
-    /// 539 tokens/s with 2 threads). <see cref="Environment.ProcessorCount"/> honours affinity and quotas.
+    /// and on the 2-vCPU development VM it ran the bundled model as fast as one thread (medlm bench,
+    /// alternating runs: 1 thread 291-344, 2 threads 364-380 tokens/s). <see cref="Environment.ProcessorCount"/>
+    /// honours affinity and quotas.
     /// </summary>
     internal static int IntraOpThreads(ModelOptions options) =>
         options.IntraOpNumThreads > 0 ? options.IntraOpNumThreads : Environment.ProcessorCount;
