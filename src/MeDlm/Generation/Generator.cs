@@ -181,6 +181,7 @@ public sealed class Generator : IDisposable
                         {
                             throw new InvalidOperationException($"take returned {joining.Count} requests for {free} free slots.");
                         }
+                        int admitted = 0;
                         for (int j = 0; j < joining.Count; j++)
                         {
                             ContinuousRequest entry = joining[j];
@@ -197,13 +198,12 @@ public sealed class Generator : IDisposable
                             running.Add(next++, entry);
                             watching += entry.OnStep is null ? 0 : 1;
                             _decoder.Admit(plan);
+                            admitted++;
                         }
-                        foreach (RowState row in _decoder.Rows)
+                        // Admit appends: the joiners are the last rows.
+                        foreach (RowState row in _decoder.Rows[^admitted..])
                         {
-                            if (row.MaskPasses == 0 && row.EditRounds == 0 && row.Stage != RowStage.Done)
-                            {
-                                running[row.Plan.RequestIndex].OnStarted?.Invoke(running.Count);
-                            }
+                            running[row.Plan.RequestIndex].OnStarted?.Invoke(running.Count);
                         }
                     }
                     if (running.Count == 0)
