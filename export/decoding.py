@@ -333,3 +333,155 @@ def llada_generate(model, prompts, gen_length, steps, ids: SpecialIds, block_len
                 if st["block"] == n_blocks:
                     st["done"] = True
     return traces
+
+
+# ---------------------------------------------------------------- stage 1: Dream
+
+PURPOSE_TRANSFER_COIN, PURPOSE_ALG_TEMP = 4, 5
+DREAM_ALGORITHMS = ("origin", "maskgit_plus", "topk_margin", "entropy")
+DREAM_ENTROPY_EPS = 1e-10
+
+
+def dream_timesteps(steps, eps=1e-3):
+    """linspace(1, eps, steps + 1) in float64 (numpy's formula; Dream's float32 torch.linspace can differ
+    in the last bit, which moves a transfer count by one in rare cases: see docs/dream-parity.md)."""
+    return np.linspace(1.0, eps, steps + 1)
+
+
+def dream_transfer_count(masks_left, step, steps, eps=1e-3):
+    """Dream's per-step count: int(m * (1 - s / t)) with t = t_i, s = t_(i+1); every mask at the last step."""
+    if step == steps - 1:
+        return masks_left
+    ts = dream_timesteps(steps, eps)
+    return int(min(max(np.floor(masks_left * (1.0 - ts[step + 1] / ts[step])), 0), masks_left))
+
+
+def shift_logits(logits_row):
+    """Dream's shift: position j is predicted by the logits of j - 1; position 0 keeps its own
+    (torch.cat([logits[:, :1], logits[:, :-1]], 1)), so the first response position reads the last prompt token."""
+    return torch.cat([logits_row[:1], logits_row[:-1]], 0)
+
+
+def dream_filtered_weights(l, temperature, top_p, top_k):
+    """Dream's sample_tokens filtering in float64, as unnormalised weights w (0 = filtered out):
+    logits / T (T > 0), then top-p, then top-k, on the order (logit desc, id asc)."""
+    l = l.double()
+    if temperature > 0:
+        l = l / temperature
+    finite = torch.isfinite(l)
+    if not bool(finite.any()):
+        return torch.zeros_like(l)
+    m = l[finite].max()
+    w = torch.where(finite, torch.exp(l - m), torch.zeros_like(l))
+    order = torch.sort(-l, stable=True).indices  # logit desc, ties to the lower id
+    keep = torch.ones_like(w, dtype=torch.bool)
+    keep &= finite
+    if top_p is not None and top_p < 1:
+        ws = w[order]
+        before = torch.cumsum(ws, 0) - ws  # mass of the tokens ahead in the order
+        drop_sorted = before > top_p * ws.sum()
+        drop = torch.zeros_like(keep)
+        drop[order] = drop_sorted
+        keep &= ~drop
+    if top_k is not None and top_k > 0:
+        drop = torch.ones_like(keep)
+        drop[order[:top_k]] = False
+        keep &= ~drop
+    return torch.where(keep, w, torch.zeros_like(w))
+
+
+def dream_sample_tokens(l, temperature, top_p, top_k, alg, seed, step, position):
+    """Dream's sample_tokens for one position: (confidence, x0). The categorical draw uses the counter RNG
+    (purpose 3): walk the kept tokens in ascending id order, first whose running weight exceeds u * total."""
+    w = dream_filtered_weights(l, temperature, top_p, top_k)
+    total = float(w.sum())
+    if total == 0.0:
+        return 0.0, int(torch.argmax(l))
+    probs = w / total
+    if temperature > 0:
+        u = float(rng_uniform(rng_key(seed, PURPOSE_SAMPLE, step, position), 0))
+        cum = torch.cumsum(w, 0)
+        hits = (cum > u * total).nonzero()
+        x0 = int(hits[0]) if len(hits) else int(w.nonzero()[-1])
+    else:
+        x0 = int(torch.argmax(probs))  # first maximum: ties to the lower id
+    if alg == "topk_margin":
+        top2 = torch.sort(probs, descending=True).values
+        conf = float(top2[0] - (top2[1] if top2.numel() > 1 else 0.0))
+    elif alg == "entropy":
+        conf = float((probs * torch.log(probs + DREAM_ENTROPY_EPS)).sum())
+    else:
+        conf = float(probs[x0])
+    return conf, x0
+
+
+def dream_select_alg_temp(conf, positions, k, alg_temp, seed, step):
+    """torch.multinomial(softmax(conf / alg_temp), k) without replacement, as k sequential draws with the
+    counter RNG (purpose 5, position 0, index = draw number): each walks the remaining positions in ascending
+    order and takes the first whose running weight exceeds u * remaining weight."""
+    c = torch.tensor([conf[i] for i in positions], dtype=torch.float64) / alg_temp
+    w = torch.exp(c - c.max())
+    remaining = list(range(len(positions)))
+    out = []
+    for j in range(k):
+        u = float(rng_uniform(rng_key(seed, PURPOSE_ALG_TEMP, step, 0), j))
+        total = float(sum(float(w[r]) for r in remaining))
+        acc, pick = 0.0, remaining[-1]
+        for r in remaining:
+            acc += float(w[r])
+            if acc > u * total:
+                pick = r
+                break
+        remaining.remove(pick)
+        out.append(positions[pick])
+    return out
+
+
+def dream_generate(model, prompts, gen_length, steps, ids: SpecialIds, alg="maskgit_plus", temperature=0.0,
+                   top_p=None, top_k=None, alg_temp=None, eps=1e-3, seeds=None):
+    """Dream's diffusion_generate / _sample (generation_utils.py) on a right-padded batch with per-row prompt
+    lengths: shifted logits, the linspace(1, eps, steps + 1) schedule, algorithms origin / maskgit_plus /
+    topk_margin / entropy, alg_temp, temperature with top-p then top-k. Randomness from the counter RNG,
+    keyed per row; a row with no mask left stops (Dream runs its remaining steps without changing it)."""
+    if alg not in DREAM_ALGORITHMS:
+        raise ValueError(f"alg {alg!r} not in {DREAM_ALGORITHMS}")
+    seeds = seeds or [0] * len(prompts)
+    ts = dream_timesteps(steps, eps)
+    rows = [list(p) + [ids.mask] * gen_length for p in prompts]
+    traces = [RowTrace(len(p), rows[b]) for b, p in enumerate(prompts)]
+    for i in range(steps):
+        active = [b for b in range(len(rows)) if ids.mask in rows[b]]
+        if not active:
+            break
+        logits, _ = _forward(model, [rows[b] for b in active], ids.pad)
+        for j, b in enumerate(active):
+            row, tr = rows[b], traces[b]
+            n = len(row)
+            l = shift_logits(logits[j, :n])
+            masked = [p for p in range(n) if row[p] == ids.mask]
+            step = tr.mask_passes
+            if alg == "origin":
+                p_transfer = 1.0 - ts[i + 1] / ts[i] if i < steps - 1 else 1.0
+                pos = [p for p in masked
+                       if rng_uniform(rng_key(seeds[b], PURPOSE_TRANSFER_COIN, step, p), 0) < p_transfer]
+                for p in pos:
+                    row[p] = dream_sample_tokens(l[p], temperature, top_p, top_k, alg, seeds[b], step, p)[1]
+            else:
+                conf, x0 = {}, {}
+                for p in masked:
+                    conf[p], x0[p] = dream_sample_tokens(l[p], temperature, top_p, top_k, alg, seeds[b], step, p)
+                k = dream_transfer_count(len(masked), i, steps, eps)
+                if k == 0:
+                    pos = []
+                elif alg_temp is None or alg_temp == 0:
+                    scores = torch.full((n,), float("-inf"), dtype=torch.float64)
+                    for p in masked:
+                        scores[p] = conf[p]
+                    pos = top_positions(scores, k)
+                else:
+                    pos = dream_select_alg_temp(conf, masked, k, alg_temp, seeds[b], step)
+                for p in pos:
+                    row[p] = x0[p]
+            tr.commits.append(sorted(pos))
+            tr.mask_passes += 1
+    return traces
