@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MeDlm.Decoding.Dream;
 using MeDlm.Kernels;
 using MeDlm.Model;
 using MeDlm.Sessions;
@@ -39,7 +40,8 @@ internal sealed class BatchDecoder
     private readonly ModelRunner _runner;
     private readonly SpecialTokens _ids;
     private readonly int _vocab;
-    private readonly Stack<RowState> _free = []; // row states to reuse: their buffers keep their sizes
+    private readonly Stack<RowState> _free = [];
+    private DreamStep? _dream; // created with the first Dream row // row states to reuse: their buffers keep their sizes
     private RowState[] _rows = [];
     private int _count;
 
@@ -234,7 +236,7 @@ internal sealed class BatchDecoder
     private void StartBlock(RowState row)
     {
         RowPlan plan = row.Plan;
-        if (plan.Algorithm == DecodingAlgorithm.Threshold)
+        if (plan.Algorithm == DecodingAlgorithm.Threshold || DecodingAlgorithms.IsDream(plan.Algorithm))
         {
             return;
         }
@@ -248,6 +250,11 @@ internal sealed class BatchDecoder
     private void UnmaskPass(RowState row, int seq, IDecodeObserver? observer)
     {
         RowPlan plan = row.Plan;
+        if (DecodingAlgorithms.IsDream(plan.Algorithm))
+        {
+            DreamPass(row, seq, observer);
+            return;
+        }
         int n = row.Length;
         int v = _vocab;
         ReadOnlySpan<float> logits = _runner.TopK > 0 ? default : _runner.Logits;
@@ -328,6 +335,29 @@ internal sealed class BatchDecoder
             return;
         }
         FinishStageOne(row, observer);
+    }
+
+    /// <summary>A Dream pass (Decoding/Dream/DreamStep.cs); stage 1 ends after its steps or when no mask is left.</summary>
+    private void DreamPass(RowState row, int seq, IDecodeObserver? observer)
+    {
+        _dream ??= new DreamStep(_vocab);
+        int n = row.Length;
+        Span<long> tokens = row.Tokens.AsSpan(0, n);
+        Span<int> selected = row.Selected.AsSpan(0, n);
+        int count = _dream.Pass(row, _runner.Logits.Slice(row.BatchRow * seq * _vocab, n * _vocab), _vocab, _ids.Mask, selected);
+        for (int j = 0; j < count; j++)
+        {
+            int i = selected[j];
+            tokens[i] = row.X0[i];
+            row.CommitPositions.Add(i);
+        }
+        row.CommitCounts.Add(count);
+        row.MaskPasses++;
+        observer?.OnUnmask(row, selected[..count]);
+        if (row.MaskPasses == row.Plan.MaskSteps || !tokens.Contains((long)_ids.Mask))
+        {
+            FinishStageOne(row, observer);
+        }
     }
 
     /// <summary>x0 and confidence of every masked candidate from the full logits (fast float32 kernel when greedy).</summary>

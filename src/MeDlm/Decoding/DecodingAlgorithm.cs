@@ -17,20 +17,41 @@ public enum DecodingAlgorithm
 
     /// <summary>Fast-dLLM threshold decoding: every masked position of the block with confidence &gt;= tau, at least one.</summary>
     Threshold,
+
+    /// <summary>Dream <c>origin</c>: each mask is revealed with probability 1 - s/t (counter RNG), its token sampled.</summary>
+    Origin,
+
+    /// <summary>Dream <c>maskgit_plus</c>: top-k positions by the (filtered) probability of the prediction.</summary>
+    MaskGitPlus,
+
+    /// <summary>Dream <c>topk_margin</c>: top-k positions by p1 - p2.</summary>
+    TopKMargin,
+
+    /// <summary>Dream <c>entropy</c>: top-k positions by Σ p log(p + 1e-10) (the negative entropy).</summary>
+    Entropy,
 }
 
 /// <summary>Names of <see cref="DecodingAlgorithm"/> as used in manifests and by the Python reference.</summary>
 public static class DecodingAlgorithms
 {
-    /// <summary>The manifest / reference name: <c>medlm</c>, <c>low_confidence</c>, <c>random</c>, <c>threshold</c>.</summary>
+    /// <summary>The manifest / reference name: <c>medlm</c>, <c>low_confidence</c>, <c>random</c>, <c>threshold</c>,
+    /// and Dream's <c>origin</c>, <c>maskgit_plus</c>, <c>topk_margin</c>, <c>entropy</c>.</summary>
     public static string Name(DecodingAlgorithm algorithm) => algorithm switch
     {
         DecodingAlgorithm.MeDlm => "medlm",
         DecodingAlgorithm.LowConfidence => "low_confidence",
         DecodingAlgorithm.Random => "random",
         DecodingAlgorithm.Threshold => "threshold",
+        DecodingAlgorithm.Origin => "origin",
+        DecodingAlgorithm.MaskGitPlus => "maskgit_plus",
+        DecodingAlgorithm.TopKMargin => "topk_margin",
+        DecodingAlgorithm.Entropy => "entropy",
         _ => throw new ArgumentOutOfRangeException(nameof(algorithm)),
     };
+
+    /// <summary>Whether the algorithm is one of Dream's (shifted-logits packages decode with these only).</summary>
+    public static bool IsDream(DecodingAlgorithm algorithm) =>
+        algorithm is DecodingAlgorithm.Origin or DecodingAlgorithm.MaskGitPlus or DecodingAlgorithm.TopKMargin or DecodingAlgorithm.Entropy;
 
     /// <summary>Parses a manifest / reference name (case-insensitive; also accepts the enum names).</summary>
     public static bool TryParse(string? name, out DecodingAlgorithm algorithm)
@@ -48,6 +69,18 @@ public static class DecodingAlgorithms
                 return true;
             case "threshold":
                 algorithm = DecodingAlgorithm.Threshold;
+                return true;
+            case "origin":
+                algorithm = DecodingAlgorithm.Origin;
+                return true;
+            case "maskgit_plus" or "maskgitplus":
+                algorithm = DecodingAlgorithm.MaskGitPlus;
+                return true;
+            case "topk_margin" or "topkmargin":
+                algorithm = DecodingAlgorithm.TopKMargin;
+                return true;
+            case "entropy":
+                algorithm = DecodingAlgorithm.Entropy;
                 return true;
             default:
                 algorithm = default;

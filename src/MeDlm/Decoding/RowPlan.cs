@@ -94,6 +94,18 @@ internal sealed class RowPlan
     /// <summary>Longest a row may grow through insertions.</summary>
     public int LengthCap { get; }
 
+    /// <summary>Dream top-p (1: off).</summary>
+    public double TopP { get; init; } = 1.0;
+
+    /// <summary>Dream top-k (0: off).</summary>
+    public int TopK { get; init; }
+
+    /// <summary>Dream alg_temp (0: greedy position selection).</summary>
+    public double AlgTemp { get; init; }
+
+    /// <summary>Dream's schedule end point eps of linspace(1, eps, steps + 1).</summary>
+    public double Eps { get; init; } = 1e-3;
+
     /// <summary>Cancels this row alone: it leaves the batch before the next pass.</summary>
     public CancellationToken Cancellation { get; init; }
 

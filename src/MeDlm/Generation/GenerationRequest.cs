@@ -42,7 +42,7 @@ public sealed class GenerationRequest
     /// <summary>Semi-autoregressive block length; must divide G (default: G, one block).</summary>
     public int? BlockLength { get; init; }
 
-    /// <summary>Gumbel-max sampling temperature for stage 1; 0 is greedy (default: the manifest's).</summary>
+    /// <summary>Stage-1 sampling temperature (Gumbel-max; Dream: categorical after top-p / top-k); 0 is greedy (default: the manifest's).</summary>
     public double? Temperature { get; init; }
 
     /// <summary>Classifier-free guidance scale s &gt;= 0; with s &gt; 0 each pass adds an unconditional row.</summary>
@@ -59,6 +59,18 @@ public sealed class GenerationRequest
 
     /// <summary>LLaDA <c>confidence_eos_eot_inf</c>: PAD/EOS and END get zero confidence in stage 1 (only END with a temperature).</summary>
     public bool ConfidenceEosEotInf { get; init; }
+
+    /// <summary>Dream top-p in (0, 1] (1: off; default: the manifest's). Dream packages only.</summary>
+    public double? TopP { get; init; }
+
+    /// <summary>Dream top-k &gt;= 0 (0: off; default: the manifest's). Dream packages only.</summary>
+    public int? TopK { get; init; }
+
+    /// <summary>Dream alg_temp &gt;= 0: positions drawn from softmax(confidence / alg_temp) (0: the top ones). Dream packages only.</summary>
+    public double? AlgTemp { get; init; }
+
+    /// <summary>Dream's schedule end point eps in (0, 1) of linspace(1, eps, steps + 1) (default: the manifest's, else 1e-3).</summary>
+    public double? Eps { get; init; }
 
     /// <summary>Longest the sequence (prompt + response) may grow through insertions (default: the model's max_sequence_length).</summary>
     public int? LengthCap { get; init; }

@@ -26,6 +26,8 @@ internal static class RequestPlanner
 
         DecodingAlgorithm algorithm = request.Algorithm ?? d.Algorithm;
         Require(Enum.IsDefined(algorithm), $"Unknown algorithm {algorithm} ({who}).");
+        bool dream = m.ShiftedLogits;
+        DreamSettings dreamSettings = DreamPlanner.Resolve(m, request, algorithm, who);
 
         double budget = request.Budget ?? d.Budget;
         Require(budget > 0 && budget <= 1, $"Budget must be in (0, 1] ({who} has {budget}).");
@@ -49,7 +51,11 @@ internal static class RequestPlanner
             throw new ArgumentException($"GenLength {genLength} is not divisible by BlockLength {blockLength} ({who}).", nameof(request));
         }
         int blocks = genLength / blockLength;
-        if (algorithm != DecodingAlgorithm.Threshold)
+        if (dream)
+        {
+            DreamPlanner.CheckSteps(request, genLength, blockLength, maskSteps, who);
+        }
+        else if (algorithm != DecodingAlgorithm.Threshold)
         {
             if (maskSteps > genLength)
             {
@@ -91,6 +97,10 @@ internal static class RequestPlanner
             lengthCap, m.SpecialTokens)
         {
             Cancellation = request.CancellationToken,
+            TopP = dreamSettings.TopP,
+            TopK = dreamSettings.TopK,
+            AlgTemp = dreamSettings.AlgTemp,
+            Eps = dreamSettings.Eps,
         };
     }
 

@@ -21,7 +21,9 @@ namespace MeDlm.Kernels;
 /// </code>
 /// <para>Purposes: <see cref="PurposeGumbel"/> = 1 (Gumbel noise, index = token id),
 /// <see cref="PurposeRemask"/> = 2 (random remasking score, index = 0),
-/// <see cref="PurposeCategorical"/> = 3 (categorical sampling draw, index = 0).
+/// <see cref="PurposeCategorical"/> = 3 (categorical sampling draw, index = 0),
+/// <see cref="PurposeDreamTransfer"/> = 4 (Dream origin's reveal coin, index = 0),
+/// <see cref="PurposeDreamAlgTemp"/> = 5 (Dream alg_temp position draws, position 0, index = draw number).
 /// <c>step</c> is the sequence's own forward-pass index (0-based) and <c>position</c> the absolute
 /// position in the sequence (prompt included).</para>
 /// <para>Range: in float64 the sum <c>(m + 0.5)</c> is exact for m &lt; 2^52 and rounds to even above,
@@ -40,6 +42,12 @@ public static class CounterRng
 
     /// <summary>Purpose 3: categorical sampling draw; index = 0.</summary>
     public const ulong PurposeCategorical = 3;
+
+    /// <summary>Purpose 4: Dream <c>origin</c>'s reveal coin of a masked position; index = 0.</summary>
+    public const ulong PurposeDreamTransfer = 4;
+
+    /// <summary>Purpose 5: Dream <c>alg_temp</c> position draws; position = 0, index = draw number.</summary>
+    public const ulong PurposeDreamAlgTemp = 5;
 
     private const ulong SeedSalt = 0x9E3779B97F4A7C15UL;
     private const double TwoPowMinus53 = 1.0 / 9007199254740992.0;

@@ -20,7 +20,20 @@ public sealed record GenerationDefaults(
     DecodingAlgorithm Algorithm,
     int BlockLength,
     double Temperature,
-    double Threshold);
+    double Threshold)
+{
+    /// <summary>Dream top-p (1: off; <c>generation.top_p</c>).</summary>
+    public double TopP { get; init; } = 1.0;
+
+    /// <summary>Dream top-k (0: off; <c>generation.top_k</c>).</summary>
+    public int TopK { get; init; }
+
+    /// <summary>Dream alg_temp (0: greedy position selection; <c>generation.alg_temp</c>).</summary>
+    public double AlgTemp { get; init; }
+
+    /// <summary>Dream's schedule end point (<c>generation.eps</c>, default 1e-3).</summary>
+    public double Eps { get; init; } = 1e-3;
+}
 
 /// <summary>
 /// The parsed and validated <c>medlm.json</c> of a model package (DESIGN §3). Only the runtime-relevant
@@ -151,17 +164,20 @@ public sealed class ModelManifest
         }
         string name = r.String(root, "name");
         string architecture = r.String(root, "architecture");
-        if (architecture is not ("medlm" or "llada"))
+        if (architecture is not ("medlm" or "llada" or "dream"))
         {
-            throw r.Fail($"architecture \"{architecture}\" is not supported (expected \"medlm\" or \"llada\")");
+            throw r.Fail($"architecture \"{architecture}\" is not supported (expected \"medlm\", \"llada\" or \"dream\")");
         }
         int vocab = r.PositiveInt(root, "vocab_size");
         int hidden = r.PositiveInt(root, "hidden_size");
         int maxSeq = r.PositiveInt(root, "max_sequence_length");
         bool shifted = r.Bool(root, "shifted_logits");
-        if (shifted)
+        bool dream = architecture == "dream";
+        if (shifted != dream)
         {
-            throw r.Fail("shifted_logits true (Dream-style models) is not supported by this runtime yet");
+            throw r.Fail(dream
+                ? "architecture \"dream\" needs shifted_logits true (position j is predicted by the logits of j - 1)"
+                : $"shifted_logits true is only supported for architecture \"dream\" (this package says \"{architecture}\")");
         }
         string dtype = r.String(root, "dtype");
         if (dtype is not ("float32" or "float16"))
@@ -191,9 +207,13 @@ public sealed class ModelManifest
         {
             throw r.Fail("architecture \"medlm\" needs graphs.edit_head (use architecture \"llada\" for a stage-1-only model)");
         }
-        if (architecture == "llada" && editFile is not null)
+        if (architecture is "llada" or "dream" && editFile is not null)
         {
-            throw r.Fail("architecture \"llada\" must not declare graphs.edit_head (use \"medlm\")");
+            throw r.Fail($"architecture \"{architecture}\" must not declare graphs.edit_head (use \"medlm\")");
+        }
+        if (dream && outputs == "topk")
+        {
+            throw r.Fail("architecture \"dream\" needs graphs.denoiser.outputs \"full\" (Dream's confidences and filters read whole rows)");
         }
 
         JsonElement st = r.Object(root, "special_tokens");
@@ -224,7 +244,7 @@ public sealed class ModelManifest
         }
 
         ChatTemplate template = ChatTemplate.FromManifest(root.TryGetProperty("chat_template", out JsonElement ct) ? ct : null, path);
-        GenerationDefaults gen = ReadGeneration(r, root, maxSeq, needEdit);
+        GenerationDefaults gen = ReadGeneration(r, root, maxSeq, needEdit, dream);
         if (topK > 0 && gen.Temperature > 0)
         {
             throw r.Fail($"generation.temperature {gen.Temperature} needs full logits, but graphs.denoiser.outputs is \"topk\" (greedy only)");
@@ -274,7 +294,7 @@ public sealed class ModelManifest
         return (k, [.. ids]);
     }
 
-    private static GenerationDefaults ReadGeneration(Reader r, JsonElement root, int maxSeq, bool hasEditHead)
+    private static GenerationDefaults ReadGeneration(Reader r, JsonElement root, int maxSeq, bool hasEditHead, bool dream)
     {
         const string P = "generation.";
         JsonElement g = r.Object(root, "generation");
@@ -293,10 +313,16 @@ public sealed class ModelManifest
         {
             throw r.Fail($"generation.edit_share {editShare} must be in [0, 1)");
         }
-        string algorithmName = r.OptionalString(g, "algorithm", P) ?? "medlm";
+        string algorithmName = r.OptionalString(g, "algorithm", P) ?? (dream ? "entropy" : "medlm");
         if (!DecodingAlgorithms.TryParse(algorithmName, out DecodingAlgorithm algorithm))
         {
-            throw r.Fail($"generation.algorithm \"{algorithmName}\" is not one of medlm, low_confidence, random, threshold");
+            throw r.Fail($"generation.algorithm \"{algorithmName}\" is not one of medlm, low_confidence, random, threshold, origin, maskgit_plus, topk_margin, entropy");
+        }
+        if (DecodingAlgorithms.IsDream(algorithm) != dream)
+        {
+            throw r.Fail(dream
+                ? $"generation.algorithm \"{algorithmName}\" does not decode a Dream package (use origin, maskgit_plus, topk_margin or entropy)"
+                : $"generation.algorithm \"{algorithmName}\" is a Dream algorithm, which needs architecture \"dream\" (shifted logits)");
         }
         int block = g.TryGetProperty("block_length", out JsonElement b) && b.ValueKind != JsonValueKind.Null
             ? r.PositiveInt(g, "block_length", P)
@@ -315,7 +341,41 @@ public sealed class ModelManifest
         {
             throw r.Fail($"generation.threshold {threshold} must be in (0, 1]");
         }
-        return new GenerationDefaults(genLength, budget, editShare, algorithm, block, temperature, threshold);
+        double topP = r.Number(g, "top_p", P, 1.0);
+        if (!(topP > 0 && topP <= 1))
+        {
+            throw r.Fail($"generation.top_p {topP} must be in (0, 1]");
+        }
+        double topKValue = r.Number(g, "top_k", P, 0.0);
+        if (!(topKValue >= 0 && topKValue <= int.MaxValue) || topKValue != Math.Floor(topKValue))
+        {
+            throw r.Fail($"generation.top_k {topKValue} must be a whole number >= 0 (0: off)");
+        }
+        double algTemp = r.Number(g, "alg_temp", P, 0.0);
+        if (!(algTemp >= 0) || double.IsInfinity(algTemp))
+        {
+            throw r.Fail($"generation.alg_temp {algTemp} must be a finite number >= 0");
+        }
+        double eps = r.Number(g, "eps", P, 1e-3);
+        if (!(eps > 0 && eps < 1))
+        {
+            throw r.Fail($"generation.eps {eps} must be in (0, 1)");
+        }
+        if (!dream && (topP < 1 || topKValue > 0 || algTemp > 0))
+        {
+            throw r.Fail("generation.top_p, top_k and alg_temp are Dream settings (architecture \"dream\")");
+        }
+        if (dream && block != genLength)
+        {
+            throw r.Fail($"generation.block_length {block} must equal gen_length {genLength}: Dream decodes one block");
+        }
+        return new GenerationDefaults(genLength, budget, editShare, algorithm, block, temperature, threshold)
+        {
+            TopP = topP,
+            TopK = (int)topKValue,
+            AlgTemp = algTemp,
+            Eps = eps,
+        };
     }
 
     /// <summary>Typed access to manifest values with uniform error messages.</summary>
