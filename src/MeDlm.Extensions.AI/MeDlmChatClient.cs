@@ -190,7 +190,7 @@ public sealed class MeDlmChatClient : IChatClient
         {
             throw new ArgumentException($"The model '{requested}' is not served by this client; it runs '{ModelId}'.", nameof(options));
         }
-        RejectUnsupported(options);
+        RejectUnsupported(options, _generator.Package.Manifest.ShiftedLogits);
 
         ModelPackage package = _generator.Package;
         List<MeDlmChatMessage> turns = Conversation(messages, options?.Instructions);
@@ -221,6 +221,10 @@ public sealed class MeDlmChatClient : IChatClient
             Temperature = temperature,
             CfgScale = Number(extra, MeDlmChatOptions.CfgScale) ?? baseline?.CfgScale ?? 0,
             Threshold = Number(extra, MeDlmChatOptions.Threshold) ?? baseline?.Threshold,
+            TopP = options?.TopP ?? baseline?.TopP,
+            TopK = options?.TopK ?? baseline?.TopK,
+            AlgTemp = Number(extra, MeDlmChatOptions.AlgTemp) ?? baseline?.AlgTemp,
+            Eps = Number(extra, MeDlmChatOptions.Eps) ?? baseline?.Eps,
             Seed = options?.Seed ?? baseline?.Seed ?? 0,
             LogitsEosInf = baseline?.LogitsEosInf ?? false,
             ConfidenceEosEotInf = baseline?.ConfidenceEosEotInf ?? false,
@@ -242,7 +246,7 @@ public sealed class MeDlmChatClient : IChatClient
         return new PreparedRequest(request, stop, streamDenoising, "medlm-" + Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow);
     }
 
-    private static void RejectUnsupported(ChatOptions? options)
+    private static void RejectUnsupported(ChatOptions? options, bool dream)
     {
         if (options is null)
         {
@@ -256,13 +260,14 @@ public sealed class MeDlmChatClient : IChatClient
         {
             throw new NotSupportedException("Only text responses are supported (ResponseFormat must be null or Text).");
         }
-        if (options.TopP is { } topP && topP != 1f)
+        // Dream packages honour TopP and TopK (Dream's sample_tokens); the others sample with Temperature alone.
+        if (!dream && options.TopP is { } topP && topP != 1f)
         {
-            throw new NotSupportedException("TopP is not supported (MeDlm samples with Temperature only); leave it unset or 1.");
+            throw new NotSupportedException("TopP is honoured for Dream packages only (this model samples with Temperature alone); leave it unset or 1.");
         }
-        if (options.TopK is not null)
+        if (!dream && options.TopK is not null)
         {
-            throw new NotSupportedException("TopK is not supported (MeDlm samples with Temperature only); leave it unset.");
+            throw new NotSupportedException("TopK is honoured for Dream packages only (this model samples with Temperature alone); leave it unset.");
         }
         if (options.FrequencyPenalty is { } f && f != 0f || options.PresencePenalty is { } p && p != 0f)
         {

@@ -18,7 +18,8 @@ public static class MeDlmChatOptions
     /// <summary>Stage-2 edit rounds (0 = mask only); overrides the budget's share.</summary>
     public const string EditRounds = "edit_rounds";
 
-    /// <summary>The stage-1 algorithm: <c>medlm</c>, <c>low_confidence</c>, <c>random</c> or <c>threshold</c>.</summary>
+    /// <summary>The stage-1 algorithm: <c>medlm</c>, <c>low_confidence</c>, <c>random</c> or <c>threshold</c>;
+    /// Dream packages: <c>origin</c>, <c>maskgit_plus</c>, <c>topk_margin</c> or <c>entropy</c>.</summary>
     public const string Algorithm = "algorithm";
 
     /// <summary>Semi-autoregressive block length; must divide the generation length.</summary>
@@ -26,6 +27,12 @@ public static class MeDlmChatOptions
 
     /// <summary>Confidence threshold of the <c>threshold</c> algorithm, in (0, 1].</summary>
     public const string Threshold = "threshold";
+
+    /// <summary>Dream packages: positions drawn from softmax(confidence / alg_temp) (0 = the most confident).</summary>
+    public const string AlgTemp = "alg_temp";
+
+    /// <summary>Dream packages: end point eps of the timestep schedule linspace(1, eps, steps + 1).</summary>
+    public const string Eps = "eps";
 
     /// <summary>Classifier-free guidance scale (0 = none).</summary>
     public const string CfgScale = "cfg_scale";

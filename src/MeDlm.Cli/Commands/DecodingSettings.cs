@@ -25,7 +25,7 @@ internal class DecodingSettings : ModelSettings
     public int? EditSteps { get; set; }
 
     [CommandOption("-a|--algorithm <NAME>")]
-    [Description("Stage-1 algorithm: medlm, low-confidence, random or threshold (default: the model's)")]
+    [Description("Stage-1 algorithm: medlm, low-confidence, random or threshold; Dream packages: origin, maskgit-plus, topk-margin or entropy (default: the model's)")]
     public string? Algorithm { get; set; }
 
     [CommandOption("--block-length <N>")]
@@ -44,6 +44,22 @@ internal class DecodingSettings : ModelSettings
     [CommandOption("--threshold <TAU>")]
     [Description("Confidence threshold of the threshold algorithm")]
     public double? Threshold { get; set; }
+
+    [CommandOption("--top-p <P>")]
+    [Description("Dream packages: nucleus filter of the sampled distribution, in (0, 1] (1: off)")]
+    public double? TopP { get; set; }
+
+    [CommandOption("--top-k <K>")]
+    [Description("Dream packages: keep the K most likely tokens (0: off)")]
+    public int? TopK { get; set; }
+
+    [CommandOption("--alg-temp <T>")]
+    [Description("Dream packages: draw the positions to commit from softmax(confidence / T) (0: the most confident)")]
+    public double? AlgTemp { get; set; }
+
+    [CommandOption("--eps <EPS>")]
+    [Description("Dream packages: end point of the timestep schedule linspace(1, eps, steps + 1), in (0, 1)")]
+    public double? Eps { get; set; }
 
     [CommandOption("-s|--seed <N>")]
     [Description("Seed of the counter RNG (temperature, random remasking)")]
@@ -89,7 +105,7 @@ internal class DecodingSettings : ModelSettings
         {
             if (!TryParseAlgorithm(Algorithm, out DecodingAlgorithm a))
             {
-                return ValidationResult.Error($"--algorithm must be medlm, low-confidence, random or threshold (got '{Algorithm}')");
+                return ValidationResult.Error($"--algorithm must be medlm, low-confidence, random, threshold, origin, maskgit-plus, topk-margin or entropy (got '{Algorithm}')");
             }
             AlgorithmValue = a;
         }
@@ -120,6 +136,22 @@ internal class DecodingSettings : ModelSettings
         if (Threshold is { } tau && !(tau > 0 && tau <= 1))
         {
             return ValidationResult.Error($"--threshold must be in (0, 1] (got {tau})");
+        }
+        if (TopP is { } p && !(p > 0 && p <= 1))
+        {
+            return ValidationResult.Error($"--top-p must be in (0, 1] (got {p})");
+        }
+        if (TopK is < 0)
+        {
+            return ValidationResult.Error($"--top-k must be >= 0 (got {TopK})");
+        }
+        if (AlgTemp is { } at && !(at >= 0 && double.IsFinite(at)))
+        {
+            return ValidationResult.Error($"--alg-temp must be a finite number >= 0 (got {at})");
+        }
+        if (Eps is { } e && !(e > 0 && e < 1))
+        {
+            return ValidationResult.Error($"--eps must be in (0, 1) (got {e})");
         }
         if (Raw && System is not null)
         {

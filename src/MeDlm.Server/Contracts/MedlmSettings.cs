@@ -29,6 +29,15 @@ public sealed record MedlmSettings
     /// <summary>Confidence threshold of the <c>threshold</c> algorithm, in (0, 1].</summary>
     public double? Threshold { get; init; }
 
+    /// <summary>Dream top-k (0: off); Dream packages only.</summary>
+    public int? TopK { get; init; }
+
+    /// <summary>Dream alg_temp (0: the most confident positions); Dream packages only.</summary>
+    public double? AlgTemp { get; init; }
+
+    /// <summary>Dream's schedule end point eps, in (0, 1); Dream packages only.</summary>
+    public double? Eps { get; init; }
+
     /// <summary>When streaming: also send the canvas after every step, with the edits of each round.</summary>
     public bool StreamDenoising { get; init; }
 }

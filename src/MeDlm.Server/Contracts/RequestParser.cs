@@ -32,6 +32,7 @@ public static class RequestParser
             Model = r.String("model"),
             MaxTokens = r.Int("max_tokens"),
             Temperature = ReadTemperature(r),
+            TopP = ReadTopP(r),
             Seed = r.Long("seed"),
             Stop = ReadStop(r, maxStopSequences),
             Stream = r.Bool("stream") ?? false,
@@ -64,6 +65,7 @@ public static class RequestParser
             Model = r.String("model"),
             MaxTokens = maxCompletionTokens ?? maxTokens,
             Temperature = ReadTemperature(r),
+            TopP = ReadTopP(r),
             Seed = r.Long("seed"),
             Stop = ReadStop(r, maxStopSequences),
             Stream = r.Bool("stream") ?? false,
@@ -111,7 +113,6 @@ public static class RequestParser
     private static void RejectUnsupported(FieldReader r)
     {
         r.RequireNeutral("n", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int n) && n == 1, "n other than 1 is not supported; send one request per choice");
-        r.RequireNeutral("top_p", v => v.ValueKind == JsonValueKind.Number && v.GetDouble() == 1.0, "top_p is not supported (this server samples with temperature only); leave it out or send 1");
         r.RequireNeutral("presence_penalty", IsZero, "presence_penalty is not supported; leave it out or send 0");
         r.RequireNeutral("frequency_penalty", IsZero, "frequency_penalty is not supported; leave it out or send 0");
         r.RequireNeutral("logit_bias", v => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(), "logit_bias is not supported");
@@ -131,6 +132,17 @@ public static class RequestParser
             throw ApiException.Invalid("temperature", $"temperature must be between 0 and 2, got {Format(t.Value)}");
         }
         return t;
+    }
+
+    // Range only: whether the model honours top_p (Dream packages) is the planner's question.
+    private static double? ReadTopP(FieldReader r)
+    {
+        double? p = r.Double("top_p");
+        if (p is { } v && !(v > 0 && v <= 1))
+        {
+            throw ApiException.Invalid("top_p", $"top_p must be in (0, 1], got {Format(v)}");
+        }
+        return p;
     }
 
     private static bool ReadIncludeUsage(FieldReader r)
@@ -274,7 +286,7 @@ public static class RequestParser
             return MedlmSettings.None;
         }
         var m = new FieldReader(medlm, "medlm.");
-        string[] known = ["budget", "mask_steps", "edit_rounds", "algorithm", "block_length", "threshold", "stream_denoising"];
+        string[] known = ["budget", "mask_steps", "edit_rounds", "algorithm", "block_length", "threshold", "top_k", "alg_temp", "eps", "stream_denoising"];
         foreach (JsonProperty p in medlm.EnumerateObject())
         {
             if (Array.IndexOf(known, p.Name) < 0)
@@ -287,7 +299,7 @@ public static class RequestParser
         {
             algorithm = DecodingAlgorithms.TryParse(name, out DecodingAlgorithm a)
                 ? a
-                : throw ApiException.Invalid("medlm.algorithm", $"medlm.algorithm \"{name}\" is not one of medlm, low_confidence, random, threshold");
+                : throw ApiException.Invalid("medlm.algorithm", $"medlm.algorithm \"{name}\" is not one of medlm, low_confidence, random, threshold, origin, maskgit_plus, topk_margin, entropy");
         }
         return new MedlmSettings
         {
@@ -297,6 +309,9 @@ public static class RequestParser
             Algorithm = algorithm,
             BlockLength = m.Int("block_length"),
             Threshold = m.Double("threshold"),
+            TopK = m.Int("top_k"),
+            AlgTemp = m.Double("alg_temp"),
+            Eps = m.Double("eps"),
             StreamDenoising = m.Bool("stream_denoising") ?? false,
         };
     }

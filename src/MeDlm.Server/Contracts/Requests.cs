@@ -14,6 +14,9 @@ public abstract record GenerationRequestBody
     /// <summary>Sampling temperature; null takes the model's default (greedy for the bundled model).</summary>
     public double? Temperature { get; init; }
 
+    /// <summary>OpenAI <c>top_p</c>: honoured for Dream packages; other models accept only 1.</summary>
+    public double? TopP { get; init; }
+
     /// <summary>Seed of the sampler; null draws one.</summary>
     public long? Seed { get; init; }
 

@@ -30,6 +30,18 @@ public sealed record PlannedSequence(
     double Threshold,
     long Seed)
 {
+    /// <summary>Dream settings (null: the model's default; always null for other models).</summary>
+    public double? TopP { get; init; }
+
+    /// <summary>Dream top-k.</summary>
+    public int? TopK { get; init; }
+
+    /// <summary>Dream alg_temp.</summary>
+    public double? AlgTemp { get; init; }
+
+    /// <summary>Dream eps.</summary>
+    public double? Eps { get; init; }
+
     /// <summary>The generator request, with the job's cancellation token on it.</summary>
     public GenerationRequest ToRequest(CancellationToken cancellation) => new()
     {
@@ -40,7 +52,11 @@ public sealed record PlannedSequence(
         Algorithm = Algorithm,
         BlockLength = BlockLength,
         Temperature = Temperature,
-        Threshold = Threshold,
+        Threshold = Algorithm == DecodingAlgorithm.Threshold ? Threshold : null,
+        TopP = TopP,
+        TopK = TopK,
+        AlgTemp = AlgTemp,
+        Eps = Eps,
         Seed = Seed,
         // max_tokens bounds the answer: edit insertions past it are dropped, as past the model's context.
         LengthCap = PromptTokenIds.Length + GenLength,
@@ -143,6 +159,7 @@ public static class GenerationPlanner
         }
 
         DecodingAlgorithm algorithm = m.Algorithm ?? defaults.Algorithm;
+        CheckDream(body, manifest, algorithm, model.Id);
         int blockLength = m.BlockLength ?? (genLength == defaults.GenLength ? defaults.BlockLength : genLength);
         if (blockLength < 1 || blockLength > genLength || genLength % blockLength != 0)
         {
@@ -197,6 +214,54 @@ public static class GenerationPlanner
         double temperature = body.Temperature ?? defaults.Temperature;
         // Without a seed, sampling differs per request as OpenAI's does; greedy decoding ignores it.
         long seed = body.Seed ?? (temperature > 0 ? Random.Shared.NextInt64() : 0);
-        return new PlannedSequence(ids, promptText, genLength, maskSteps, editRounds, algorithm, blockLength, temperature, threshold, seed);
+        return new PlannedSequence(ids, promptText, genLength, maskSteps, editRounds, algorithm, blockLength, temperature, threshold, seed)
+        {
+            TopP = body.TopP,
+            TopK = m.TopK,
+            AlgTemp = m.AlgTemp,
+            Eps = m.Eps,
+        };
+    }
+
+    /// <summary>Dream algorithms and settings on a Dream package only; LLaDA's on the others.</summary>
+    private static void CheckDream(GenerationRequestBody body, ModelManifest manifest, DecodingAlgorithm algorithm, string modelId)
+    {
+        MedlmSettings m = body.Medlm;
+        bool dream = manifest.ShiftedLogits;
+        if (DecodingAlgorithms.IsDream(algorithm) != dream)
+        {
+            throw ApiException.Invalid("medlm.algorithm", dream
+                ? $"model {modelId} is a Dream package: medlm.algorithm must be origin, maskgit_plus, topk_margin or entropy, not {DecodingAlgorithms.Name(algorithm)}"
+                : $"medlm.algorithm {DecodingAlgorithms.Name(algorithm)} is one of Dream's; model {modelId} is not a Dream package");
+        }
+        if (dream)
+        {
+            if (m.Threshold is not null)
+            {
+                throw ApiException.Invalid("medlm.threshold", $"medlm.threshold belongs to the threshold algorithm; model {modelId} is a Dream package");
+            }
+            if (m.TopK is < 0)
+            {
+                throw ApiException.Invalid("medlm.top_k", $"medlm.top_k must be >= 0 (0: off), got {m.TopK}");
+            }
+            if (m.AlgTemp is { } a && !(a >= 0 && !double.IsInfinity(a)))
+            {
+                throw ApiException.Invalid("medlm.alg_temp", $"medlm.alg_temp must be a finite number >= 0, got {RequestParser.Format(a)}");
+            }
+            if (m.Eps is { } e && !(e > 0 && e < 1))
+            {
+                throw ApiException.Invalid("medlm.eps", $"medlm.eps must be in (0, 1), got {RequestParser.Format(e)}");
+            }
+            return;
+        }
+        if (body.TopP is { } p && p != 1.0)
+        {
+            throw ApiException.Invalid("top_p", $"top_p is honoured for Dream packages only; model {modelId} samples with temperature alone: leave it out or send 1");
+        }
+        string? dreamOnly = m.TopK is not null ? "medlm.top_k" : m.AlgTemp is not null ? "medlm.alg_temp" : m.Eps is not null ? "medlm.eps" : null;
+        if (dreamOnly is not null)
+        {
+            throw ApiException.Invalid(dreamOnly, $"{dreamOnly} is a Dream setting; model {modelId} is not a Dream package");
+        }
     }
 }

@@ -35,7 +35,7 @@ internal static class DreamPlanner
         if (request.CfgScale != 0 || request.Threshold is not null || request.LogitsEosInf || request.ConfidenceEosEotInf)
         {
             throw new ArgumentException(
-                $"CfgScale, Threshold, LogitsEosInf and ConfidenceEosEotInf are LLaDA settings; model {m.Name} is a Dream package ({who}).",
+                $"CfgScale, Threshold, LogitsEosInf and ConfidenceEosEotInf are LLaDA / Fast-dLLM settings; model {m.Name} is a Dream package ({who}).",
                 nameof(request));
         }
         double topP = request.TopP ?? d.TopP;
