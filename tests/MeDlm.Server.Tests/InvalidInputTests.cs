@@ -63,7 +63,7 @@ public sealed class InvalidInputTests(SharedServer shared)
         { "n above 1", Chat, """{"messages":[{"role":"user","content":"hi"}],"n":3}""", 400, "n other than 1 is not supported", "n" },
         { "tools", Chat, """{"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}]}""", 400, "tools (function calling) are not supported", "tools" },
         { "logprobs", Completions, """{"prompt":"x","logprobs":5}""", 400, "logprobs are not supported", "logprobs" },
-        { "top_p", Chat, """{"messages":[{"role":"user","content":"hi"}],"top_p":0.5}""", 400, "top_p is not supported", "top_p" },
+        { "top_p", Chat, """{"messages":[{"role":"user","content":"hi"}],"top_p":0.5}""", 400, "top_p is honoured for Dream packages only", "top_p" },
         { "conflicting max tokens", Chat, """{"messages":[{"role":"user","content":"hi"}],"max_tokens":8,"max_completion_tokens":9}""", 400, "disagree", "max_completion_tokens" },
         { "a file name in a field", Chat, """{"messages":[{"role":"user","content":"hi"}],"medlm":{"model_path":"/etc/passwd"}}""", 400, "is not a known setting", "medlm.model_path" },
     };

@@ -1,0 +1,104 @@
+using MeDlm.Decoding;
+using MeDlm.Generation;
+using MeDlm.Model;
+
+namespace MeDlm.Tests.Generation;
+
+/// <summary>What a Dream package accepts and what it refuses, and the manifest checks of Dream packages.</summary>
+public sealed class DreamRequestTests
+{
+    private static readonly int[] Prompt = [5, 6, 7];
+
+    public static TheoryData<string, string> RefusedOnDream => new()
+    {
+        { "edits", "no edit head" },
+        { "llada", "Dream package" },
+        { "cfg", "LLaDA" },
+        { "blocks", "one block" },
+        { "top_p", "TopP must be in (0, 1]" },
+        { "top_k", "TopK must be >= 0" },
+        { "alg_temp", "AlgTemp must be" },
+        { "eps", "Eps must be in (0, 1)" },
+    };
+
+    [Theory]
+    [MemberData(nameof(RefusedOnDream))]
+    public void Settings_that_make_no_sense_for_a_Dream_package_are_refused(string what, string message)
+    {
+        using var generator = new Generator(DreamGoldenTests.DreamPackage);
+        GenerationRequest request = what switch
+        {
+            "edits" => new() { PromptTokenIds = Prompt, EditSteps = 2 },
+            "llada" => new() { PromptTokenIds = Prompt, Algorithm = DecodingAlgorithm.LowConfidence },
+            "cfg" => new() { PromptTokenIds = Prompt, CfgScale = 0.5 },
+            "blocks" => new() { PromptTokenIds = Prompt, BlockLength = 8 },
+            "top_p" => new() { PromptTokenIds = Prompt, TopP = 0 },
+            "top_k" => new() { PromptTokenIds = Prompt, TopK = -1 },
+            "alg_temp" => new() { PromptTokenIds = Prompt, AlgTemp = double.PositiveInfinity },
+            _ => new() { PromptTokenIds = Prompt, Eps = 1 },
+        };
+        var e = Assert.Throws<ArgumentException>(() => generator.Generate(request));
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("entropy")]
+    [InlineData("top_p")]
+    [InlineData("alg_temp")]
+    public void Dream_settings_on_other_packages_are_refused(string what)
+    {
+        using var generator = new Generator(TestModels.FixturePackage);
+        GenerationRequest request = what switch
+        {
+            "entropy" => new() { PromptTokenIds = Prompt, Algorithm = DecodingAlgorithm.Entropy },
+            "top_p" => new() { PromptTokenIds = Prompt, TopP = 0.9 },
+            _ => new() { PromptTokenIds = Prompt, AlgTemp = 0.5 },
+        };
+        var e = Assert.Throws<ArgumentException>(() => generator.Generate(request));
+        Assert.Contains("Dream", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_manifest_defaults_apply_when_the_request_says_nothing()
+    {
+        using var generator = new Generator(DreamGoldenTests.DreamPackage);
+        GenerationDefaults d = DreamGoldenTests.DreamPackage.Manifest.Generation;
+        Assert.Equal(DecodingAlgorithm.MaskGitPlus, d.Algorithm);
+        GenerationResult byDefault = generator.Generate(new GenerationRequest { PromptTokenIds = Prompt });
+        GenerationResult spelled = generator.Generate(new GenerationRequest
+        {
+            PromptTokenIds = Prompt, GenLength = d.GenLength, Algorithm = DecodingAlgorithm.MaskGitPlus,
+            MaskSteps = d.GenLength / 2, TopP = 1, TopK = 0, AlgTemp = 0, Eps = 1e-3,
+        });
+        Assert.Equal(d.GenLength / 2, byDefault.Stats.MaskPasses);
+        Assert.Equal(spelled.TokenIds, byDefault.TokenIds);
+        Assert.DoesNotContain(DreamGoldenTests.DreamPackage.Manifest.SpecialTokens.Mask, byDefault.TokenIds);
+    }
+
+    [Theory]
+    [InlineData("\"shifted_logits\": true", "\"shifted_logits\": false", "needs shifted_logits true")]
+    [InlineData("\"algorithm\": \"maskgit_plus\"", "\"algorithm\": \"low_confidence\"", "does not decode a Dream package")]
+    [InlineData("\"top_p\": 1.0", "\"top_p\": 1.5", "generation.top_p")]
+    [InlineData("\"eps\": 0.001", "\"eps\": 0", "generation.eps")]
+    public void Broken_Dream_manifests_fail_to_load(string find, string replace, string message)
+    {
+        string dir = Directory.CreateTempSubdirectory("medlm-dream-").FullName;
+        try
+        {
+            foreach (string f in Directory.GetFiles(DreamGoldenTests.PackagePath))
+            {
+                File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+            }
+            string manifest = Path.Combine(dir, "medlm.json");
+            string text = File.ReadAllText(manifest);
+            Assert.Contains(find, text, StringComparison.Ordinal);
+            File.WriteAllText(manifest, text.Replace(find, replace, StringComparison.Ordinal));
+            var e = Assert.Throws<ModelLoadException>(() => ModelPackage.Load(dir));
+            Assert.Contains(message, e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
