@@ -22,6 +22,7 @@ internal sealed class DreamStep
     private readonly double[] _scaled; // logits / T (or the logits when greedy), per token
     private readonly double[] _weights; // exp(scaled - max) of the kept tokens, 0 for the filtered ones
     private readonly int[] _order; // token ids by (scaled desc, id asc), built only when a filter is active
+    private readonly double[] _keys; // sort keys of _order
     private int[] _masked = [];
     private double[] _positionWeights = [];
     private bool[] _taken = [];
@@ -31,6 +32,7 @@ internal sealed class DreamStep
         _scaled = new double[vocab];
         _weights = new double[vocab];
         _order = new int[vocab];
+        _keys = new double[vocab];
     }
 
     /// <summary>
@@ -230,11 +232,27 @@ internal sealed class DreamStep
     {
         int v = s.Length;
         Span<int> order = _order.AsSpan(0, v);
+        Span<double> keys = _keys.AsSpan(0, v);
         for (int i = 0; i < v; i++)
         {
             order[i] = i;
+            keys[i] = -s[i]; // ascending keys = descending scores; -inf scores sort last
         }
-        order.Sort(new ScoreOrder(_scaled));
+        keys.Sort(order);
+        // The sort is not stable: within each run of equal scores, put the ids back in ascending order.
+        for (int r = 0; r < v;)
+        {
+            int e = r + 1;
+            while (e < v && keys[e] == keys[r])
+            {
+                e++;
+            }
+            if (e - r > 1)
+            {
+                order[r..e].Sort();
+            }
+            r = e;
+        }
         if (useTopP)
         {
             double total = 0;
@@ -331,16 +349,6 @@ internal sealed class DreamStep
             _masked = new int[n];
             _positionWeights = new double[n];
             _taken = new bool[n];
-        }
-    }
-
-    /// <summary>Descending score, ties to the lower id (the reference's stable sort).</summary>
-    private readonly struct ScoreOrder(double[] scores) : IComparer<int>
-    {
-        public int Compare(int a, int b)
-        {
-            int c = scores[b].CompareTo(scores[a]);
-            return c != 0 ? c : a.CompareTo(b);
         }
     }
 }
