@@ -274,7 +274,7 @@ def build_manifest(name, cfg: MeDlmConfig, specials, dtype, has_edit_head, denoi
         "chat_template": dict(CHAT_TEMPLATE),
         "graphs": graphs,
         "generation": {"gen_length": gen_length, "budget": budget, "edit_share": edit_share if has_edit_head else 0.0,
-                       "algorithm": "low_confidence" if architecture == "dream" else "medlm",
+                       "algorithm": "entropy" if architecture == "dream" else "medlm",  # Dream: one of its own algorithms
                        "block_length": gen_length, "temperature": 0.0},
         "model": cfg.to_dict(),
     }
