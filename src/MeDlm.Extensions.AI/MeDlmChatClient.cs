@@ -71,7 +71,7 @@ public sealed class MeDlmChatClient : IChatClient
         CancellationToken cancellationToken = default)
     {
         PreparedRequest prepared = Prepare(messages, options);
-        GenerationResult result = await _generator.GenerateAsync(prepared.Request, cancellationToken).ConfigureAwait(false);
+        GenerationResult result = await _generator.GenerateAsync(prepared.Plan, cancellationToken).ConfigureAwait(false);
         Answer answer = Finish(result, prepared);
         var message = new AiChatMessage(ChatRole.Assistant, answer.Text) { MessageId = prepared.ResponseId };
         return new ChatResponse(message)
@@ -101,7 +101,7 @@ public sealed class MeDlmChatClient : IChatClient
         GenerationResult? result = null;
         if (prepared.StreamDenoising)
         {
-            await foreach (GenerationStep step in _generator.GenerateStreamingAsync(prepared.Request, cancellationToken).ConfigureAwait(false))
+            await foreach (GenerationStep step in _generator.GenerateStreamingAsync(prepared.Plan, cancellationToken).ConfigureAwait(false))
             {
                 result = step.Result ?? result;
                 yield return Update(prepared, [], step);
@@ -115,7 +115,7 @@ public sealed class MeDlmChatClient : IChatClient
         }
         else
         {
-            result = await _generator.GenerateAsync(prepared.Request, cancellationToken).ConfigureAwait(false);
+            result = await _generator.GenerateAsync(prepared.Plan, cancellationToken).ConfigureAwait(false);
         }
 
         Answer answer = Finish(result, prepared);
@@ -167,7 +167,7 @@ public sealed class MeDlmChatClient : IChatClient
         }
     }
 
-    private sealed record PreparedRequest(GenerationRequest Request, IReadOnlyList<string> Stop, bool StreamDenoising,
+    private sealed record PreparedRequest(GenerationPlan Plan, IReadOnlyList<string> Stop, bool StreamDenoising,
         string ResponseId, DateTimeOffset CreatedAt);
 
     private readonly record struct Answer(string Text, ChatFinishReason FinishReason, UsageDetails Usage);
@@ -194,7 +194,6 @@ public sealed class MeDlmChatClient : IChatClient
 
         ModelPackage package = _generator.Package;
         List<MeDlmChatMessage> turns = Conversation(messages, options?.Instructions);
-        int[] promptIds = package.Tokenizer.Encode(package.Manifest.ChatTemplate.Apply(turns));
 
         GenerationRequest? baseline = options?.RawRepresentationFactory?.Invoke(this) as GenerationRequest;
         AdditionalPropertiesDictionary? extra = options?.AdditionalProperties;
@@ -211,9 +210,9 @@ public sealed class MeDlmChatClient : IChatClient
 
         var request = new GenerationRequest
         {
-            PromptTokenIds = promptIds,
+            Messages = turns,
             GenLength = genLength,
-            Budget = Number(extra, MeDlmChatOptions.Budget) ?? baseline?.Budget,
+            Budget = BudgetOf(extra) ?? baseline?.Budget,
             MaskSteps = Integer(extra, MeDlmChatOptions.MaskSteps) ?? baseline?.MaskSteps,
             EditSteps = Integer(extra, MeDlmChatOptions.EditRounds) ?? baseline?.EditSteps,
             Algorithm = AlgorithmOf(extra) ?? baseline?.Algorithm,
@@ -225,10 +224,11 @@ public sealed class MeDlmChatClient : IChatClient
             LogitsEosInf = baseline?.LogitsEosInf ?? false,
             ConfidenceEosEotInf = baseline?.ConfidenceEosEotInf ?? false,
             // The answer stays within MaxOutputTokens: edit insertions past it are dropped (as the server does).
-            LengthCap = genLength is { } g ? promptIds.Length + g : baseline?.LengthCap,
+            LengthCap = genLength is null ? baseline?.LengthCap : null,
+            CapAtGenLength = genLength is not null || (baseline?.CapAtGenLength ?? false),
         };
-        // Checked now, so that a bad setting fails the call before it queues for the generator.
-        _generator.Validate(request);
+        // Planned now, so that a bad setting fails the call before it queues for the generator.
+        GenerationPlan plan = _generator.Plan(request);
 
         IReadOnlyList<string> stop = options?.StopSequences is { Count: > 0 } s ? [.. s] : [];
         foreach (string sequence in stop)
@@ -239,7 +239,7 @@ public sealed class MeDlmChatClient : IChatClient
             }
         }
         bool streamDenoising = Flag(extra, MeDlmChatOptions.StreamDenoising);
-        return new PreparedRequest(request, stop, streamDenoising, "medlm-" + Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow);
+        return new PreparedRequest(plan, stop, streamDenoising, "medlm-" + Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow);
     }
 
     private static void RejectUnsupported(ChatOptions? options)
@@ -312,7 +312,7 @@ public sealed class MeDlmChatClient : IChatClient
         string text = AnswerText.ApplyStop(result.Text, prepared.Stop, out bool stopped);
         ChatFinishReason reason = stopped || !result.ReachedLengthLimit ? ChatFinishReason.Stop : ChatFinishReason.Length;
         int input = result.PromptTokenIds.Count;
-        int output = AnswerText.ResponseLength(result, special);
+        int output = result.AnswerLength;
         return new Answer(text, reason, new UsageDetails { InputTokenCount = input, OutputTokenCount = output, TotalTokenCount = input + output });
     }
 
@@ -349,6 +349,29 @@ public sealed class MeDlmChatClient : IChatClient
         }
         throw new ArgumentException(
             $"AdditionalProperties[\"{MeDlmChatOptions.Algorithm}\"] must be medlm, low_confidence, random or threshold, got '{value}'.");
+    }
+
+    /// <summary>The budget as a number or in the library's budget syntax ("1/8", "0.125", "12.5%").</summary>
+    private static double? BudgetOf(AdditionalPropertiesDictionary? extra)
+    {
+        const string key = MeDlmChatOptions.Budget;
+        if (extra is null || !extra.TryGetValue(key, out object? value) || value is null)
+        {
+            return null;
+        }
+        string? text = value switch
+        {
+            JsonElement { ValueKind: JsonValueKind.String } e => e.GetString(),
+            string s => s,
+            _ => null,
+        };
+        if (text is null)
+        {
+            return Number(extra, key);
+        }
+        return Budget.TryParse(text, out double budget, out string error)
+            ? budget
+            : throw new ArgumentException($"AdditionalProperties[\"{key}\"]: {error} (write {Budget.Syntax}).");
     }
 
     private static double? Number(AdditionalPropertiesDictionary? extra, string key)

@@ -301,7 +301,7 @@ public static class RequestParser
         };
     }
 
-    // A budget is a number in (0, 1] or a fraction string such as "1/8", as the paper writes it.
+    // A budget is a number in (0, 1] or a string in the library's budget syntax ("1/8", "0.125", "12.5%").
     private static double? ReadBudget(FieldReader m)
     {
         JsonElement? v = m.Raw("budget");
@@ -314,32 +314,22 @@ public static class RequestParser
         {
             value = b.GetDouble();
         }
-        else if (b.ValueKind == JsonValueKind.String && TryParseFraction(b.GetString()!, out double f))
+        else if (b.ValueKind == JsonValueKind.String)
         {
-            value = f;
+            if (!Budget.TryParse(b.GetString(), out value, out string error))
+            {
+                throw ApiException.Invalid("medlm.budget", $"medlm.budget: {error} (write a number in (0, 1] or {Budget.Syntax})");
+            }
         }
         else
         {
-            throw ApiException.Invalid("medlm.budget", $"medlm.budget must be a number in (0, 1] or a fraction such as \"1/8\", got {Describe(b)}", "invalid_type");
+            throw ApiException.Invalid("medlm.budget", $"medlm.budget must be a number in (0, 1] or a string such as \"1/8\", got {Describe(b)}", "invalid_type");
         }
-        if (!(value > 0 && value <= 1))
+        if (!Budget.IsValid(value))
         {
             throw ApiException.Invalid("medlm.budget", $"medlm.budget must be in (0, 1], got {Format(value)}");
         }
         return value;
-    }
-
-    private static bool TryParseFraction(string s, out double value)
-    {
-        int slash = s.IndexOf('/', StringComparison.Ordinal);
-        if (slash < 0)
-        {
-            return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
-        }
-        value = 0;
-        return double.TryParse(s.AsSpan(0, slash), NumberStyles.Float, CultureInfo.InvariantCulture, out double num)
-            && double.TryParse(s.AsSpan(slash + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double den)
-            && den != 0 && (value = num / den) is var _;
     }
 
     internal static string Format(double d) => d.ToString("R", CultureInfo.InvariantCulture);

@@ -82,7 +82,7 @@ internal sealed partial class GenerationEndpoints(
             for (int i = 0; i < plans.Count; i++)
             {
                 PlannedSequence plan = plans[i];
-                jobs.Add(new GenerationJob(requestId, i, plan.ToRequest, watchSteps, context.RequestAborted));
+                jobs.Add(new GenerationJob(requestId, i, plan.Plan, watchSteps, context.RequestAborted));
             }
             EnqueueResult admission = queue.TryEnqueue(jobs);
             queued = admission == EnqueueResult.Accepted;
@@ -169,7 +169,6 @@ internal sealed partial class GenerationEndpoints(
         JobOutcomeKind.Cancelled when context.RequestAborted.IsCancellationRequested => null,
         JobOutcomeKind.Cancelled => new ApiException(StatusCodes.Status503ServiceUnavailable,
             "The server is shutting down; the request was cancelled before it finished.", null, "shutting_down"),
-        JobOutcomeKind.Rejected => new ApiException(StatusCodes.Status400BadRequest, outcome.Error ?? "The request was refused.", null, "invalid_value"),
         _ => new ApiException(StatusCodes.Status500InternalServerError, outcome.Error ?? "The model failed.", null, "model_error"),
     };
 
@@ -199,8 +198,8 @@ internal sealed partial class GenerationEndpoints(
             GenerationResult result = outcomes[i].Result!;
             (texts[i], reasons[i]) = FinalText(a, i, result, special);
             stats[i] = Stats(jobs[i], result);
-            promptTokens += a.Plans[i].PromptTokenIds.Length;
-            completionTokens += AnswerText.ResponseLength(result, special);
+            promptTokens += a.Plans[i].Plan.PromptTokenIds.Count;
+            completionTokens += result.AnswerLength;
         }
         var usage = new Usage(promptTokens, completionTokens, promptTokens + completionTokens);
         if (a.Kind == EndpointKind.Chat)
@@ -318,8 +317,8 @@ internal sealed partial class GenerationEndpoints(
             }
             GenerationResult result = outcome.Result!;
             (string text, string reason) = FinalText(a, e.Choice, result, special);
-            promptTokens += a.Plans[e.Choice].PromptTokenIds.Length;
-            completionTokens += AnswerText.ResponseLength(result, special);
+            promptTokens += a.Plans[e.Choice].Plan.PromptTokenIds.Count;
+            completionTokens += result.AnswerLength;
             passes = Math.Max(passes, result.Stats.TotalPasses);
             List<string> pieces = a.Body is CompletionRequestBody { Echo: true }
                 ? [text]
