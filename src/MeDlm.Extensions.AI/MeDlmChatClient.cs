@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Json;
 using MeDlm.Decoding;
 using MeDlm.Generation;
@@ -24,6 +25,8 @@ namespace MeDlm.Extensions.AI;
 public sealed class MeDlmChatClient : IChatClient
 {
     private const string ProviderName = "medlm";
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private readonly Generator _generator;
     private readonly ModelPackage? _ownedPackage;
@@ -231,12 +234,14 @@ public sealed class MeDlmChatClient : IChatClient
         GenerationPlan plan = _generator.Plan(request);
 
         IReadOnlyList<string> stop = options?.StopSequences is { Count: > 0 } s ? [.. s] : [];
-        foreach (string sequence in stop)
+        for (int i = 0; i < stop.Count; i++)
         {
-            if (string.IsNullOrEmpty(sequence))
+            if (string.IsNullOrEmpty(stop[i]))
             {
                 throw new ArgumentException("StopSequences must not hold an empty string.", nameof(options));
             }
+            // Answers are decoded from UTF-8 and never hold half a pair: such a stop could never match.
+            RequireWellFormed(stop[i], $"StopSequences[{i}]", nameof(options));
         }
         bool streamDenoising = Flag(extra, MeDlmChatOptions.StreamDenoising);
         return new PreparedRequest(plan, stop, streamDenoising, "medlm-" + Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow);
@@ -276,6 +281,7 @@ public sealed class MeDlmChatClient : IChatClient
         var turns = new List<MeDlmChatMessage>();
         if (!string.IsNullOrEmpty(instructions))
         {
+            RequireWellFormed(instructions, "Instructions", "options");
             turns.Add(MeDlmChatMessage.System(instructions));
         }
         int index = 0;
@@ -295,7 +301,9 @@ public sealed class MeDlmChatClient : IChatClient
                     throw new NotSupportedException($"Message {index} holds {content.GetType().Name}; only text is supported.");
                 }
             }
-            turns.Add(new MeDlmChatMessage(role, message.Text));
+            string text = message.Text;
+            RequireWellFormed(text, $"Message {index}", nameof(messages));
+            turns.Add(new MeDlmChatMessage(role, text));
             index++;
         }
         if (index == 0)
@@ -303,6 +311,24 @@ public sealed class MeDlmChatClient : IChatClient
             throw new ArgumentException("The conversation holds no messages.", nameof(messages));
         }
         return turns;
+    }
+
+    /// <summary>
+    /// Refuses half a surrogate pair, named as the caller knows it (the tokenizer refuses it too, but names
+    /// a position in the templated prompt). The strict encoder is the runtime's own well-formedness check.
+    /// </summary>
+    private static void RequireWellFormed(string text, string what, string paramName)
+    {
+        try
+        {
+            StrictUtf8.GetByteCount(text);
+        }
+        catch (EncoderFallbackException e)
+        {
+            throw new ArgumentException(
+                $"{what} holds an unpaired UTF-16 surrogate (U+{(int)e.CharUnknown:X4}) at index {e.Index}; text must be well-formed UTF-16.",
+                paramName, e);
+        }
     }
 
     /// <summary>Text cut at the stop sequences, the finish reason and the usage of a finished generation.</summary>

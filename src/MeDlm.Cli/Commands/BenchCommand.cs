@@ -176,6 +176,10 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
             try
             {
                 using var doc = JsonDocument.Parse(line);
+                if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                {
+                    throw new CliException($"{file}: line {lineNo}: must be a JSON object with a \"prompt\" string field");
+                }
                 prompt = doc.RootElement.TryGetProperty("prompt", out JsonElement p) && p.ValueKind == JsonValueKind.String
                     ? p.GetString()!
                     : throw new CliException($"{file}: line {lineNo}: no \"prompt\" string field");
@@ -183,6 +187,11 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
             catch (JsonException e)
             {
                 throw new CliException($"{file}: line {lineNo}: not JSON ({e.Message})");
+            }
+            catch (InvalidOperationException)
+            {
+                // GetString on an escape of half a surrogate pair (\ud800 alone): valid JSON, but no text.
+                throw new CliException($"{file}: line {lineNo}: field 'prompt' holds an unpaired UTF-16 surrogate escape (such as \\ud800 without its pair)");
             }
             prompts.Add(Runtime.Checked(() => generator.Plan(Runtime.Request(settings, prompt: prompt))));
         }

@@ -98,7 +98,84 @@ public static class RequestParser
             doc.Dispose();
             throw new ApiException(400, $"The request body must be a JSON object, got {kind}.", null, "invalid_json");
         }
+        if (FindUnpairedSurrogate(doc.RootElement) is { } at)
+        {
+            doc.Dispose();
+            const string what = "an unpaired UTF-16 surrogate escape (such as \\ud800 without its pair); JSON text must be valid Unicode.";
+            throw new ApiException(400,
+                at.InName ? $"A field name in {(at.Path.Length == 0 ? "the request body" : at.Path)} holds {what}" : $"{at.Path} holds {what}",
+                at.Path.Length == 0 ? null : at.Path, "invalid_encoding");
+        }
         return doc;
+    }
+
+    private readonly record struct SurrogateAt(string Path, bool InName);
+
+    /// <summary>
+    /// Where a string or field name escapes half a surrogate pair (valid JSON, valid UTF-8, but no text:
+    /// decoding it throws, and the tokenizer could only encode a replacement character). The whole body
+    /// is checked up front, ignored fields included, so every field reader after this may decode freely.
+    /// The path names the string (messages[0].content), or the object whose field name is at fault.
+    /// </summary>
+    private static SurrogateAt? FindUnpairedSurrogate(JsonElement e)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.String:
+                return Decodes(e) ? null : new SurrogateAt("", false);
+            case JsonValueKind.Array:
+                int i = 0;
+                foreach (JsonElement item in e.EnumerateArray())
+                {
+                    if (FindUnpairedSurrogate(item) is { } inner)
+                    {
+                        return inner with { Path = Join($"[{i}]", inner.Path) };
+                    }
+                    i++;
+                }
+                return null;
+            case JsonValueKind.Object:
+                foreach (JsonProperty p in e.EnumerateObject())
+                {
+                    string name;
+                    try
+                    {
+                        name = p.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        return new SurrogateAt("", true);
+                    }
+                    if (FindUnpairedSurrogate(p.Value) is { } inner)
+                    {
+                        return inner with { Path = Join(name, inner.Path) };
+                    }
+                }
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    private static string Join(string outer, string inner) =>
+        inner.Length == 0 || inner[0] == '[' ? outer + inner : outer + "." + inner;
+
+    // Only strings with an escape can hold an unpaired surrogate (raw surrogate bytes fail the UTF-8 check).
+    private static bool Decodes(JsonElement s)
+    {
+        if (System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(s).IndexOf((byte)'\\') < 0)
+        {
+            return true;
+        }
+        try
+        {
+            s.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     // System.Text.Json appends reader positions the client does not need twice.
