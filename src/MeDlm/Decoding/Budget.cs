@@ -1,6 +1,6 @@
 namespace MeDlm.Decoding;
 
-/// <summary>Forward-pass budgets (DESIGN §2): a fraction b of G allows round(G·b) passes per sequence.</summary>
+/// <summary>Forward-pass budgets (docs/DESIGN.md §2.4): a fraction b of G allows round(G·b) passes per sequence.</summary>
 public static class Budget
 {
     /// <summary>
