@@ -3,7 +3,7 @@ using System.Globalization;
 namespace MeDlm.Decoding;
 
 /// <summary>
-/// Forward-pass budgets (docs/DESIGN.md §2): a fraction b of G allows round(G·b) passes per sequence. The
+/// Forward-pass budgets (docs/DESIGN.md §2.4): a fraction b of G allows round(G·b) passes per sequence. The
 /// one place where a budget is written, read and split: the CLI, the server and the chat client all call it.
 /// </summary>
 public static class Budget

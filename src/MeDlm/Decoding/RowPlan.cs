@@ -32,7 +32,7 @@ internal sealed class RowPlan
         double temperature = plan.Temperature;
         int editSteps = plan.EditRounds;
 
-        // Token bans (DESIGN §2). ME-DLM: DEL never predicted, PAD outside the confidence normaliser.
+        // Token bans (docs/DESIGN.md §2.1, §2.5). ME-DLM: DEL never predicted, PAD outside the confidence normaliser.
         // LLaDA: logits_eos_inf bans PAD from the prediction; confidence_eos_eot_inf gives END and PAD zero
         // confidence, but with temperature > 0 only END (LLaDA's noisy logits are a separate tensor).
         var argmaxBan = new List<int>(2);

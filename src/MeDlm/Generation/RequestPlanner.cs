@@ -5,7 +5,7 @@ namespace MeDlm.Generation;
 
 /// <summary>
 /// The one place where a <see cref="GenerationRequest"/> meets the model: defaults from the manifest, the
-/// budget split, and every rule a request must satisfy (docs/DESIGN.md §4). Every host plans through it.
+/// budget split, and every rule a request must satisfy (docs/DESIGN.md §4.5). Every host plans through it.
 /// </summary>
 internal static class RequestPlanner
 {
