@@ -169,6 +169,12 @@ public sealed class PlaygroundBrowserTests(SharedServer shared, ITestOutputHelpe
         Assert.Equal("0", runs[1].GetProperty("stats").GetProperty("edit_rounds").GetString());
         Assert.All(runs, r => Assert.False(r.GetProperty("mismatch").GetBoolean()));
 
+        // The mask + edit side at its first edit round (a click on the timeline), next to the mask-only answer.
+        int firstEdit = withEdits.GetProperty("medlm")[0].GetProperty("mask_steps").GetInt32() + 1;
+        await browser.EvaluateAsync($"document.querySelectorAll('.run')[0].querySelectorAll('.timeline button')[{firstEdit}].click()");
+        Assert.Equal(withEdits.GetProperty("medlm")[0].GetProperty("edits").GetProperty("replace").GetInt32(),
+            (await browser.EvaluateAsync("document.querySelectorAll('.run')[0].querySelectorAll('.canvas .tok.replace').length")).GetInt32());
+
         string path = Path.Combine(ArtifactDirectory, "playground-compare.png");
         await browser.ScreenshotAsync(path);
         output.WriteLine("screenshot: " + path);

@@ -509,7 +509,7 @@
     addStat(dl, "Deleted", "edits.delete", edits.delete);
     addStat(dl, "Inserted", "edits.insert", edits.insert);
     addStat(dl, "Answer tokens", "completion_tokens", tokens === null ? "?" : tokens);
-    addStat(dl, "Tokens per pass", "tokens_per_pass", tokens === null || passes === 0 ? "?" : (tokens / passes).toFixed(2));
+    addStat(dl, "Answer tokens / pass", "tokens_per_pass", tokens === null || passes === 0 ? "?" : (tokens / passes).toFixed(2));
     addStat(dl, "Generation time", "generation_ms", st ? (st.generation_seconds * 1000).toFixed(1) + " ms" : "?");
     addStat(dl, "Queue time", "queue_ms", st ? (st.queue_seconds * 1000).toFixed(1) + " ms" : "?");
     addStat(dl, "Round trip", "wall_ms", run.wallMs.toFixed(0) + " ms");
