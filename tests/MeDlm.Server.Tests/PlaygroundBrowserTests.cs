@@ -109,6 +109,12 @@ public sealed class PlaygroundBrowserTests(SharedServer shared, ITestOutputHelpe
         await browser.EvaluateAsync("document.querySelector('.timeline button[aria-current=\"step\"]').focus()");
         await browser.PressKeyAsync("Home");
         Assert.Equal("pass 1, mask step 1", (await browser.EvaluateAsync("document.activeElement.getAttribute('aria-label')")).GetString());
+        await browser.PressKeyAsync("ArrowRight");
+        // Pass 2: the masks still open are drawn as masks, the pass's commits highlighted.
+        JsonElement second = await browser.EvaluateAsync("[document.querySelectorAll('.canvas .tok.mask').length, document.querySelectorAll('.canvas .tok.commit').length]");
+        Assert.True(second[0].GetInt32() > 0 && second[1].GetInt32() > 0, second.GetRawText());
+        await browser.ScreenshotAsync(Path.Combine(ArtifactDirectory, "playground-mask-step.png"));
+        await browser.PressKeyAsync("ArrowLeft");
         int firstEdit = stats.GetProperty("mask_steps").GetInt32() + 1;
         for (int i = 0; i < firstEdit; i++)
         {
