@@ -188,6 +188,24 @@ public sealed class PlaygroundBrowserTests(SharedServer shared, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task Stop_cancels_the_running_request_and_the_page_runs_again_afterwards()
+    {
+        await using HeadlessChromium browser = await HeadlessChromium.StartAsync(1280, 900);
+        await browser.NavigateAsync(Server.BaseAddress);
+        await browser.WaitForAsync("document.body.dataset.ready === 'true'", TimeSpan.FromSeconds(30));
+        Assert.True((await browser.EvaluateAsync("document.getElementById('stop').disabled")).GetBoolean());
+        // Generate sends the request before it yields, so Stop right after it always finds it running.
+        await browser.EvaluateAsync("(() => { document.getElementById('run').click(); document.getElementById('stop').click(); })()");
+        await browser.WaitForAsync("document.querySelector('.run')?.dataset.state === 'stopped'", TimeSpan.FromSeconds(30));
+        await browser.WaitForAsync("!document.getElementById('run').disabled && document.getElementById('stop').disabled", TimeSpan.FromSeconds(5));
+        Assert.True((await browser.EvaluateAsync("document.getElementById('error').hidden")).GetBoolean());
+
+        await browser.EvaluateAsync("document.getElementById('run').click()");
+        await browser.WaitForAsync("document.querySelector('.run')?.dataset.state === 'done'", TimeSpan.FromSeconds(60));
+        Assert.True(browser.Errors.IsEmpty, "Console errors: " + string.Join("\n", browser.Errors));
+    }
+
+    [Fact]
     public async Task With_an_api_key_the_page_asks_for_it_and_works_once_given()
     {
         await using LoopbackServer server = await LoopbackServer.StartAsync(["Auth:ApiKey=pg-s3cret"]);

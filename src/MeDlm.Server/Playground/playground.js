@@ -10,6 +10,7 @@
     runs: [],
     busy: false,
     replayTimer: 0,
+    abort: null,        // AbortController of the running requests
   };
 
   // ---- API -------------------------------------------------------------------------------------
@@ -202,7 +203,9 @@
 
   async function streamRun(run, body) {
     setState(run, "running");
-    const response = await fetch("/v1/chat/completions", { method: "POST", headers: headers(), body: JSON.stringify(body) });
+    const response = await fetch("/v1/chat/completions", {
+      method: "POST", headers: headers(), body: JSON.stringify(body), signal: page.abort.signal,
+    });
     if (!response.ok) {
       if (response.status === 401) {
         showKeyField("This server needs an API key: enter it under Settings.");
@@ -546,7 +549,9 @@
     }
     stopReplay();
     page.busy = true;
+    page.abort = new AbortController();
     $("run").disabled = true;
+    $("stop").disabled = false;
     $("replay").disabled = true;
     $("runs").replaceChildren();
     const budgetText = $("budget").value.trim() || formatNumber(page.model.medlm.budget);
@@ -562,11 +567,19 @@
         setState(run, "done");
       } catch (e) {
         run.node.querySelector(".answer").textContent = "";
-        showError(e.message);
-        setState(run, "error");
+        if (e.name === "AbortError") {
+          // Closing the connection cancels the sequence on the server.
+          run.node.querySelector(".counter").textContent += " \u00b7 stopped";
+          setState(run, "stopped");
+        } else {
+          showError(e.message);
+          setState(run, "error");
+        }
       }
     }));
     page.busy = false;
+    page.abort = null;
+    $("stop").disabled = true;
     $("run").disabled = false;
     $("replay").disabled = !page.runs.some(({ run }) => run.steps.length > 0);
   }
@@ -606,6 +619,11 @@
       }
     });
     $("replay").addEventListener("click", replay);
+    $("stop").addEventListener("click", () => {
+      if (page.abort) {
+        page.abort.abort();
+      }
+    });
     $("algorithm").addEventListener("change", () => {
       updateThreshold();
       updatePlan();
