@@ -188,7 +188,8 @@ public sealed class CompletionApiTests(SharedServer shared)
         JsonElement plain = await Server.PostOkAsync("v1/chat/completions", Body + "}}");
         List<JsonElement> chunks = Sse.Chunks(await Server.PostStreamAsync("v1/chat/completions", Body + ""","stream_denoising":true},"stream":true}"""));
 
-        List<JsonElement> steps = [.. chunks.Where(c => c.TryGetProperty("medlm", out _)).Select(c => c.GetProperty("medlm"))];
+        // Step chunks (the finish chunk's medlm field holds the statistics instead).
+        List<JsonElement> steps = [.. chunks.Where(c => c.TryGetProperty("medlm", out JsonElement m) && m.TryGetProperty("step", out _)).Select(c => c.GetProperty("medlm"))];
         List<JsonElement> maskSteps = [.. steps.Where(s => s.GetProperty("stage").GetString() == "mask")];
         Assert.Equal(8, maskSteps.Count);
         Assert.Equal(Enumerable.Range(1, 8), maskSteps.Select(s => s.GetProperty("step").GetInt32()));
