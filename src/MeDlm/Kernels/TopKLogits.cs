@@ -42,7 +42,7 @@ public static class TopKLogits
 
     /// <summary>
     /// softmax(l)[token] in float64 with the ids of <paramref name="bannedA"/> and <paramref name="bannedB"/>
-    /// at -inf, as <c>Scoring.ProbabilityOf</c> computes it on the full row: exp(l_t - lse) / R, where R, the
+    /// at -inf, as <see cref="Confidence.ExactProbability"/> computes it on the full row: exp(l_t - lse) / R, where R, the
     /// share of the mass left after the bans, is 1 - Σ_b exp(l_b - lse). When banned tokens hold nearly all
     /// the mass that difference loses its digits to the float32 log-sum-exp, so it is clamped to what the top
     /// K prove: at least their unbanned mass, at most that plus every other token at the smallest top-K logit.
