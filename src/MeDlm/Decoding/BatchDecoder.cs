@@ -1,33 +1,16 @@
 using System.Diagnostics;
-using MeDlm.Kernels;
 using MeDlm.Model;
 using MeDlm.Sessions;
 
 namespace MeDlm.Decoding;
-
-/// <summary>Receives what each pass did to each row (streaming). Spans are valid only during the call.</summary>
-internal interface IDecodeObserver
-{
-    /// <summary>A stage-1 pass committed <paramref name="positions"/> (absolute, ascending) of the row.</summary>
-    void OnUnmask(RowState row, ReadOnlySpan<int> positions);
-
-    /// <summary>The between-stages transform ran; <paramref name="before"/> is the response before it.</summary>
-    void OnTransition(RowState row, ReadOnlySpan<long> before);
-
-    /// <summary>
-    /// An edit round ran on the row. <paramref name="before"/> is the whole row before it, cur/nxt the
-    /// proposals (valid from the prompt length on); <paramref name="counts"/> says what was applied.
-    /// </summary>
-    void OnEdit(RowState row, ReadOnlySpan<long> before, ReadOnlySpan<int> cur, ReadOnlySpan<int> nxt, in EditCounts counts);
-}
 
 /// <summary>
 /// Decodes a batch of sequences in lockstep (DESIGN §2 and §4): each <see cref="Step"/> is one forward
 /// pass over every active row (<see cref="BatchPacking"/>), after which each row advances its own state
 /// machine (<see cref="UnmaskStep"/>: stage-1 pass and the transition when its stage 1 ends;
 /// <see cref="EditStep"/>: edit round, fixed point), reading the pass's output through a
-/// <see cref="LogitsView"/>. A row
-/// that finishes leaves the batch; lengths change during edits and the batch is re-padded each pass.
+/// <see cref="LogitsView"/>. A row that finishes leaves the batch; lengths change during edits and the
+/// batch is re-padded each pass.
 /// A row's result never depends on the other rows (keys of the counter RNG are per row; ties go to the
 /// lower position), matching export/decoding.py token for token.
 /// </summary>
