@@ -25,6 +25,7 @@ public class AllocationTests
         var scores = row.Select(v => (double)v).ToArray();
         var positions = new int[row.Length];
         var banned = new[] { 3, 4000 };
+        var normaliserBan = new[] { 5 };
         var schedule = new int[16];
         long[] tokens = [1, 2, 3, 4, 5, 6];
         int[] cur = [1, 2, 9, 4, 7, 6], nxt = [1, 2, 3, 8, 5, 6];
@@ -36,7 +37,7 @@ public class AllocationTests
         Assert.Equal(0, Allocated(() => Confidence.Margin(row)));
         Assert.Equal(0, Allocated(() => Confidence.NegativeEntropy(row)));
         Assert.Equal(0, Allocated(() => Confidence.ArgmaxProbability(row, banned, [5], out _)));
-        Assert.Equal(0, Allocated(() => Confidence.ExactProbability(row, 7, banned, [5])));
+        Assert.Equal(0, Allocated(() => Confidence.ExactProbability(row, 7, banned, normaliserBan)));
         Assert.Equal(0, Allocated(() => Sampling.GumbelArgmax(row, 1.0, 42, banned)));
         Assert.Equal(0, Allocated(() => Sampling.SampleCategorical(row, 0.8, 40, 0.9, 0.3, scratch, banned)));
         Assert.Equal(0, Allocated(() => Sampling.SampleCategorical(row, 0.8, 0, 0.9, 0.3, scratch, banned)));
