@@ -75,16 +75,18 @@ public class UnpairedSurrogateTests
     public void The_generator_refuses_it_in_a_prompt_or_a_message_before_running()
     {
         using var generator = new Generator(TestModels.TinyPackage);
-        var prompt = Assert.Throws<ArgumentException>(() => generator.Validate(new GenerationRequest { Prompt = "tell me \ud800", GenLength = 8 }));
+        var prompt = Assert.Throws<GenerationRequestException>(() => generator.Plan(new GenerationRequest { Prompt = "tell me \ud800", GenLength = 8 }));
         Assert.Contains("unpaired UTF-16 surrogate", prompt.Message, StringComparison.Ordinal);
-        var raw = Assert.Throws<ArgumentException>(() => generator.Validate(new GenerationRequest { Prompt = "\udc00", RawPrompt = true, GenLength = 8 }));
+        var raw = Assert.Throws<GenerationRequestException>(() => generator.Plan(new GenerationRequest { Prompt = "\udc00", RawPrompt = true, GenLength = 8 }));
         Assert.Contains("unpaired UTF-16 surrogate", raw.Message, StringComparison.Ordinal);
-        var system = Assert.Throws<ArgumentException>(() => generator.Validate(new GenerationRequest
+        var system = Assert.Throws<GenerationRequestException>(() => generator.Plan(new GenerationRequest
         {
             Messages = [ChatMessage.System("\ud83d"), ChatMessage.User("hi")],
             GenLength = 8,
         }));
         Assert.Contains("Message 0", system.Message, StringComparison.Ordinal);
+        Assert.Equal(nameof(GenerationRequest.Messages), system.Property);
+        Assert.Equal(nameof(GenerationRequest.Prompt), prompt.Property);
     }
 
     private static void AssertRefused(Action encode, string at)
