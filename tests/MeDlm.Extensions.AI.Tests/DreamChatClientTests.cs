@@ -50,10 +50,10 @@ public sealed class DreamChatClientTests
         using var generator = new Generator(package);
         using var client = new MeDlmChatClient(generator);
         var edits = new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.EditRounds] = 2 } };
-        var e = await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync(Prompt, edits));
+        var e = await Assert.ThrowsAsync<GenerationRequestException>(() => client.GetResponseAsync(Prompt, edits));
         Assert.Contains("no edit head", e.Message, StringComparison.Ordinal);
         var llada = new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Algorithm] = "low_confidence" } };
-        e = await Assert.ThrowsAsync<ArgumentException>(() => client.GetResponseAsync(Prompt, llada));
+        e = await Assert.ThrowsAsync<GenerationRequestException>(() => client.GetResponseAsync(Prompt, llada));
         Assert.Contains("Dream package", e.Message, StringComparison.Ordinal);
     }
 }

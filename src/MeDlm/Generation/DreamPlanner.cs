@@ -12,60 +12,59 @@ internal readonly record struct DreamSettings(double TopP, int TopK, double AlgT
 /// </summary>
 internal static class DreamPlanner
 {
-    public static DreamSettings Resolve(ModelManifest m, GenerationRequest request, DecodingAlgorithm algorithm, string who)
+    public static DreamSettings Resolve(ModelManifest m, GenerationRequest request, DecodingAlgorithm algorithm, string who, int index)
     {
         GenerationDefaults d = m.Generation;
         bool dream = m.ShiftedLogits;
         if (DecodingAlgorithms.IsDream(algorithm) != dream)
         {
-            throw new ArgumentException(dream
+            throw new GenerationRequestException(nameof(request.Algorithm), dream
                 ? $"Algorithm {DecodingAlgorithms.Name(algorithm)} does not decode model {m.Name}, a Dream package (shifted logits): use origin, maskgit_plus, topk_margin or entropy ({who})."
-                : $"Algorithm {DecodingAlgorithms.Name(algorithm)} is one of Dream's and needs a Dream package (shifted logits); model {m.Name} is {m.Architecture} ({who}).",
-                nameof(request));
+                : $"Algorithm {DecodingAlgorithms.Name(algorithm)} is one of Dream's and needs a Dream package (shifted logits); model {m.Name} is {m.Architecture} ({who}).", index);
         }
         if (!dream)
         {
-            if (request.TopP is not null || request.TopK is not null || request.AlgTemp is not null || request.Eps is not null)
+            string? dreamOnly = request.TopP is not null ? nameof(request.TopP) : request.TopK is not null ? nameof(request.TopK)
+                : request.AlgTemp is not null ? nameof(request.AlgTemp) : request.Eps is not null ? nameof(request.Eps) : null;
+            if (dreamOnly is not null)
             {
-                throw new ArgumentException(
-                    $"TopP, TopK, AlgTemp and Eps are Dream settings; model {m.Name} is {m.Architecture} ({who}).", nameof(request));
+                throw new GenerationRequestException(dreamOnly,
+                    $"TopP, TopK, AlgTemp and Eps are Dream settings; model {m.Name} is {m.Architecture} ({who}).", index);
             }
             return new DreamSettings(1.0, 0, 0.0, d.Eps);
         }
-        if (request.CfgScale != 0 || request.Threshold is not null || request.LogitsEosInf || request.ConfidenceEosEotInf)
+        string? llada = request.CfgScale != 0 ? nameof(request.CfgScale) : request.Threshold is not null ? nameof(request.Threshold)
+            : request.LogitsEosInf ? nameof(request.LogitsEosInf) : request.ConfidenceEosEotInf ? nameof(request.ConfidenceEosEotInf) : null;
+        if (llada is not null)
         {
-            throw new ArgumentException(
+            throw new GenerationRequestException(llada,
                 $"CfgScale, Threshold, LogitsEosInf and ConfidenceEosEotInf are LLaDA / Fast-dLLM settings; model {m.Name} is a Dream package ({who}).",
-                nameof(request));
+                index);
         }
         double topP = request.TopP ?? d.TopP;
-        Require(topP > 0 && topP <= 1, $"TopP must be in (0, 1] ({who} has {topP}).");
+        Require(topP > 0 && topP <= 1, nameof(request.TopP), index, $"TopP must be in (0, 1] ({who} has {topP}).");
         int topK = request.TopK ?? d.TopK;
-        Require(topK >= 0, $"TopK must be >= 0, 0 for off ({who} has {topK}).");
+        Require(topK >= 0, nameof(request.TopK), index, $"TopK must be >= 0, 0 for off ({who} has {topK}).");
         double algTemp = request.AlgTemp ?? d.AlgTemp;
-        Require(algTemp >= 0 && !double.IsInfinity(algTemp), $"AlgTemp must be a finite number >= 0 ({who} has {algTemp}).");
+        Require(algTemp >= 0 && !double.IsInfinity(algTemp), nameof(request.AlgTemp), index, $"AlgTemp must be a finite number >= 0 ({who} has {algTemp}).");
         double eps = request.Eps ?? d.Eps;
-        Require(eps > 0 && eps < 1, $"Eps must be in (0, 1) ({who} has {eps}).");
+        Require(eps > 0 && eps < 1, nameof(request.Eps), index, $"Eps must be in (0, 1) ({who} has {eps}).");
         return new DreamSettings(topP, topK, algTemp, eps);
     }
 
     /// <summary>Dream decodes one block; any positive step count is allowed (Dream's schedule may commit nothing on a step).</summary>
-    public static void CheckSteps(GenerationRequest request, int genLength, int blockLength, int maskSteps, string who)
+    public static void CheckSteps(int genLength, int blockLength, int maskSteps, string who, int index)
     {
-        if (blockLength != genLength)
-        {
-            throw new ArgumentException(
-                $"BlockLength {blockLength} differs from GenLength {genLength}: Dream decodes the whole response as one block ({who}).",
-                nameof(request));
-        }
-        Require(maskSteps > 0, $"MaskSteps must be positive ({who} has {maskSteps}).");
+        Require(blockLength == genLength, nameof(GenerationRequest.BlockLength), index,
+            $"BlockLength {blockLength} differs from GenLength {genLength}: Dream decodes the whole response as one block ({who}).");
+        Require(maskSteps > 0, nameof(GenerationRequest.MaskSteps), index, $"MaskSteps must be positive ({who} has {maskSteps}).");
     }
 
-    private static void Require(bool condition, string message)
+    private static void Require(bool condition, string property, int index, string message)
     {
         if (!condition)
         {
-            throw new ArgumentException(message);
+            throw new GenerationRequestException(property, message, index);
         }
     }
 }

@@ -23,7 +23,7 @@ public sealed class DreamAllocationTests
             new GenerationRequest { PromptTokenIds = [5, 10, 20, 30], Algorithm = algorithm, Temperature = temperature, TopP = topP, TopK = topK, AlgTemp = algTemp, MaskSteps = 12, Seed = 1 },
             new GenerationRequest { PromptTokenIds = [5, 11, 12, 13], Algorithm = algorithm, Temperature = temperature, TopP = topP, TopK = topK, AlgTemp = algTemp, MaskSteps = 12, Seed = 2 },
         };
-        RowPlan[] plans = [RequestPlanner.Plan(package, requests[0], 0), RequestPlanner.Plan(package, requests[1], 1)];
+        RowPlan[] plans = [new(0, RequestPlanner.Plan(package, requests[0], 0), package.Manifest.SpecialTokens), new(1, RequestPlanner.Plan(package, requests[1], 1), package.Manifest.SpecialTokens)];
         int passes = 0;
         long bytes = Allocations.SteadyState(() =>
         {

@@ -37,7 +37,7 @@ public sealed class DreamRequestTests
             "alg_temp" => new() { PromptTokenIds = Prompt, AlgTemp = double.PositiveInfinity },
             _ => new() { PromptTokenIds = Prompt, Eps = 1 },
         };
-        var e = Assert.Throws<ArgumentException>(() => generator.Generate(request));
+        var e = Assert.Throws<GenerationRequestException>(() => generator.Generate(request));
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
     }
 
@@ -54,7 +54,7 @@ public sealed class DreamRequestTests
             "top_p" => new() { PromptTokenIds = Prompt, TopP = 0.9 },
             _ => new() { PromptTokenIds = Prompt, AlgTemp = 0.5 },
         };
-        var e = Assert.Throws<ArgumentException>(() => generator.Generate(request));
+        var e = Assert.Throws<GenerationRequestException>(() => generator.Generate(request));
         Assert.Contains("Dream", e.Message, StringComparison.Ordinal);
     }
 
@@ -73,6 +73,17 @@ public sealed class DreamRequestTests
         Assert.Equal(d.GenLength / 2, byDefault.Stats.MaskPasses);
         Assert.Equal(spelled.TokenIds, byDefault.TokenIds);
         Assert.DoesNotContain(DreamGoldenTests.DreamPackage.Manifest.SpecialTokens.Mask, byDefault.TokenIds);
+    }
+
+    [Fact]
+    public void The_plan_carries_the_Dream_settings_through_a_new_cancellation_token()
+    {
+        using var generator = new Generator(DreamGoldenTests.DreamPackage);
+        GenerationPlan plan = generator.Plan(new GenerationRequest { PromptTokenIds = Prompt, TopP = 0.8, TopK = 7, AlgTemp = 0.4, Eps = 0.01 });
+        using var cts = new CancellationTokenSource();
+        GenerationPlan again = plan.WithCancellation(cts.Token);
+        Assert.Equal((0.8, 7, 0.4, 0.01), (plan.TopP, plan.TopK, plan.AlgTemp, plan.Eps));
+        Assert.Equal((plan.TopP, plan.TopK, plan.AlgTemp, plan.Eps), (again.TopP, again.TopK, again.AlgTemp, again.Eps));
     }
 
     [Theory]

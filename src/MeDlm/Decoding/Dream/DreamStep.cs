@@ -36,11 +36,11 @@ internal sealed class DreamStep
     }
 
     /// <summary>
-    /// Runs the pass on <paramref name="row"/> given its logits (<c>[length, vocab]</c>, unshifted), writes
+    /// Runs the pass on <paramref name="row"/> given its (unshifted) logits, writes
     /// the positions to commit (ascending) into <paramref name="selected"/> with their tokens in
     /// <c>row.X0</c>, and returns their count.
     /// </summary>
-    public int Pass(RowState row, ReadOnlySpan<float> logits, int vocab, long maskId, Span<int> selected)
+    public int Pass(RowState row, in SequenceLogits logits, long maskId, Span<int> selected)
     {
         RowPlan plan = row.Plan;
         int n = row.Length;
@@ -76,7 +76,7 @@ internal sealed class DreamStep
                 int i = _masked[j];
                 if (CounterRng.Uniform(CounterRng.Key(plan.Seed, CounterRng.PurposeDreamTransfer, pass, (ulong)i), 0) < pTransfer)
                 {
-                    x0[i] = Sample(Shifted(logits, vocab, i), plan, pass, i, out _);
+                    x0[i] = Sample(Shifted(logits, i), plan, pass, i, out _);
                     selected[count++] = i;
                 }
             }
@@ -86,7 +86,7 @@ internal sealed class DreamStep
         for (int j = 0; j < masks; j++)
         {
             int i = _masked[j];
-            x0[i] = Sample(Shifted(logits, vocab, i), plan, pass, i, out double c);
+            x0[i] = Sample(Shifted(logits, i), plan, pass, i, out double c);
             conf[i] = c;
         }
         int k = Schedule.DreamTransferCount(masks, step, plan.MaskSteps, plan.Eps);
@@ -101,15 +101,14 @@ internal sealed class DreamStep
         }
         else
         {
-            chosen = Scoring.TopK(conf, k, selected);
+            chosen = Selection.TopK(conf, k, selected);
         }
         selected[..chosen].Sort();
         return chosen;
     }
 
     /// <summary>The logits that predict position i: those of i - 1 (position 0 keeps its own).</summary>
-    private static ReadOnlySpan<float> Shifted(ReadOnlySpan<float> logits, int vocab, int i) =>
-        logits.Slice((i == 0 ? 0 : i - 1) * vocab, vocab);
+    private static ReadOnlySpan<float> Shifted(in SequenceLogits logits, int i) => logits.Row(i == 0 ? 0 : i - 1);
 
     /// <summary>
     /// Dream's <c>sample_tokens</c> for one position: x0 and the confidence of the algorithm over the
