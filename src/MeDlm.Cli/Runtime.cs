@@ -72,7 +72,7 @@ internal static class Runtime
             : s.System is not null
                 ? template.Apply([ChatMessage.System(s.System), ChatMessage.User(prompt)])
                 : template.ApplyPrompt(prompt);
-        return package.Tokenizer.Encode(text);
+        return [.. package.Tokenizer.EncodeToIds(text)];
     }
 
     /// <summary>What the flags resolve to against the model's defaults (for status lines and the reference run).</summary>

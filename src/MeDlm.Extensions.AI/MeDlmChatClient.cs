@@ -194,7 +194,7 @@ public sealed class MeDlmChatClient : IChatClient
 
         ModelPackage package = _generator.Package;
         List<MeDlmChatMessage> turns = Conversation(messages, options?.Instructions);
-        int[] promptIds = package.Tokenizer.Encode(package.Manifest.ChatTemplate.Apply(turns));
+        int[] promptIds = [.. package.Tokenizer.EncodeToIds(package.Manifest.ChatTemplate.Apply(turns))];
 
         GenerationRequest? baseline = options?.RawRepresentationFactory?.Invoke(this) as GenerationRequest;
         AdditionalPropertiesDictionary? extra = options?.AdditionalProperties;

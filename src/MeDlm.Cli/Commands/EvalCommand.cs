@@ -161,7 +161,7 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
         int tooLong = 0;
         for (int i = 0; i < items.Count; i++)
         {
-            int[] ids = package.Tokenizer.Encode(package.Manifest.ChatTemplate.Apply(items[i].Messages));
+            int[] ids = [.. package.Tokenizer.EncodeToIds(package.Manifest.ChatTemplate.Apply(items[i].Messages))];
             if (ids.Length + g > package.Manifest.MaxSequenceLength)
             {
                 tooLong++;

@@ -123,7 +123,7 @@ public static class GenerationPlanner
             throw new ApiException(StatusCodes.Status400BadRequest,
                 $"The prompt ({promptText.Length} characters) is far longer than the {maxPrompt} tokens allowed.", promptParam, "context_length_exceeded");
         }
-        int[] ids = model.Package.Tokenizer.Encode(promptText);
+        int[] ids = [.. model.Package.Tokenizer.EncodeToIds(promptText)];
         if (ids.Length == 0)
         {
             throw ApiException.Invalid(promptParam, $"{promptParam} must not be empty");

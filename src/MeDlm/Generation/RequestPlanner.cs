@@ -117,12 +117,12 @@ internal static class RequestPlanner
         else if (request.Messages is { } messages)
         {
             Require(messages.Count > 0, $"Messages is empty ({who}).");
-            ids = package.Tokenizer.Encode(package.Manifest.ChatTemplate.Apply(messages));
+            ids = [.. package.Tokenizer.EncodeToIds(package.Manifest.ChatTemplate.Apply(messages))];
         }
         else
         {
             string text = request.RawPrompt ? request.Prompt! : package.Manifest.ChatTemplate.ApplyPrompt(request.Prompt!);
-            ids = package.Tokenizer.Encode(text);
+            ids = [.. package.Tokenizer.EncodeToIds(text)];
         }
         Require(ids.Length > 0, $"The prompt is empty ({who}).");
         return ids;

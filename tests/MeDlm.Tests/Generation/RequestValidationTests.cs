@@ -47,7 +47,7 @@ public sealed class RequestValidationTests
     {
         using var generator = new Generator(TestModels.FixturePackage);
         string prompt = string.Concat(Enumerable.Repeat("write sum_gt(xs) with k = 9. ", 10));
-        int tokens = TestModels.FixturePackage.Tokenizer.Encode(TestModels.FixturePackage.Manifest.ChatTemplate.ApplyPrompt(prompt)).Length;
+        int tokens = TestModels.FixturePackage.Tokenizer.EncodeToIds(TestModels.FixturePackage.Manifest.ChatTemplate.ApplyPrompt(prompt)).Count;
         var e = Assert.Throws<ArgumentException>(() => generator.Generate(new GenerationRequest { Prompt = prompt }));
         Assert.Contains($"The prompt has {tokens} tokens and GenLength is 16: {tokens + 16} tokens exceed the model's max_sequence_length of 64",
             e.Message, StringComparison.Ordinal);
