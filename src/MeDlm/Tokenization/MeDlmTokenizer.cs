@@ -520,7 +520,7 @@ public sealed class MeDlmTokenizer : Tokenizer
     private bool EncodeChunk(ReadOnlySpan<char> chunk, bool normalize, bool split, ref IntBuffer ids, EncodingTrace? trace)
     {
         bool changed = false;
-        if (normalize && _normalizations.Length > 0)
+        if (normalize && _normalizations.Length > 0 && !IsNormalized(chunk))
         {
             string original = chunk.ToString();
             string s = _normalizer!.Normalize(original);
@@ -577,6 +577,25 @@ public sealed class MeDlmTokenizer : Tokenizer
         }
 
         return changed;
+    }
+
+    /// <summary>Whether every normalization form leaves <paramref name="chunk"/> as it is (ASCII always is), without a copy.</summary>
+    private bool IsNormalized(ReadOnlySpan<char> chunk)
+    {
+        if (System.Text.Ascii.IsValid(chunk))
+        {
+            return true;
+        }
+
+        foreach (var form in _normalizations)
+        {
+            if (!chunk.IsNormalized(form))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>

@@ -298,6 +298,30 @@ public class RealTokenizerTests(ITestOutputHelper output)
 
     [RealTokenizerTheory]
     [MemberData(nameof(Files))]
+    public void Encoding_a_warm_prompt_allocates_only_the_id_array(string file)
+    {
+        var g = RealTokenizers.Load(file);
+        Tokenizer lib = g.Tokenizer;
+        // Non-ASCII text too, so the normalizer check runs (Qwen has NFC).
+        string prompt = g.Cases["chatml_prompt"].Text + g.Cases["cjk_mixed"].Text + g.Cases["code"].Text;
+        int expected = lib.EncodeToIds(prompt).Count;
+        Assert.Equal(expected, lib.CountTokens(prompt));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var ids = lib.EncodeToIds(prompt);
+        long mid = GC.GetAllocatedBytesForCurrentThread();
+        int count = lib.CountTokens(prompt);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        output.WriteLine($"{file}: EncodeToIds {mid - before} bytes, CountTokens {allocated - (mid - before)} bytes, {expected} ids");
+        Assert.Equal(expected, ids.Count);
+        Assert.Equal(expected, count);
+        // One int[] of the ids (array header plus 4 bytes each); CountTokens allocates nothing, except that
+        // the runtime's span normalization check (Qwen's NFC, non-ASCII text only) allocates a little.
+        long normalizerCheck = lib.Normalizer is null ? 0 : 256;
+        Assert.True(allocated <= 32 + (4L * expected) + normalizerCheck, $"{allocated} bytes for {expected} ids");
+    }
+
+    [RealTokenizerTheory]
+    [MemberData(nameof(Files))]
     public void Loading_reports_time_and_managed_memory(string file)
     {
         string path = RealTokenizers.TokenizerPath(file);
