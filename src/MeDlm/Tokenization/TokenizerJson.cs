@@ -182,6 +182,7 @@ internal static class TokenizerJson
         }
 
         var merges = new List<(string, string)>(m.GetArrayLength());
+        var lookup = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         int index = 0;
         foreach (var item in m.EnumerateArray())
         {
@@ -224,7 +225,7 @@ internal static class TokenizerJson
                 throw Fail(path, $"model.merges[{index}] names \"{right}\", which is not in model.vocab");
             }
 
-            if (!vocab.ContainsKey(string.Concat(left, right)))
+            if (!ContainsConcat(lookup, left, right))
             {
                 throw Fail(path, $"model.merges[{index}] makes \"{left}{right}\", which is not in model.vocab");
             }
@@ -234,6 +235,23 @@ internal static class TokenizerJson
         }
 
         return merges;
+    }
+
+    /// <summary>Whether <paramref name="left"/> + <paramref name="right"/> is a vocabulary entry, without building the string.</summary>
+    private static bool ContainsConcat(Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> lookup, string left, string right)
+    {
+        int n = left.Length + right.Length;
+        char[]? rented = n > 256 ? System.Buffers.ArrayPool<char>.Shared.Rent(n) : null;
+        Span<char> both = rented is null ? stackalloc char[256] : rented;
+        left.CopyTo(both);
+        right.CopyTo(both[left.Length..]);
+        bool found = lookup.ContainsKey(both[..n]);
+        if (rented is not null)
+        {
+            System.Buffers.ArrayPool<char>.Shared.Return(rented);
+        }
+
+        return found;
     }
 
     private static List<AddedToken> ReadAddedTokens(JsonElement root, string path)
