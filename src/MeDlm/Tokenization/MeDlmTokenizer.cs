@@ -778,18 +778,12 @@ public sealed class MeDlmTokenizer : Tokenizer
 
     private BpeTokenizer CreateBpe(TokenizerDefinition def, string sourcePath)
     {
-        var merges = new List<string>(def.Merges.Count);
-        foreach (var (left, right) in def.Merges)
-        {
-            merges.Add(string.Concat(left, " ", right));
-        }
-
         var special = new Dictionary<string, int>(_addedByContent, StringComparer.Ordinal);
         try
         {
             return BpeTokenizer.Create(new BpeOptions(def.Vocab)
             {
-                Merges = merges,
+                Merges = def.Merges,
                 SpecialTokens = special,
                 // Never left null: the library then falls back to a word/non-word regex that drops spaces.
                 PreTokenizer = _preTokenizer,
