@@ -4,7 +4,7 @@ using MeDlm.Model;
 namespace MeDlm.Decoding;
 
 /// <summary>
-/// One ME-DLM edit round of one row (DESIGN §2): cur = the denoiser's argmax per response position, nxt =
+/// One ME-DLM edit round of one row (docs/DESIGN.md §2.3): cur = the denoiser's argmax per response position, nxt =
 /// the next-token head's argmax at the position before, applied by <see cref="Edits.Apply"/>; a fixed
 /// point ends the row.
 /// </summary>

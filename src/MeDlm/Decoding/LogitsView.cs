@@ -4,7 +4,7 @@ using MeDlm.Sessions;
 namespace MeDlm.Decoding;
 
 /// <summary>
-/// The denoiser's output of one forward pass in either form a package declares (DESIGN §3): full
+/// The denoiser's output of one forward pass in either form a package declares (docs/DESIGN.md §3.4): full
 /// vocabulary rows, or the top-K reduced form (per position the K best ids and logits, a log-sum-exp and
 /// the special ids' logits). Valid until the next run of the runner. The decoder steps read it through
 /// <see cref="SequenceLogits"/>, which answers the questions they ask in both forms, so no step branches on

@@ -5,7 +5,7 @@ using MeDlm.Model;
 namespace MeDlm.Decoding;
 
 /// <summary>
-/// One stage-1 pass of one row (DESIGN §2): score the masked candidates (x0 and a confidence per
+/// One stage-1 pass of one row (docs/DESIGN.md §2.1): score the masked candidates (x0 and a confidence per
 /// position), choose the positions to commit (per-block schedule, or the threshold), commit them, and
 /// advance the block; when the last block ends, the between-stages transform. A new stage-1 algorithm adds
 /// its scoring to <see cref="Score"/> and its choice to <see cref="Choose"/>.

@@ -4,7 +4,7 @@ using MeDlm.Model;
 
 namespace MeDlm.Tests.Decoding;
 
-/// <summary>The token bans a row plan derives per algorithm (DESIGN §2).</summary>
+/// <summary>The token bans a row plan derives per algorithm (docs/DESIGN.md §2).</summary>
 public sealed class RowPlanTests
 {
     [Fact]

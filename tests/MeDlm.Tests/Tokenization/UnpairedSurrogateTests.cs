@@ -37,11 +37,12 @@ public class UnpairedSurrogateTests
         Assert.Equal(-1, text.IndexOf('\uFFFD', StringComparison.Ordinal));
         MeDlmTokenizer tok = Tokenizer;
         string at = $"index {index}";
-        AssertRefused(() => tok.Encode(text), at);
-        AssertRefused(() => tok.Encode(text.AsSpan()), at);
-        AssertRefused(() => tok.Encode(text.AsSpan(), new int[256]), at);
-        AssertRefused(() => tok.TryEncode(text.AsSpan(), new int[256], out _), at);
+        AssertRefused(() => tok.EncodeToIds(text), at);
+        AssertRefused(() => tok.EncodeToIds(text.AsSpan()), at);
+        AssertRefused(() => tok.EncodeToTokens(text, out _), at);
+        AssertRefused(() => tok.CountTokens(text), at);
         AssertRefused(() => tok.CountTokens(text.AsSpan()), at);
+        AssertRefused(() => tok.GetIndexByTokenCount(text, 2, out _, out _), at);
     }
 
     [Fact]
@@ -50,7 +51,7 @@ public class UnpairedSurrogateTests
         MeDlmTokenizer tok = Tokenizer;
         foreach (string text in (string[])["\ud83d\ude00", "a\U0001F642b", "\U00010000\U0010FFFF", "<|im_start|>\ud83d\ude00<|im_end|>"])
         {
-            int[] ids = tok.Encode(text);
+            int[] ids = [.. tok.EncodeToIds(text)];
             Assert.NotEmpty(ids);
             Assert.Equal(ids.Length, tok.CountTokens(text));
             Assert.Equal(text, tok.Decode(ids));
