@@ -25,7 +25,7 @@ public sealed class DreamChatClientTests
         ChatResponse response = await client.GetResponseAsync(Prompt, options);
 
         MeDlmChatMessage[] messages = [MeDlmChatMessage.User(Prompt)];
-        int promptLength = package.Tokenizer.Encode(package.Manifest.ChatTemplate.Apply(messages)).Length;
+        int promptLength = package.Tokenizer.EncodeToIds(package.Manifest.ChatTemplate.Apply(messages)).Count;
         GenerationResult expected = generator.Generate(new GenerationRequest
         {
             Messages = messages,

@@ -28,7 +28,7 @@ public sealed class DreamServerTests
         using var package = ModelPackage.Load(DreamFolder);
         using var generator = new Generator(package);
         ChatMessage[] messages = [ChatMessage.User(Prompt)];
-        int promptLength = package.Tokenizer.Encode(package.Manifest.ChatTemplate.Apply(messages)).Length;
+        int promptLength = package.Tokenizer.EncodeToIds(package.Manifest.ChatTemplate.Apply(messages)).Count;
         GenerationResult expected = generator.Generate(new GenerationRequest
         {
             Messages = messages,
