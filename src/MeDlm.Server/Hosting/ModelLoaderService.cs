@@ -63,6 +63,9 @@ internal sealed partial class ModelLoaderService(
             CudaDeviceId = o.CudaDeviceId,
             IntraOpNumThreads = o.IntraOpThreads,
             InterOpNumThreads = o.InterOpThreads,
+            GpuMemoryLimitBytes = o.GpuMemoryLimitBytes,
+            CudaUseTf32 = o.CudaUseTf32,
+            CudaIntraOpThreads = o.CudaIntraOpThreads,
             Logger = loggerFactory.CreateLogger("MeDlm.Model"),
         });
         Generator? generator = null;

@@ -52,6 +52,10 @@ internal sealed class ModelServingOptionsValidator : IValidateOptions<ModelServi
         {
             failures.Add("Model:IntraOpThreads and Model:InterOpThreads must not be negative (0 = the default: one intra-op thread per available processor, ONNX Runtime's choice across operators).");
         }
+        if (o.GpuMemoryLimitBytes < 0 || o.CudaIntraOpThreads < 0)
+        {
+            failures.Add("Model:GpuMemoryLimitBytes and Model:CudaIntraOpThreads must not be negative (0 = no limit / one thread).");
+        }
         if (o.Id.Length > 128 || o.Id.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
         {
             failures.Add($"Model:Id \"{o.Id}\" must be at most 128 characters without spaces.");

@@ -26,6 +26,17 @@ public sealed class ModelServingOptions
 
     /// <summary>Threads across independent operators; 0 lets ONNX Runtime choose.</summary>
     public int InterOpThreads { get; set; }
+
+    // GPU (CUDA) settings.
+
+    /// <summary>CUDA: the most GPU memory ONNX Runtime may take, in bytes; 0 = no limit.</summary>
+    public long GpuMemoryLimitBytes { get; set; }
+
+    /// <summary>CUDA: allow TF32 matrix products (faster; fp32 results then differ from the CPU's).</summary>
+    public bool CudaUseTf32 { get; set; }
+
+    /// <summary>CUDA: intra-op threads of the CUDA sessions; 0 = 1 unless IntraOpThreads is set.</summary>
+    public int CudaIntraOpThreads { get; set; }
 }
 
 /// <summary>Bounds on what one request may ask for (configuration section <c>Limits</c>).</summary>

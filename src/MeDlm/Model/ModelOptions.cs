@@ -18,14 +18,38 @@ public sealed class ModelOptions
     /// <summary>Threads across independent operators; 0 lets ONNX Runtime choose.</summary>
     public int InterOpNumThreads { get; init; }
 
+    /// <summary>CUDA: the most GPU memory ONNX Runtime's arena may take, in bytes; 0 = no limit.</summary>
+    public long GpuMemoryLimitBytes { get; init; }
+
+    /// <summary>CUDA: allow TF32 matrix products (faster, but fp32 results no longer match the CPU's); default off.</summary>
+    public bool CudaUseTf32 { get; init; }
+
+    /// <summary>CUDA: grow the memory arena by what is requested (default) rather than by powers of two.</summary>
+    public bool CudaArenaSameAsRequested { get; init; } = true;
+
+    /// <summary>
+    /// CUDA: intra-op threads of the CUDA sessions (the CPU only launches kernels there); 0 = 1 unless
+    /// <see cref="IntraOpNumThreads"/> is set.
+    /// </summary>
+    public int CudaIntraOpThreads { get; init; }
+
     /// <summary>Receives the provider fallback line and load information; null logs nothing.</summary>
     public ILogger? Logger { get; init; }
+
+    /// <summary>The intra-op pool size of a CUDA session, when it differs from the CPU's choice.</summary>
+    internal bool CudaIntraOpNumThreads(out int threads)
+    {
+        threads = CudaIntraOpThreads > 0 ? CudaIntraOpThreads : IntraOpNumThreads > 0 ? IntraOpNumThreads : 1;
+        return true;
+    }
 
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfNegative(CudaDeviceId);
         ArgumentOutOfRangeException.ThrowIfNegative(IntraOpNumThreads);
         ArgumentOutOfRangeException.ThrowIfNegative(InterOpNumThreads);
+        ArgumentOutOfRangeException.ThrowIfNegative(GpuMemoryLimitBytes);
+        ArgumentOutOfRangeException.ThrowIfNegative(CudaIntraOpThreads);
         if (!Enum.IsDefined(ExecutionProvider))
         {
             throw new ArgumentOutOfRangeException(nameof(ExecutionProvider), ExecutionProvider, "Unknown execution provider.");

@@ -17,7 +17,7 @@ namespace MeDlm.Sessions;
 /// <remarks>
 /// Float16 packages: ONNX Runtime writes half-precision outputs into staging arrays that are widened to
 /// float for the kernels; the hidden states stay half and go to the edit head as they are.
-/// TODO(cuda): on the CUDA provider the hidden states still make a device -> host -> device round trip
+/// On CUDA the inputs are bound again before every pass (see the constructor). TODO(cuda): the hidden states still make a device -> host -> device round trip
 /// between the two sessions. The next step: bind the denoiser's "hidden_states" output with
 /// BindOutputToDevice(name, OrtMemoryInfo("Cuda", OrtDeviceAllocator, id, OrtMemTypeDefault)), take the
 /// device OrtValue from GetOutputValues() after the run and bind it as the edit head's input; the logits
@@ -34,6 +34,7 @@ internal sealed class ModelRunner : IDisposable
     private readonly int _specials;
     private readonly int[] _specialIds;
     private readonly RunOptions _runOptions = new();
+    private readonly bool _rebindInputs;
 
     // Inputs and outputs are bound once per shape and the bindings kept, so a pass marshals no names and
     // allocates nothing, also when edit rounds move the length back and forth between a few shapes.
@@ -60,7 +61,18 @@ internal sealed class ModelRunner : IDisposable
     private int _seq;
 
     public ModelRunner(ModelPackage package)
+        : this(package, rebindInputsEachPass: package.ExecutionProvider == ExecutionProvider.Cuda)
     {
+    }
+
+    /// <param name="package">The loaded package.</param>
+    /// <param name="rebindInputsEachPass">
+    /// Bind the inputs again before every pass. Needed on CUDA: binding a CPU value copies it to the device
+    /// once, so later writes to our buffers would not be seen (the CPU provider reads them in place).
+    /// </param>
+    internal ModelRunner(ModelPackage package, bool rebindInputsEachPass)
+    {
+        _rebindInputs = rebindInputsEachPass;
         _denoiser = package.Denoiser;
         _editHead = package.EditHead;
         _vocab = package.Manifest.VocabSize;
@@ -198,8 +210,8 @@ internal sealed class ModelRunner : IDisposable
         long[] hiddenShape = [_batch, _seq, _hidden];
         OrtMemoryInfo cpu = OrtMemoryInfo.DefaultInstance;
         var shape = new ShapeBinding(_denoiser, _editHead);
-        OrtValue ids = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _ids.AsMemory(0, n), tokenShape));
-        OrtValue mask = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _mask.AsMemory(0, n), tokenShape));
+        OrtValue ids = shape.Ids = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _ids.AsMemory(0, n), tokenShape));
+        OrtValue mask = shape.Mask = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _mask.AsMemory(0, n), tokenShape));
         int nv = n * _vocab;
         int nh = n * _hidden;
         foreach (OrtIoBinding binding in (OrtIoBinding[])[shape.LogitsOnly, shape.LogitsAndHidden])
@@ -240,6 +252,7 @@ internal sealed class ModelRunner : IDisposable
             OrtValue next = shape.Keep(_half
                 ? OrtValue.CreateTensorValueFromMemory(cpu, _next16.AsMemory(0, nv), vocabShape)
                 : OrtValue.CreateTensorValueFromMemory(cpu, _next.AsMemory(0, nv), vocabShape));
+            shape.Hidden = hidden;
             shape.LogitsAndHidden.BindOutput("hidden_states", hidden);
             shape.Edit.BindInput("hidden_states", hidden);
             shape.Edit.BindOutput("next_token_logits", next);
@@ -269,15 +282,23 @@ internal sealed class ModelRunner : IDisposable
         long start = Stopwatch.GetTimestamp();
         try
         {
+            ShapeBinding shape = _current!;
+            OrtIoBinding denoiserBinding = withEditHead ? shape.LogitsAndHidden : shape.LogitsOnly;
+            if (_rebindInputs)
+            {
+                denoiserBinding.BindInput("input_ids", shape.Ids!);
+                denoiserBinding.BindInput("attention_mask", shape.Mask!);
+            }
+            _denoiser.RunWithBinding(_runOptions, denoiserBinding);
             if (withEditHead)
             {
-                _denoiser.RunWithBinding(_runOptions, _current!.LogitsAndHidden);
                 ct.ThrowIfCancellationRequested();
-                _editHead!.RunWithBinding(_runOptions, _current.Edit!);
-            }
-            else
-            {
-                _denoiser.RunWithBinding(_runOptions, _current!.LogitsOnly);
+                if (_rebindInputs)
+                {
+                    // The hidden states this pass wrote, not those of the pass that bound them first.
+                    shape.Edit!.BindInput("hidden_states", shape.Hidden!);
+                }
+                _editHead!.RunWithBinding(_runOptions, shape.Edit!);
             }
         }
         catch (OnnxRuntimeException) when (ct.IsCancellationRequested)
@@ -331,6 +352,12 @@ internal sealed class ModelRunner : IDisposable
         public OrtIoBinding LogitsAndHidden { get; } = denoiser.CreateIoBinding();
 
         public OrtIoBinding? Edit { get; } = editHead?.CreateIoBinding();
+
+        public OrtValue? Ids { get; set; }
+
+        public OrtValue? Mask { get; set; }
+
+        public OrtValue? Hidden { get; set; }
 
         public OrtValue Keep(OrtValue value)
         {

@@ -88,35 +88,77 @@ internal static class SessionFactory
         {
             try
             {
-                so.AppendExecutionProvider_CUDA(options.CudaDeviceId);
+                using var cudaOptions = new OrtCUDAProviderOptions();
+                cudaOptions.UpdateOptions(CudaProviderOptions(options));
+                so.AppendExecutionProvider_CUDA(cudaOptions);
             }
             catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
             {
-                cudaFailure = FirstLine(e.Message);
+                cudaFailure = CudaFailure.DescribeUnavailable(FirstLine(e.Message));
                 return null;
             }
+            if (options.CudaIntraOpNumThreads(out int threads))
+            {
+                so.IntraOpNumThreads = threads;
+            }
+            so.AddSessionConfigEntry("session.use_device_allocator_for_initializers", "1");
         }
         try
         {
             return new InferenceSession(path, so);
         }
-        catch (OnnxRuntimeException e) when (cuda && LooksLikeCudaFailure(e.Message))
+        catch (OnnxRuntimeException e) when (cuda)
         {
-            cudaFailure = FirstLine(e.Message);
-            return null;
+            string msg = FirstLine(e.Message);
+            switch (CudaFailure.Classify(e.Message))
+            {
+                case CudaFailureKind.Unavailable:
+                    // Only this falls back in auto mode; everything else is an error of this device.
+                    cudaFailure = CudaFailure.DescribeUnavailable(msg);
+                    return null;
+                case CudaFailureKind.OutOfMemory:
+                    throw new ModelLoadException(path,
+                        $"out of GPU memory on CUDA device {options.CudaDeviceId} while loading ({msg}); free GPU memory, raise GpuMemoryLimitBytes or use a smaller model", e);
+                case CudaFailureKind.UnsupportedArchitecture:
+                    throw new ModelLoadException(path,
+                        $"the CUDA provider has no kernels for the GPU architecture of CUDA device {options.CudaDeviceId} ({msg})", e);
+                case CudaFailureKind.OtherCuda:
+                    throw new ModelLoadException(path, $"CUDA failed while loading ({msg})", e);
+                default:
+                    throw NotLoadable(path, msg, e);
+            }
         }
         catch (OnnxRuntimeException e)
         {
-            string msg = FirstLine(e.Message);
-            bool notOnnx = msg.Contains("Protobuf parsing failed", StringComparison.OrdinalIgnoreCase)
-                || msg.Contains("INVALID_PROTOBUF", StringComparison.OrdinalIgnoreCase);
-            throw new ModelLoadException(path, notOnnx ? $"is not an ONNX model ({msg})" : $"ONNX Runtime cannot load it ({msg})", e);
+            throw NotLoadable(path, FirstLine(e.Message), e);
         }
     }
 
-    private static bool LooksLikeCudaFailure(string message) =>
-        message.Contains("CUDA", StringComparison.OrdinalIgnoreCase) || message.Contains("cudnn", StringComparison.OrdinalIgnoreCase)
-        || message.Contains("cublas", StringComparison.OrdinalIgnoreCase);
+    /// <summary>The CUDA provider options of <paramref name="options"/> (names as ONNX Runtime spells them).</summary>
+    internal static Dictionary<string, string> CudaProviderOptions(ModelOptions options)
+    {
+        var d = new Dictionary<string, string>
+        {
+            ["device_id"] = options.CudaDeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            // Grow the arena by what is asked, not in powers of two: a large model must not reserve double.
+            ["arena_extend_strategy"] = options.CudaArenaSameAsRequested ? "kSameAsRequested" : "kNextPowerOfTwo",
+            ["do_copy_in_default_stream"] = "1",
+            // TF32 matrix products change fp32 results; parity with the CPU needs it off.
+            ["use_tf32"] = options.CudaUseTf32 ? "1" : "0",
+        };
+        if (options.GpuMemoryLimitBytes > 0)
+        {
+            d["gpu_mem_limit"] = options.GpuMemoryLimitBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return d;
+    }
+
+    private static ModelLoadException NotLoadable(string path, string msg, Exception e)
+    {
+        bool notOnnx = msg.Contains("Protobuf parsing failed", StringComparison.OrdinalIgnoreCase)
+            || msg.Contains("INVALID_PROTOBUF", StringComparison.OrdinalIgnoreCase);
+        return new ModelLoadException(path, notOnnx ? $"is not an ONNX model ({msg})" : $"ONNX Runtime cannot load it ({msg})", e);
+    }
 
     private static string FirstLine(string s)
     {
