@@ -1,4 +1,4 @@
-"""Reference decoders (DESIGN section 2), on right-padded batches with per-row prompt lengths.
+"""Reference decoders (docs/DESIGN.md §2), on right-padded batches with per-row prompt lengths.
 
 These are the spec the C# runtime is pinned to through golden files. Conventions:
 - ties in top-k position selection go to the LOWER position (stable sort on descending score);
@@ -146,7 +146,7 @@ def between_stages(trace, ids: SpecialIds, edits_follow):
 
 
 def apply_edits(x, cur, nxt, prompt_len, delete_id, cap):
-    """One edit application on one row (DESIGN section 2). Returns (new_row, counts, fixed_point)."""
+    """One edit application on one row (docs/DESIGN.md §2.3). Returns (new_row, counts, fixed_point)."""
     n = len(x)
     cur = list(cur)
     nxt = list(nxt)

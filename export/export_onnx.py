@@ -1,4 +1,4 @@
-"""Export a MeDlmModel to a model package (DESIGN section 3) and write the logits golden file.
+"""Export a MeDlmModel to a model package (docs/DESIGN.md §3) and write the logits golden file.
 
 A package is a folder: medlm.json (manifest), tokenizer.json, denoiser.onnx (+ denoiser.onnx.data when
 the weights go to external data) and, for ME-DLM models, edit_head.onnx. The graph I/O names, element

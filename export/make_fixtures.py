@@ -12,7 +12,7 @@
   and twice with the same weights in the top-K output form (topk_ids, topk_logits, special_logits and
   the log-sum-exp of the tokens outside the top K, or of the whole row): the runtime must decode all
   three to the same tokens.
-- bad-graphs: graphs that break the contract of DESIGN section 3 one way each, plus a file that is not
+- bad-graphs: graphs that break the contract of docs/DESIGN.md §3.3 one way each, plus a file that is not
   ONNX. Their weights are ConstantOfShape ops, so each file is a few hundred bytes.
 """
 import json

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Json;
 using MeDlm.Decoding;
 using MeDlm.Generation;
@@ -24,6 +25,8 @@ namespace MeDlm.Extensions.AI;
 public sealed class MeDlmChatClient : IChatClient
 {
     private const string ProviderName = "medlm";
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private readonly Generator _generator;
     private readonly ModelPackage? _ownedPackage;
@@ -71,7 +74,7 @@ public sealed class MeDlmChatClient : IChatClient
         CancellationToken cancellationToken = default)
     {
         PreparedRequest prepared = Prepare(messages, options);
-        GenerationResult result = await _generator.GenerateAsync(prepared.Request, cancellationToken).ConfigureAwait(false);
+        GenerationResult result = await _generator.GenerateAsync(prepared.Plan, cancellationToken).ConfigureAwait(false);
         Answer answer = Finish(result, prepared);
         var message = new AiChatMessage(ChatRole.Assistant, answer.Text) { MessageId = prepared.ResponseId };
         return new ChatResponse(message)
@@ -101,7 +104,7 @@ public sealed class MeDlmChatClient : IChatClient
         GenerationResult? result = null;
         if (prepared.StreamDenoising)
         {
-            await foreach (GenerationStep step in _generator.GenerateStreamingAsync(prepared.Request, cancellationToken).ConfigureAwait(false))
+            await foreach (GenerationStep step in _generator.GenerateStreamingAsync(prepared.Plan, cancellationToken).ConfigureAwait(false))
             {
                 result = step.Result ?? result;
                 yield return Update(prepared, [], step);
@@ -115,7 +118,7 @@ public sealed class MeDlmChatClient : IChatClient
         }
         else
         {
-            result = await _generator.GenerateAsync(prepared.Request, cancellationToken).ConfigureAwait(false);
+            result = await _generator.GenerateAsync(prepared.Plan, cancellationToken).ConfigureAwait(false);
         }
 
         Answer answer = Finish(result, prepared);
@@ -167,7 +170,7 @@ public sealed class MeDlmChatClient : IChatClient
         }
     }
 
-    private sealed record PreparedRequest(GenerationRequest Request, IReadOnlyList<string> Stop, bool StreamDenoising,
+    private sealed record PreparedRequest(GenerationPlan Plan, IReadOnlyList<string> Stop, bool StreamDenoising,
         string ResponseId, DateTimeOffset CreatedAt);
 
     private readonly record struct Answer(string Text, ChatFinishReason FinishReason, UsageDetails Usage);
@@ -194,7 +197,6 @@ public sealed class MeDlmChatClient : IChatClient
 
         ModelPackage package = _generator.Package;
         List<MeDlmChatMessage> turns = Conversation(messages, options?.Instructions);
-        int[] promptIds = package.Tokenizer.Encode(package.Manifest.ChatTemplate.Apply(turns));
 
         GenerationRequest? baseline = options?.RawRepresentationFactory?.Invoke(this) as GenerationRequest;
         AdditionalPropertiesDictionary? extra = options?.AdditionalProperties;
@@ -211,9 +213,9 @@ public sealed class MeDlmChatClient : IChatClient
 
         var request = new GenerationRequest
         {
-            PromptTokenIds = promptIds,
+            Messages = turns,
             GenLength = genLength,
-            Budget = Number(extra, MeDlmChatOptions.Budget) ?? baseline?.Budget,
+            Budget = BudgetOf(extra) ?? baseline?.Budget,
             MaskSteps = Integer(extra, MeDlmChatOptions.MaskSteps) ?? baseline?.MaskSteps,
             EditSteps = Integer(extra, MeDlmChatOptions.EditRounds) ?? baseline?.EditSteps,
             Algorithm = AlgorithmOf(extra) ?? baseline?.Algorithm,
@@ -225,21 +227,24 @@ public sealed class MeDlmChatClient : IChatClient
             LogitsEosInf = baseline?.LogitsEosInf ?? false,
             ConfidenceEosEotInf = baseline?.ConfidenceEosEotInf ?? false,
             // The answer stays within MaxOutputTokens: edit insertions past it are dropped (as the server does).
-            LengthCap = genLength is { } g ? promptIds.Length + g : baseline?.LengthCap,
+            LengthCap = genLength is null ? baseline?.LengthCap : null,
+            CapAtGenLength = genLength is not null || (baseline?.CapAtGenLength ?? false),
         };
-        // Checked now, so that a bad setting fails the call before it queues for the generator.
-        _generator.Validate(request);
+        // Planned now, so that a bad setting fails the call before it queues for the generator.
+        GenerationPlan plan = _generator.Plan(request);
 
         IReadOnlyList<string> stop = options?.StopSequences is { Count: > 0 } s ? [.. s] : [];
-        foreach (string sequence in stop)
+        for (int i = 0; i < stop.Count; i++)
         {
-            if (string.IsNullOrEmpty(sequence))
+            if (string.IsNullOrEmpty(stop[i]))
             {
                 throw new ArgumentException("StopSequences must not hold an empty string.", nameof(options));
             }
+            // Answers are decoded from UTF-8 and never hold half a pair: such a stop could never match.
+            RequireWellFormed(stop[i], $"StopSequences[{i}]", nameof(options));
         }
         bool streamDenoising = Flag(extra, MeDlmChatOptions.StreamDenoising);
-        return new PreparedRequest(request, stop, streamDenoising, "medlm-" + Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow);
+        return new PreparedRequest(plan, stop, streamDenoising, "medlm-" + Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow);
     }
 
     private static void RejectUnsupported(ChatOptions? options)
@@ -276,6 +281,7 @@ public sealed class MeDlmChatClient : IChatClient
         var turns = new List<MeDlmChatMessage>();
         if (!string.IsNullOrEmpty(instructions))
         {
+            RequireWellFormed(instructions, "Instructions", "options");
             turns.Add(MeDlmChatMessage.System(instructions));
         }
         int index = 0;
@@ -295,7 +301,9 @@ public sealed class MeDlmChatClient : IChatClient
                     throw new NotSupportedException($"Message {index} holds {content.GetType().Name}; only text is supported.");
                 }
             }
-            turns.Add(new MeDlmChatMessage(role, message.Text));
+            string text = message.Text;
+            RequireWellFormed(text, $"Message {index}", nameof(messages));
+            turns.Add(new MeDlmChatMessage(role, text));
             index++;
         }
         if (index == 0)
@@ -305,6 +313,24 @@ public sealed class MeDlmChatClient : IChatClient
         return turns;
     }
 
+    /// <summary>
+    /// Refuses half a surrogate pair, named as the caller knows it (the tokenizer refuses it too, but names
+    /// a position in the templated prompt). The strict encoder is the runtime's own well-formedness check.
+    /// </summary>
+    private static void RequireWellFormed(string text, string what, string paramName)
+    {
+        try
+        {
+            StrictUtf8.GetByteCount(text);
+        }
+        catch (EncoderFallbackException e)
+        {
+            throw new ArgumentException(
+                $"{what} holds an unpaired UTF-16 surrogate (U+{(int)e.CharUnknown:X4}) at index {e.Index}; text must be well-formed UTF-16.",
+                paramName, e);
+        }
+    }
+
     /// <summary>Text cut at the stop sequences, the finish reason and the usage of a finished generation.</summary>
     private Answer Finish(GenerationResult result, PreparedRequest prepared)
     {
@@ -312,7 +338,7 @@ public sealed class MeDlmChatClient : IChatClient
         string text = AnswerText.ApplyStop(result.Text, prepared.Stop, out bool stopped);
         ChatFinishReason reason = stopped || !result.ReachedLengthLimit ? ChatFinishReason.Stop : ChatFinishReason.Length;
         int input = result.PromptTokenIds.Count;
-        int output = AnswerText.ResponseLength(result, special);
+        int output = result.AnswerLength;
         return new Answer(text, reason, new UsageDetails { InputTokenCount = input, OutputTokenCount = output, TotalTokenCount = input + output });
     }
 
@@ -349,6 +375,29 @@ public sealed class MeDlmChatClient : IChatClient
         }
         throw new ArgumentException(
             $"AdditionalProperties[\"{MeDlmChatOptions.Algorithm}\"] must be medlm, low_confidence, random or threshold, got '{value}'.");
+    }
+
+    /// <summary>The budget as a number or in the library's budget syntax ("1/8", "0.125", "12.5%").</summary>
+    private static double? BudgetOf(AdditionalPropertiesDictionary? extra)
+    {
+        const string key = MeDlmChatOptions.Budget;
+        if (extra is null || !extra.TryGetValue(key, out object? value) || value is null)
+        {
+            return null;
+        }
+        string? text = value switch
+        {
+            JsonElement { ValueKind: JsonValueKind.String } e => e.GetString(),
+            string s => s,
+            _ => null,
+        };
+        if (text is null)
+        {
+            return Number(extra, key);
+        }
+        return Budget.TryParse(text, out double budget, out string error)
+            ? budget
+            : throw new ArgumentException($"AdditionalProperties[\"{key}\"]: {error} (write {Budget.Syntax}).");
     }
 
     private static double? Number(AdditionalPropertiesDictionary? extra, string key)

@@ -86,6 +86,16 @@ public sealed class MeDlmChatClientTests
             AdditionalProperties = new() { [MeDlmChatOptions.Budget] = JsonDocument.Parse("0.25").RootElement },
         };
         Assert.Equal(expected.Text, (await client.GetResponseAsync(MathPrompt, fromJson)).Text);
+
+        // The library's budget syntax, as the CLI and the server accept it.
+        foreach (object written in new object[] { "1/4", "25%", "0.25", JsonDocument.Parse("\"1/4\"").RootElement })
+        {
+            var asText = new ChatOptions { Temperature = 0.8f, Seed = 11, AdditionalProperties = new() { [MeDlmChatOptions.Budget] = written } };
+            Assert.Equal(expected.Text, (await client.GetResponseAsync(MathPrompt, asText)).Text);
+        }
+        var bad = new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Budget] = "3/2" } };
+        ArgumentException e = await Assert.ThrowsAnyAsync<ArgumentException>(() => client.GetResponseAsync(MathPrompt, bad));
+        Assert.Contains("must be in (0, 1]", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -302,7 +312,7 @@ public sealed class MeDlmChatClientTests
     {
         { "not served", () => new ChatOptions { ModelId = "gpt-4o" }, [new(ChatRole.User, Prompt)] },
         { "MaxOutputTokens", () => new ChatOptions { MaxOutputTokens = 0 }, [new(ChatRole.User, Prompt)] },
-        { "max_sequence_length", () => new ChatOptions { MaxOutputTokens = 120 }, [new(ChatRole.User, Prompt)] },
+        { "maximum context length", () => new ChatOptions { MaxOutputTokens = 120 }, [new(ChatRole.User, Prompt)] },
         { "Temperature", () => new ChatOptions { Temperature = 3f }, [new(ChatRole.User, Prompt)] },
         { "low_confidence", () => new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Algorithm] = "beam" } }, [new(ChatRole.User, Prompt)] },
         { "not divisible", () => new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.BlockLength] = 7 } }, [new(ChatRole.User, Prompt)] },
@@ -312,7 +322,7 @@ public sealed class MeDlmChatClientTests
         { "true or false", () => new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.StreamDenoising] = "yes" } }, [new(ChatRole.User, Prompt)] },
         { "empty string", () => new ChatOptions { StopSequences = [""] }, [new(ChatRole.User, Prompt)] },
         { "no messages", () => null, [] },
-        { "max_sequence_length", () => null, [new(ChatRole.User, string.Concat(Enumerable.Repeat("write sum_gt(vals) ", 40)))] },
+        { "maximum context length", () => null, [new(ChatRole.User, string.Concat(Enumerable.Repeat("write sum_gt(vals) ", 40)))] },
     };
 
     [Theory]

@@ -85,6 +85,13 @@ public sealed class CompletionApiTests(SharedServer shared)
             """{"messages":[{"role":"user","content":"write mul_k(vals) with k = 4"}],"max_tokens":16,"medlm":{"budget":"1/4"}}""");
         JsonElement b = budget.GetProperty("medlm")[0];
         Assert.Equal(4, b.GetProperty("mask_steps").GetInt32() + b.GetProperty("edit_rounds").GetInt32() + b.GetProperty("edit_rounds_saved").GetInt32());
+        // Every spelling of the library's budget syntax plans the same passes.
+        foreach (string written in new[] { "\"25%\"", "\"0.25\"", "0.25" })
+        {
+            JsonElement same = await Server.PostOkAsync("v1/chat/completions",
+                $$$"""{"messages":[{"role":"user","content":"write mul_k(vals) with k = 4"}],"max_tokens":16,"medlm":{"budget":{{{written}}}}}""");
+            Assert.Equal(b.GetProperty("forward_passes").GetInt32(), same.GetProperty("medlm")[0].GetProperty("forward_passes").GetInt32());
+        }
 
         JsonElement blocks = await Server.PostOkAsync("v1/chat/completions",
             """{"messages":[{"role":"user","content":"write mul_k(vals) with k = 4"}],"max_tokens":16,"medlm":{"algorithm":"low_confidence","block_length":8,"mask_steps":8,"edit_rounds":0}}""");
@@ -181,7 +188,8 @@ public sealed class CompletionApiTests(SharedServer shared)
         JsonElement plain = await Server.PostOkAsync("v1/chat/completions", Body + "}}");
         List<JsonElement> chunks = Sse.Chunks(await Server.PostStreamAsync("v1/chat/completions", Body + ""","stream_denoising":true},"stream":true}"""));
 
-        List<JsonElement> steps = [.. chunks.Where(c => c.TryGetProperty("medlm", out _)).Select(c => c.GetProperty("medlm"))];
+        // Step chunks (the finish chunk's medlm field holds the statistics instead).
+        List<JsonElement> steps = [.. chunks.Where(c => c.TryGetProperty("medlm", out JsonElement m) && m.TryGetProperty("step", out _)).Select(c => c.GetProperty("medlm"))];
         List<JsonElement> maskSteps = [.. steps.Where(s => s.GetProperty("stage").GetString() == "mask")];
         Assert.Equal(8, maskSteps.Count);
         Assert.Equal(Enumerable.Range(1, 8), maskSteps.Select(s => s.GetProperty("step").GetInt32()));

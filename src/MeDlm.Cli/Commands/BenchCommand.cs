@@ -89,18 +89,18 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
         ArgumentNullException.ThrowIfNull(settings);
         using ModelPackage package = Runtime.Load(settings);
         string promptFile = settings.Prompts is null ? Path.Combine(package.Folder, "heldout.jsonl") : Path.GetFullPath(settings.Prompts);
-        List<int[]> prompts = ReadPrompts(package, settings, promptFile);
-        var requests = new List<GenerationRequest>(prompts.Count);
-        foreach (int[] ids in prompts)
-        {
-            requests.Add(Runtime.Request(settings, promptIds: ids));
-        }
-
         using var generator = new Generator(package);
-        var results = new GenerationResult[requests.Count];
-        Measure cs = await ProgressBars.RunAsync("C# runtime", requests.Count + ((double)settings.Warmup * Math.Min(settings.BatchSize, requests.Count)),
-            bar => Task.FromResult(RunCSharp(generator, settings, requests, results, bar, cancellationToken))).ConfigureAwait(false);
-        ResolvedSettings resolved = Runtime.Resolve(package, settings);
+        // Each prompt is planned once: the C# run and the reference get the same ids and settings.
+        List<GenerationPlan> plans = ReadPrompts(generator, settings, promptFile);
+        var prompts = new List<int[]>(plans.Count);
+        foreach (GenerationPlan plan in plans)
+        {
+            prompts.Add([.. plan.PromptTokenIds]);
+        }
+        var results = new GenerationResult[plans.Count];
+        Measure cs = await ProgressBars.RunAsync("C# runtime", plans.Count + ((double)settings.Warmup * Math.Min(settings.BatchSize, plans.Count)),
+            bar => Task.FromResult(RunCSharp(generator, settings, plans, results, bar, cancellationToken))).ConfigureAwait(false);
+        GenerationPlan resolved = plans[0];
         int maskSteps = results[0].Stats.MaskPasses;
         int editSteps = results[0].Stats.PlannedEditRounds;
 
@@ -112,17 +112,21 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
         int identical = 0;
         if (reference is { } refJson)
         {
-            py = new Measure(refJson.GetProperty("seconds").GetDouble(), refJson.GetProperty("tokens").GetInt64(),
-                refJson.GetProperty("passes").GetInt64(), double.NaN, refJson.GetProperty("threads").GetInt32());
+            // The reference's answers are counted by the same rule as ours (AnswerText.AnswerLength).
+            long referenceTokens = 0;
             int k = 0;
             foreach (JsonElement resp in refJson.GetProperty("responses").EnumerateArray())
             {
-                if (k < results.Length && SameIds(results[k].TokenIds, resp))
+                int[] ids = ReadIds(resp);
+                referenceTokens += AnswerText.AnswerLength(ids, package.Manifest.SpecialTokens);
+                if (k < results.Length && results[k].TokenIds.SequenceEqual(ids))
                 {
                     identical++;
                 }
                 k++;
             }
+            py = new Measure(refJson.GetProperty("seconds").GetDouble(), referenceTokens,
+                refJson.GetProperty("passes").GetInt64(), double.NaN, refJson.GetProperty("threads").GetInt32());
         }
 
         string settingsText = SettingsText(resolved, maskSteps, editSteps);
@@ -149,13 +153,13 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
         return ExitCodes.Ok;
     }
 
-    private static List<int[]> ReadPrompts(ModelPackage package, BenchSettings settings, string file)
+    private static List<GenerationPlan> ReadPrompts(Generator generator, BenchSettings settings, string file)
     {
         if (!File.Exists(file))
         {
             throw new CliException($"{file}: prompt file not found");
         }
-        var prompts = new List<int[]>();
+        var prompts = new List<GenerationPlan>();
         int lineNo = 0;
         foreach (string line in File.ReadLines(file))
         {
@@ -172,6 +176,10 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
             try
             {
                 using var doc = JsonDocument.Parse(line);
+                if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                {
+                    throw new CliException($"{file}: line {lineNo}: must be a JSON object with a \"prompt\" string field");
+                }
                 prompt = doc.RootElement.TryGetProperty("prompt", out JsonElement p) && p.ValueKind == JsonValueKind.String
                     ? p.GetString()!
                     : throw new CliException($"{file}: line {lineNo}: no \"prompt\" string field");
@@ -180,7 +188,12 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
             {
                 throw new CliException($"{file}: line {lineNo}: not JSON ({e.Message})");
             }
-            prompts.Add(Runtime.EncodePrompt(package, settings, prompt));
+            catch (InvalidOperationException)
+            {
+                // GetString on an escape of half a surrogate pair (\ud800 alone): valid JSON, but no text.
+                throw new CliException($"{file}: line {lineNo}: field 'prompt' holds an unpaired UTF-16 surrogate escape (such as \\ud800 without its pair)");
+            }
+            prompts.Add(Runtime.Checked(() => generator.Plan(Runtime.Request(settings, prompt: prompt))));
         }
         if (prompts.Count == 0)
         {
@@ -189,7 +202,7 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
         return prompts;
     }
 
-    private static Measure RunCSharp(Generator generator, BenchSettings s, List<GenerationRequest> requests, GenerationResult[] results,
+    private static Measure RunCSharp(Generator generator, BenchSettings s, List<GenerationPlan> requests, GenerationResult[] results,
         IProgressBar bar, CancellationToken ct)
     {
         int first = Math.Min(s.BatchSize, requests.Count);
@@ -202,10 +215,9 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
         double ortSeconds = 0;
         long tokens = 0;
         long passes = 0;
-        SpecialTokens st = generator.Package.Manifest.SpecialTokens;
         for (int start = 0; start < requests.Count; start += s.BatchSize)
         {
-            List<GenerationRequest> batch = requests.GetRange(start, Math.Min(s.BatchSize, requests.Count - start));
+            List<GenerationPlan> batch = requests.GetRange(start, Math.Min(s.BatchSize, requests.Count - start));
             long t0 = Stopwatch.GetTimestamp();
             IReadOnlyList<GenerationResult> rs = Runtime.Checked(() => generator.GenerateBatch(batch, ct));
             seconds += Stopwatch.GetElapsedTime(t0).TotalSeconds;
@@ -215,7 +227,7 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
             {
                 results[start + k] = rs[k];
                 batchOrt = Math.Max(batchOrt, rs[k].Stats.ModelTime.TotalSeconds);
-                tokens += Runtime.CountAnswerTokens(rs[k].TokenIds, st);
+                tokens += rs[k].AnswerLength;
                 passes += rs[k].Stats.TotalPasses;
             }
             ortSeconds += batchOrt;
@@ -226,7 +238,7 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
     }
 
     /// <summary>Runs export/bench_reference.py on the same prompt ids and settings; null and a one-line reason when it cannot.</summary>
-    private static async Task<(JsonElement? Result, string? Note)> RunReference(ModelPackage package, BenchSettings s, ResolvedSettings r,
+    private static async Task<(JsonElement? Result, string? Note)> RunReference(ModelPackage package, BenchSettings s, GenerationPlan r,
         int maskSteps, int editSteps, List<int[]> prompts, CancellationToken ct)
     {
         string? script = ModelLocator.FindRepoFile(Path.Combine("export", "bench_reference.py"), package.Folder);
@@ -310,7 +322,7 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
     }
 
     /// <summary>The request file of bench_reference.py: the settings as golden.py cases spell them, and the prompt ids.</summary>
-    private static byte[] ReferenceRequest(BenchSettings s, ResolvedSettings r, int maskSteps, int editSteps, List<int[]> prompts)
+    private static byte[] ReferenceRequest(BenchSettings s, GenerationPlan r, int maskSteps, int editSteps, List<int[]> prompts)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -361,24 +373,18 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
         return buffer.ToArray();
     }
 
-    private static bool SameIds(IReadOnlyList<int> ids, JsonElement reference)
+    private static int[] ReadIds(JsonElement array)
     {
-        if (reference.GetArrayLength() != ids.Count)
-        {
-            return false;
-        }
+        int[] ids = new int[array.GetArrayLength()];
         int i = 0;
-        foreach (JsonElement e in reference.EnumerateArray())
+        foreach (JsonElement e in array.EnumerateArray())
         {
-            if (e.GetInt32() != ids[i++])
-            {
-                return false;
-            }
+            ids[i++] = e.GetInt32();
         }
-        return true;
+        return ids;
     }
 
-    private static string SettingsText(ResolvedSettings r, int maskSteps, int editSteps) => r.Algorithm == DecodingAlgorithm.Threshold
+    private static string SettingsText(GenerationPlan r, int maskSteps, int editSteps) => r.Algorithm == DecodingAlgorithm.Threshold
         ? string.Create(CultureInfo.InvariantCulture, $"G={r.GenLength}, threshold {r.Threshold} (block {r.BlockLength}) + {editSteps} edit rounds")
         : string.Create(CultureInfo.InvariantCulture, $"G={r.GenLength}, {DecodingAlgorithms.Name(r.Algorithm)} {maskSteps} mask steps + {editSteps} edit rounds");
 
@@ -390,7 +396,7 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
             $"{name,-18} {m.TokensPerSecond,9:0.0} tokens/s · {m.PassesPerSecond,8:0.0} passes/s · {m.TokensPerPass:0.00} tokens/pass{share} · {m.Seconds:0.000} s ({m.Tokens} tokens, {m.Passes} passes{threads})");
     }
 
-    private static void WriteJson(ModelPackage package, BenchSettings s, string promptFile, int count, ResolvedSettings r, int maskSteps,
+    private static void WriteJson(ModelPackage package, BenchSettings s, string promptFile, int count, GenerationPlan r, int maskSteps,
         int editSteps, Measure cs, Measure? py, int identical, string? note)
     {
         using var buffer = new MemoryStream();

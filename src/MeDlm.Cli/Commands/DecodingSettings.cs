@@ -79,7 +79,7 @@ internal class DecodingSettings : ModelSettings
         }
         if (Budget is not null)
         {
-            if (!BudgetParser.TryParse(Budget, out double b, out string error))
+            if (!MeDlm.Decoding.Budget.TryParse(Budget, out double b, out string error))
             {
                 return ValidationResult.Error($"--budget: {error}");
             }

@@ -156,34 +156,37 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
                     : $"{settings.Python} does not run: it is needed for the code tasks' tests");
         }
 
-        // Prompts are tokenized once; one too long for the model's context counts as wrong in every row.
+        using var generator = new Generator(package);
+        // Prompts are planned once; one too long for the model's context counts as wrong in every row.
         int[]?[] prompts = new int[]?[items.Count];
+        GenerationPlan? sample = null;
         int tooLong = 0;
         for (int i = 0; i < items.Count; i++)
         {
-            int[] ids = package.Tokenizer.Encode(package.Manifest.ChatTemplate.Apply(items[i].Messages));
-            if (ids.Length + g > package.Manifest.MaxSequenceLength)
+            try
+            {
+                sample = generator.Plan(new GenerationRequest { Messages = items[i].Messages, GenLength = g, BlockLength = g, MaskSteps = 1, EditSteps = 0 });
+                prompts[i] = [.. sample.PromptTokenIds];
+            }
+            catch (GenerationRequestException e) when (e.Error == GenerationRequestError.ContextLengthExceeded)
             {
                 tooLong++;
-                continue;
             }
-            prompts[i] = ids;
         }
 
         var runs = new List<Run>();
         foreach ((string label, double b) in settings.BudgetList)
         {
-            int total = Math.Max(1, (int)Math.Floor((g * b) + 0.5));
-            // The planned split; overwritten by what the runtime reports once a batch has run.
+            // The budget's passes as the planner splits them; mask-only spends them all on stage 1.
+            int total = MeDlm.Decoding.Budget.Split(g, b, editShare: 0).MaskSteps;
             runs.Add(new Run(label, b, edits: false, total) { MaskSteps = total });
-            if (package.HasEditHead)
+            if (package.HasEditHead && sample is not null)
             {
-                (int m, int e) = MeDlm.Decoding.Budget.Split(g, b, package.Manifest.Generation.EditShare);
-                runs.Add(new Run(label, b, edits: true, total) { MaskSteps = m, PlannedEditRounds = e });
+                GenerationPlan planned = generator.Plan(new GenerationRequest { PromptTokenIds = sample.PromptTokenIds, GenLength = g, Budget = b });
+                runs.Add(new Run(label, b, edits: true, total) { MaskSteps = planned.MaskSteps, PlannedEditRounds = planned.EditRounds });
             }
         }
 
-        using var generator = new Generator(package);
         int runnable = items.Count - tooLong;
         await ProgressBars.RunAsync("generating", (double)runnable * runs.Count, bar =>
         {

@@ -66,7 +66,6 @@ internal sealed class GenerateCommand : AsyncCommand<GenerateSettings>
         using ModelPackage package = Runtime.Load(settings);
         using var generator = new Generator(package);
         GenerationRequest request = Runtime.Request(settings, prompt: prompt);
-        SpecialTokens st = package.Manifest.SpecialTokens;
 
         var clock = Stopwatch.StartNew();
         GenerationResult result;
@@ -93,8 +92,8 @@ internal sealed class GenerateCommand : AsyncCommand<GenerateSettings>
         IAnsiConsole? terminal = Console.IsOutputRedirected ? null : AnsiConsole.Console;
         if (settings.ShowEdits)
         {
-            int[] draft = Runtime.AnswerIds(result.DraftTokenIds, st);
-            int[] answer = Runtime.AnswerIds(result.TokenIds, st);
+            int[] draft = result.DraftAnswerTokenIds.ToArray();
+            int[] answer = result.AnswerTokenIds.ToArray();
             List<DiffOp> ops = TokenDiff.Align(draft, answer);
             (int r, int d, int i) = TokenDiff.Count(ops);
             string title = result.Stats.EditPasses == 0
@@ -106,7 +105,7 @@ internal sealed class GenerateCommand : AsyncCommand<GenerateSettings>
         {
             Console.Out.WriteLine(result.Text);
         }
-        Console.Error.WriteLine(StatsFormat.Line(result, st, elapsed));
+        Console.Error.WriteLine(StatsFormat.Line(result, elapsed));
         return ExitCodes.Ok;
     }
 
@@ -114,7 +113,7 @@ internal sealed class GenerateCommand : AsyncCommand<GenerateSettings>
     private static async Task<GenerationResult> Visual(Generator generator, GenerationRequest request, GenerateSettings s, CancellationToken ct)
     {
         ModelPackage package = generator.Package;
-        ResolvedSettings plan = Runtime.Resolve(package, s);
+        GenerationPlan plan = generator.Plan(request);
         var text = new TokenText(package.Tokenizer, package.Manifest.SpecialTokens);
         var progress = new VisualProgress(plan);
         IReadOnlyList<int> before = Array.Empty<int>();
@@ -170,7 +169,7 @@ internal sealed class GenerateCommand : AsyncCommand<GenerateSettings>
         using (var w = new Utf8JsonWriter(buffer))
         {
             GenerationStats s = r.Stats;
-            int tokens = Runtime.AnswerIds(r.TokenIds, package.Manifest.SpecialTokens).Length;
+            int tokens = r.AnswerLength;
             w.WriteStartObject();
             w.WriteString("model", package.Manifest.Name);
             w.WriteString("text", r.Text);

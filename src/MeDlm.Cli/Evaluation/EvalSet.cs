@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using MeDlm.Tokenization;
 
 namespace MeDlm.Cli.Evaluation;
@@ -49,20 +50,48 @@ internal static class EvalSet
     public const string MathSystem = "Please reason step by step, and put your final answer within \\boxed{}.";
     public const string CodeSystem = "You are an intelligent programming assistant to produce Python algorithmic solutions.";
 
-    /// <summary>Reads up to <paramref name="limit"/> items (0: all) from a JSON-lines file, detecting its format from the first line.</summary>
+    /// <summary>
+    /// Reads up to <paramref name="limit"/> items (0: all) from a JSON-lines file, detecting its format
+    /// from the first line. The file must be UTF-8 (a leading byte order mark and CRLF line ends are
+    /// fine); every malformed line is a <see cref="CliException"/> naming the file, the line and the field.
+    /// </summary>
     public static (SetFormat Format, List<EvalItem> Items) Load(string path, int limit)
     {
         if (!File.Exists(path))
         {
             throw new CliException($"{path}: evaluation set not found", ExitCodes.RuntimeError);
         }
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"{path}: cannot read the evaluation set ({e.Message})");
+        }
+        if (bytes.Length == 0)
+        {
+            throw new CliException($"{path}: the file is empty; an evaluation set holds one JSON object per line");
+        }
         var items = new List<EvalItem>();
         SetFormat? format = null;
         int lineNo = 0;
-        foreach (string line in File.ReadLines(path))
+        // Split on '\n' bytes: a JSON text never holds a raw newline, and each line is checked as UTF-8
+        // on its own, so an error names the line it is on.
+        int start = bytes.AsSpan().StartsWith(Utf8Bom) ? Utf8Bom.Length : 0;
+        while (start < bytes.Length)
         {
+            int newline = bytes.AsSpan(start).IndexOf((byte)'\n');
+            int length = newline < 0 ? bytes.Length - start : newline;
+            ReadOnlyMemory<byte> line = bytes.AsMemory(start, length);
+            start += length + 1;
             lineNo++;
-            if (string.IsNullOrWhiteSpace(line))
+            if (line.Span.EndsWith((byte)'\r'))
+            {
+                line = line[..^1];
+            }
+            if (line.Span.Trim(" \t"u8).IsEmpty)
             {
                 continue;
             }
@@ -70,32 +99,152 @@ internal static class EvalSet
             {
                 break;
             }
+            var at = new Row(path, lineNo, default);
+            if (!Utf8.IsValid(line.Span))
+            {
+                throw at.Error("not valid UTF-8 (save the file as UTF-8)");
+            }
+            if (line.Span.StartsWith(Utf8Bom))
+            {
+                throw at.Error("starts with a byte order mark (U+FEFF); only the file's first line may (files joined together?)");
+            }
+            JsonDocument doc;
             try
             {
-                using var doc = JsonDocument.Parse(line);
-                JsonElement o = doc.RootElement;
-                format ??= Detect(o) ?? throw new CliException(
-                    $"{path}: line {lineNo}: unknown format (expected the held-out set, HumanEval, MBPP, GSM8K or MATH-500 fields)");
-                items.Add(Item(format.Value, o, lineNo));
+                doc = JsonDocument.Parse(line);
             }
             catch (JsonException e)
             {
-                throw new CliException($"{path}: line {lineNo}: not JSON ({e.Message})");
+                throw at.Error($"not valid JSON ({TrimJsonMessage(e.Message)})");
             }
-            catch (KeyNotFoundException e)
+            using (doc)
             {
-                throw new CliException($"{path}: line {lineNo}: {e.Message}");
-            }
-            catch (InvalidOperationException e)
-            {
-                throw new CliException($"{path}: line {lineNo}: a field has the wrong type ({e.Message})");
+                JsonElement o = doc.RootElement;
+                if (o.ValueKind != JsonValueKind.Object)
+                {
+                    throw at.Error($"must be a JSON object, got {Describe(o)}");
+                }
+                foreach (JsonProperty field in o.EnumerateObject())
+                {
+                    try
+                    {
+                        _ = field.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        throw at.Error("a field name holds an unpaired UTF-16 surrogate escape (such as \\ud800 without its pair)");
+                    }
+                }
+                format ??= Detect(o) ?? throw at.Error("unknown format (expected the held-out set, HumanEval, MBPP, GSM8K or MATH-500 fields)");
+                items.Add(Item(format.Value, new Row(path, lineNo, o)));
             }
         }
         if (format is null || items.Count == 0)
         {
-            throw new CliException($"{path}: no items");
+            throw new CliException($"{path}: no items (the file holds only blank lines)");
         }
         return (format.Value, items);
+    }
+
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+
+    // System.Text.Json appends reader positions; on a one-line document only the byte position helps.
+    private static string TrimJsonMessage(string message)
+    {
+        int cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        return (cut > 0 ? message[..cut] : message).TrimEnd(' ', '|', '.');
+    }
+
+    private static string Describe(JsonElement v) => v.ValueKind switch
+    {
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True => "true",
+        JsonValueKind.False => "false",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.Object => "an object",
+        _ => "null",
+    };
+
+    /// <summary>One line of the file: typed field reads whose errors name the file, the line and the field.</summary>
+    private readonly struct Row(string path, int line, JsonElement o)
+    {
+        public CliException Error(string message) => new($"{path}: line {line}: {message}");
+
+        /// <summary>A required string field.</summary>
+        public string Text(string name) => AsText(Required(name), name);
+
+        /// <summary>An optional string field (absent or null: empty).</summary>
+        public string OptionalText(string name) =>
+            o.TryGetProperty(name, out JsonElement v) && v.ValueKind != JsonValueKind.Null ? AsText(v, name) : string.Empty;
+
+        /// <summary>An id: a string or a number, else "line N".</summary>
+        public string Id(string name) =>
+            !o.TryGetProperty(name, out JsonElement v) || v.ValueKind == JsonValueKind.Null ? $"line {line}"
+            : v.ValueKind == JsonValueKind.Number ? v.GetRawText()
+            : AsText(v, name);
+
+        /// <summary>A reference answer written as a string or a number.</summary>
+        public string Answer(string name)
+        {
+            JsonElement v = Required(name);
+            return v.ValueKind == JsonValueKind.Number ? v.GetRawText()
+                : v.ValueKind == JsonValueKind.String ? AsText(v, name)
+                : throw Error($"field '{name}' must be a string or a number, got {Describe(v)}");
+        }
+
+        /// <summary>An integer answer, as a JSON integer or a string of one.</summary>
+        public long Integer(string name)
+        {
+            JsonElement v = Required(name);
+            if (v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out long n))
+            {
+                return n;
+            }
+            if (v.ValueKind == JsonValueKind.String && long.TryParse(AsText(v, name), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out n))
+            {
+                return n;
+            }
+            throw Error($"field '{name}' must be an integer (a JSON integer or a string of one), got {(v.ValueKind == JsonValueKind.String ? $"\"{AsText(v, name)}\"" : v.GetRawText())}");
+        }
+
+        /// <summary>A required array field.</summary>
+        public JsonElement Array(string name)
+        {
+            JsonElement v = Required(name);
+            return v.ValueKind == JsonValueKind.Array ? v : throw Error($"field '{name}' must be an array, got {Describe(v)}");
+        }
+
+        /// <summary>Every item of a required array of strings.</summary>
+        public List<string> Texts(string name)
+        {
+            var list = new List<string>();
+            foreach (JsonElement item in Array(name).EnumerateArray())
+            {
+                list.Add(AsText(item, $"{name}[{list.Count}]"));
+            }
+            return list;
+        }
+
+        private JsonElement Required(string name) =>
+            o.TryGetProperty(name, out JsonElement v) ? v : throw Error($"field '{name}' is missing");
+
+        private string AsText(JsonElement v, string name)
+        {
+            if (v.ValueKind != JsonValueKind.String)
+            {
+                throw Error($"field '{name}' must be a string, got {Describe(v)}");
+            }
+            try
+            {
+                return v.GetString()!;
+            }
+            catch (InvalidOperationException)
+            {
+                // An escape of half a surrogate pair (\ud800 alone) is valid JSON but no text.
+                throw Error($"field '{name}' holds an unpaired UTF-16 surrogate escape (such as \\ud800 without its pair)");
+            }
+        }
     }
 
     /// <summary>The format a line's fields identify.</summary>
@@ -129,46 +278,37 @@ internal static class EvalSet
         return null;
     }
 
-    private static EvalItem Item(SetFormat format, JsonElement o, int lineNo) => format switch
+    private static EvalItem Item(SetFormat format, Row r) => format switch
     {
-        SetFormat.Heldout => Heldout(o, lineNo),
-        SetFormat.HumanEval => HumanEval(o),
-        SetFormat.Mbpp => Mbpp(o),
-        SetFormat.Gsm8k => Gsm8k(o, lineNo),
-        SetFormat.Math500 => Math500(o, lineNo),
+        SetFormat.Heldout => Heldout(r),
+        SetFormat.HumanEval => HumanEval(r),
+        SetFormat.Mbpp => Mbpp(r),
+        SetFormat.Gsm8k => Gsm8k(r),
+        SetFormat.Math500 => Math500(r),
         _ => throw new ArgumentOutOfRangeException(nameof(format)),
     };
-
-    private static string Str(JsonElement o, string name) =>
-        o.TryGetProperty(name, out JsonElement v) ? v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText()
-        : throw new KeyNotFoundException($"field '{name}' is missing");
-
-    private static string Id(JsonElement o, string field, int lineNo) =>
-        o.TryGetProperty(field, out JsonElement v) ? (v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText()) : $"line {lineNo}";
 
     /// <summary>
     /// The bundled set: the prompt as the only user message (the model was trained without a system
     /// message); code = the whole answer is the function, run on each test input (as corpus.check_code_batch).
     /// </summary>
-    private static EvalItem Heldout(JsonElement o, int lineNo)
+    private static EvalItem Heldout(Row r)
     {
-        string id = Id(o, "id", lineNo);
-        string kind = Str(o, "kind");
-        ChatMessage[] messages = [ChatMessage.User(Str(o, "prompt"))];
+        string id = r.Id("id");
+        string kind = r.Text("kind");
+        ChatMessage[] messages = [ChatMessage.User(r.Text("prompt"))];
         if (kind == "code")
         {
-            string entry = Str(o, "entry_point");
-            string tests = o.GetProperty("tests").GetRawText();
+            string entry = r.Text("entry_point");
+            string tests = r.Array("tests").GetRawText();
             return new EvalItem(id, TaskKind.Code, messages, completion => HeldoutProgram(completion, entry, tests), null);
         }
         if (kind == "math")
         {
-            long answer = o.GetProperty("answer").ValueKind == JsonValueKind.Number
-                ? o.GetProperty("answer").GetInt64()
-                : long.Parse(Str(o, "answer"), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+            long answer = r.Integer("answer");
             return new EvalItem(id, TaskKind.Math, messages, null, completion => MathAnswers.CheckHeldout(completion, answer));
         }
-        throw new KeyNotFoundException($"kind '{kind}' is neither code nor math");
+        throw r.Error($"field 'kind' is \"{kind}\"; it must be \"code\" or \"math\"");
     }
 
     /// <summary>
@@ -187,31 +327,27 @@ internal static class EvalSet
         return sb.ToString();
     }
 
-    private static EvalItem HumanEval(JsonElement o)
+    private static EvalItem HumanEval(Row r)
     {
-        string prompt = Str(o, "prompt");
-        string entry = Str(o, "entry_point");
-        string test = Str(o, "test");
+        string prompt = r.Text("prompt");
+        string entry = r.Text("entry_point");
+        string test = r.Text("test");
         ChatMessage[] messages = [ChatMessage.System(CodeSystem), ChatMessage.User($"```python\n{prompt}\n```")];
-        return new EvalItem(Str(o, "task_id"), TaskKind.Code, messages,
+        return new EvalItem(r.Id("task_id"), TaskKind.Code, messages,
             completion => $"{prompt}\n{CodeExtraction.Extract(completion)}\n\n{test}\n\ncheck({entry})\n", null);
     }
 
     /// <summary>MBPP: the docstring's first line, then its example assertion; the tests are every assert of test_list.</summary>
-    private static EvalItem Mbpp(JsonElement o)
+    private static EvalItem Mbpp(Row r)
     {
-        string prompt = Str(o, "prompt");
-        string setup = o.TryGetProperty("test_setup_code", out JsonElement s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : string.Empty;
-        var tests = new List<string>();
-        foreach (JsonElement t in o.GetProperty("test_list").EnumerateArray())
-        {
-            tests.Add(t.GetString() ?? string.Empty);
-        }
+        string prompt = r.Text("prompt");
+        string setup = r.OptionalText("test_setup_code");
+        List<string> tests = r.Texts("test_list");
         (string description, string example) = MbppPromptParts(prompt, tests.Count > 0 ? tests[0] : string.Empty);
         string user = $"{description}\nYour code should satisfy the following assertion:\n```python\n{example}\n```";
         ChatMessage[] messages = [ChatMessage.System(CodeSystem), ChatMessage.User(user)];
         string testCode = string.Join('\n', tests);
-        return new EvalItem(Str(o, "task_id"), TaskKind.Code, messages,
+        return new EvalItem(r.Id("task_id"), TaskKind.Code, messages,
             completion => $"{CodeExtraction.Extract(completion)}\n\n{setup}\n{testCode}\n", null);
     }
 
@@ -240,17 +376,17 @@ internal static class EvalSet
         return (description ?? string.Empty, example ?? fallbackAssert);
     }
 
-    private static EvalItem Gsm8k(JsonElement o, int lineNo)
+    private static EvalItem Gsm8k(Row r)
     {
-        string answer = Str(o, "answer");
-        ChatMessage[] messages = [ChatMessage.System(MathSystem), ChatMessage.User(Str(o, "question"))];
-        return new EvalItem(Id(o, "task_id", lineNo), TaskKind.Math, messages, null, completion => MathAnswers.CheckGsm8k(completion, answer));
+        string answer = r.Answer("answer");
+        ChatMessage[] messages = [ChatMessage.System(MathSystem), ChatMessage.User(r.Text("question"))];
+        return new EvalItem(r.Id("task_id"), TaskKind.Math, messages, null, completion => MathAnswers.CheckGsm8k(completion, answer));
     }
 
-    private static EvalItem Math500(JsonElement o, int lineNo)
+    private static EvalItem Math500(Row r)
     {
-        string answer = Str(o, "answer");
-        ChatMessage[] messages = [ChatMessage.System(MathSystem), ChatMessage.User(Str(o, "problem"))];
-        return new EvalItem(Id(o, "unique_id", lineNo), TaskKind.Math, messages, null, completion => MathAnswers.CheckMath500(completion, answer));
+        string answer = r.Answer("answer");
+        ChatMessage[] messages = [ChatMessage.System(MathSystem), ChatMessage.User(r.Text("problem"))];
+        return new EvalItem(r.Id("unique_id"), TaskKind.Math, messages, null, completion => MathAnswers.CheckMath500(completion, answer));
     }
 }

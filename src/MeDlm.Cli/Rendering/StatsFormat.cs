@@ -1,6 +1,5 @@
 using System.Globalization;
 using MeDlm.Generation;
-using MeDlm.Model;
 
 namespace MeDlm.Cli.Rendering;
 
@@ -10,12 +9,12 @@ internal static class StatsFormat
     /// <summary>
     /// "48 passes (36 mask + 12 edit, 11 rounds saved) · 1.02 tokens/pass · edits R2 D1 I0 · 0.21 s · 9.5% outside ONNX Runtime".
     /// </summary>
-    public static string Line(GenerationResult r, SpecialTokens st, TimeSpan wall)
+    public static string Line(GenerationResult r, TimeSpan wall)
     {
         ArgumentNullException.ThrowIfNull(r);
         GenerationStats s = r.Stats;
         // The answer's tokens (up to END), not whatever the canvas holds after it.
-        int tokens = Runtime.AnswerIds(r.TokenIds, st).Length;
+        int tokens = r.AnswerLength;
         double perPass = s.TotalPasses == 0 ? 0 : (double)tokens / s.TotalPasses;
         string saved = s.PlannedEditRounds > 0 ? $", {s.EditRoundsSaved} rounds saved" : string.Empty;
         string dropped = s.Edits.InsertionsDropped > 0 ? $" ({s.Edits.InsertionsDropped} insertions over the length cap dropped)" : string.Empty;

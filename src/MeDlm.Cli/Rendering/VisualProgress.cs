@@ -4,7 +4,7 @@ using MeDlm.Generation;
 namespace MeDlm.Cli.Rendering;
 
 /// <summary>The status line of --visual: stage, pass i/n, edits applied so far.</summary>
-internal sealed class VisualProgress(ResolvedSettings plan)
+internal sealed class VisualProgress(GenerationPlan plan)
 {
     private int _replaced;
     private int _deleted;
@@ -33,14 +33,14 @@ internal sealed class VisualProgress(ResolvedSettings plan)
                 }
             }
         }
-        string total = plan.Algorithm == DecodingAlgorithm.Threshold ? $"≤{plan.PlannedPasses}" : plan.PlannedPasses.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string total = plan.Algorithm == DecodingAlgorithm.Threshold ? $"≤{plan.MaxForwardPasses}" : plan.MaxForwardPasses.ToString(System.Globalization.CultureInfo.InvariantCulture);
         string stage = step.Stage switch
         {
             GenerationStage.Unmasking => $"unmasking (step {step.StagePassIndex + 1}/{(plan.Algorithm == DecodingAlgorithm.Threshold ? "?" : plan.MaskSteps)}, {step.Changes.Count} committed)",
             GenerationStage.Transition => "between stages (PAD dropped, END written)",
             GenerationStage.Editing => step.Changes.Count == 0
-                ? $"edit round {step.StagePassIndex + 1}/{plan.EditSteps}: fixed point, done"
-                : $"edit round {step.StagePassIndex + 1}/{plan.EditSteps} ({step.Changes.Count} edits)",
+                ? $"edit round {step.StagePassIndex + 1}/{plan.EditRounds}: fixed point, done"
+                : $"edit round {step.StagePassIndex + 1}/{plan.EditRounds} ({step.Changes.Count} edits)",
             _ => step.Stage.ToString(),
         };
         return $"{stage} · pass {step.PassIndex + 1}/{total} · edits so far R{_replaced} D{_deleted} I{_inserted}";

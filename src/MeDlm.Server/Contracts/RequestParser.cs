@@ -98,7 +98,84 @@ public static class RequestParser
             doc.Dispose();
             throw new ApiException(400, $"The request body must be a JSON object, got {kind}.", null, "invalid_json");
         }
+        if (FindUnpairedSurrogate(doc.RootElement) is { } at)
+        {
+            doc.Dispose();
+            const string what = "an unpaired UTF-16 surrogate escape (such as \\ud800 without its pair); JSON text must be valid Unicode.";
+            throw new ApiException(400,
+                at.InName ? $"A field name in {(at.Path.Length == 0 ? "the request body" : at.Path)} holds {what}" : $"{at.Path} holds {what}",
+                at.Path.Length == 0 ? null : at.Path, "invalid_encoding");
+        }
         return doc;
+    }
+
+    private readonly record struct SurrogateAt(string Path, bool InName);
+
+    /// <summary>
+    /// Where a string or field name escapes half a surrogate pair (valid JSON, valid UTF-8, but no text:
+    /// decoding it throws, and the tokenizer could only encode a replacement character). The whole body
+    /// is checked up front, ignored fields included, so every field reader after this may decode freely.
+    /// The path names the string (messages[0].content), or the object whose field name is at fault.
+    /// </summary>
+    private static SurrogateAt? FindUnpairedSurrogate(JsonElement e)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.String:
+                return Decodes(e) ? null : new SurrogateAt("", false);
+            case JsonValueKind.Array:
+                int i = 0;
+                foreach (JsonElement item in e.EnumerateArray())
+                {
+                    if (FindUnpairedSurrogate(item) is { } inner)
+                    {
+                        return inner with { Path = Join($"[{i}]", inner.Path) };
+                    }
+                    i++;
+                }
+                return null;
+            case JsonValueKind.Object:
+                foreach (JsonProperty p in e.EnumerateObject())
+                {
+                    string name;
+                    try
+                    {
+                        name = p.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        return new SurrogateAt("", true);
+                    }
+                    if (FindUnpairedSurrogate(p.Value) is { } inner)
+                    {
+                        return inner with { Path = Join(name, inner.Path) };
+                    }
+                }
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    private static string Join(string outer, string inner) =>
+        inner.Length == 0 || inner[0] == '[' ? outer + inner : outer + "." + inner;
+
+    // Only strings with an escape can hold an unpaired surrogate (raw surrogate bytes fail the UTF-8 check).
+    private static bool Decodes(JsonElement s)
+    {
+        if (System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(s).IndexOf((byte)'\\') < 0)
+        {
+            return true;
+        }
+        try
+        {
+            s.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     // System.Text.Json appends reader positions the client does not need twice.
@@ -301,7 +378,7 @@ public static class RequestParser
         };
     }
 
-    // A budget is a number in (0, 1] or a fraction string such as "1/8", as the paper writes it.
+    // A budget is a number in (0, 1] or a string in the library's budget syntax ("1/8", "0.125", "12.5%").
     private static double? ReadBudget(FieldReader m)
     {
         JsonElement? v = m.Raw("budget");
@@ -314,32 +391,22 @@ public static class RequestParser
         {
             value = b.GetDouble();
         }
-        else if (b.ValueKind == JsonValueKind.String && TryParseFraction(b.GetString()!, out double f))
+        else if (b.ValueKind == JsonValueKind.String)
         {
-            value = f;
+            if (!Budget.TryParse(b.GetString(), out value, out string error))
+            {
+                throw ApiException.Invalid("medlm.budget", $"medlm.budget: {error} (write a number in (0, 1] or {Budget.Syntax})");
+            }
         }
         else
         {
-            throw ApiException.Invalid("medlm.budget", $"medlm.budget must be a number in (0, 1] or a fraction such as \"1/8\", got {Describe(b)}", "invalid_type");
+            throw ApiException.Invalid("medlm.budget", $"medlm.budget must be a number in (0, 1] or a string such as \"1/8\", got {Describe(b)}", "invalid_type");
         }
-        if (!(value > 0 && value <= 1))
+        if (!Budget.IsValid(value))
         {
             throw ApiException.Invalid("medlm.budget", $"medlm.budget must be in (0, 1], got {Format(value)}");
         }
         return value;
-    }
-
-    private static bool TryParseFraction(string s, out double value)
-    {
-        int slash = s.IndexOf('/', StringComparison.Ordinal);
-        if (slash < 0)
-        {
-            return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
-        }
-        value = 0;
-        return double.TryParse(s.AsSpan(0, slash), NumberStyles.Float, CultureInfo.InvariantCulture, out double num)
-            && double.TryParse(s.AsSpan(slash + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double den)
-            && den != 0 && (value = num / den) is var _;
     }
 
     internal static string Format(double d) => d.ToString("R", CultureInfo.InvariantCulture);

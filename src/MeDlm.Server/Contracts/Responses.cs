@@ -44,7 +44,10 @@ public sealed record CompletionResponse(
     Usage Usage,
     IReadOnlyList<GenerationStatsBody>? Medlm);
 
-/// <summary>A streamed chunk of a legacy completion.</summary>
+/// <summary>
+/// A streamed chunk of a legacy completion. <c>Medlm</c> is a <see cref="DenoisingStep"/> on a step chunk
+/// and the choice's <see cref="GenerationStatsBody"/> on its finish chunk.
+/// </summary>
 public sealed record CompletionChunk(
     string Id,
     [property: JsonPropertyName("object")] string ObjectType,
@@ -52,7 +55,7 @@ public sealed record CompletionChunk(
     string Model,
     IReadOnlyList<CompletionChoice> Choices,
     Usage? Usage,
-    DenoisingStep? Medlm);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Medlm);
 
 /// <summary>A chat message in an answer.</summary>
 public sealed record ChatMessageBody(string Role, string Content);
@@ -84,7 +87,10 @@ public sealed record ChatChunkChoice(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] object? Logprobs,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason);
 
-/// <summary>A streamed chat chunk (<c>chat.completion.chunk</c>).</summary>
+/// <summary>
+/// A streamed chat chunk (<c>chat.completion.chunk</c>). <c>Medlm</c> is a <see cref="DenoisingStep"/> on a
+/// step chunk and the choice's <see cref="GenerationStatsBody"/> on its finish chunk.
+/// </summary>
 public sealed record ChatCompletionChunk(
     string Id,
     [property: JsonPropertyName("object")] string ObjectType,
@@ -92,7 +98,7 @@ public sealed record ChatCompletionChunk(
     string Model,
     IReadOnlyList<ChatChunkChoice> Choices,
     Usage? Usage,
-    DenoisingStep? Medlm);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Medlm);
 
 /// <summary>
 /// One denoising step of one choice, sent in the <c>medlm</c> field of a chunk whose choices carry no
@@ -105,10 +111,36 @@ public sealed record ChatCompletionChunk(
 /// <param name="MasksLeft">Masked positions still to fill.</param>
 /// <param name="Committed">Positions unmasked by this step.</param>
 /// <param name="Edits">Edits of this round (stage <c>edit</c>).</param>
-public sealed record DenoisingStep(int Index, int Step, string Stage, string Canvas, int MasksLeft, int Committed, EditCounts? Edits);
+/// <param name="Tokens">The text of each response position after the step (special tokens as their text).</param>
+/// <param name="Changes">What the step changed, position by position.</param>
+public sealed record DenoisingStep(int Index, int Step, string Stage, string Canvas, int MasksLeft, int Committed, EditCounts? Edits,
+    IReadOnlyList<string> Tokens, IReadOnlyList<TokenChangeBody> Changes);
 
-/// <summary>A model in <c>GET /v1/models</c>.</summary>
-public sealed record ModelCard(string Id, [property: JsonPropertyName("object")] string ObjectType, long Created, string OwnedBy);
+/// <summary>One position a denoising step changed.</summary>
+/// <param name="Position">Index into the response: in the canvas after the step, in the one before it for <c>delete</c>.</param>
+/// <param name="Kind"><c>commit</c> (a mask became a token), <c>replace</c>, <c>delete</c> or <c>insert</c>.</param>
+/// <param name="Old">The token's text before the step (<c>replace</c> and <c>delete</c>).</param>
+public sealed record TokenChangeBody(int Position, string Kind, string? Old);
+
+/// <summary>A model in <c>GET /v1/models</c>; <c>Medlm</c> holds what a request gets when it leaves a setting out.</summary>
+public sealed record ModelCard(string Id, [property: JsonPropertyName("object")] string ObjectType, long Created, string OwnedBy, ModelDefaultsBody? Medlm);
+
+/// <summary>The served model's generation defaults (manifest <c>generation</c>) and the texts of its special tokens.</summary>
+/// <param name="GenLength">Generation length when <c>max_tokens</c> is absent.</param>
+/// <param name="Budget">Forward passes per sequence as a fraction of the generation length.</param>
+/// <param name="EditShare">Share of the budget's passes that are edit rounds (0 without an edit head).</param>
+/// <param name="Algorithm">The stage-1 algorithm.</param>
+/// <param name="BlockLength">Block length at the default generation length.</param>
+/// <param name="Threshold">Confidence threshold of the <c>threshold</c> algorithm.</param>
+/// <param name="Temperature">Sampling temperature (0 = greedy).</param>
+/// <param name="EditHead">Whether the model can run edit rounds.</param>
+/// <param name="ContextLength">Prompt plus generation tokens the model takes.</param>
+/// <param name="SpecialTokens">Texts of the mask, pad and end tokens as they show in a canvas.</param>
+public sealed record ModelDefaultsBody(int GenLength, double Budget, double EditShare, string Algorithm, int BlockLength, double Threshold,
+    double Temperature, bool EditHead, int ContextLength, SpecialTokenTexts SpecialTokens);
+
+/// <summary>How the special tokens show in a streamed canvas.</summary>
+public sealed record SpecialTokenTexts(string Mask, string Pad, string End);
 
 /// <summary><c>GET /v1/models</c> answer.</summary>
 public sealed record ModelList([property: JsonPropertyName("object")] string ObjectType, IReadOnlyList<ModelCard> Data);

@@ -12,6 +12,9 @@ namespace MeDlm.Server.Contracts;
 [JsonSerializable(typeof(CompletionChunk))]
 [JsonSerializable(typeof(ChatCompletionResponse))]
 [JsonSerializable(typeof(ChatCompletionChunk))]
+// The chunks' medlm field is either (typed as object).
+[JsonSerializable(typeof(DenoisingStep))]
+[JsonSerializable(typeof(GenerationStatsBody))]
 [JsonSerializable(typeof(ModelList))]
 [JsonSerializable(typeof(ModelCard))]
 [JsonSerializable(typeof(HealthStatus))]

@@ -7,6 +7,7 @@ using MeDlm.Server.Contracts;
 using MeDlm.Server.Hosting;
 using MeDlm.Server.Metrics;
 using MeDlm.Server.Scheduling;
+using MeDlm.Tokenization;
 using Microsoft.Extensions.Options;
 
 namespace MeDlm.Server.Endpoints;
@@ -82,7 +83,7 @@ internal sealed partial class GenerationEndpoints(
             for (int i = 0; i < plans.Count; i++)
             {
                 PlannedSequence plan = plans[i];
-                jobs.Add(new GenerationJob(requestId, i, plan.ToRequest, watchSteps, context.RequestAborted));
+                jobs.Add(new GenerationJob(requestId, i, plan.Plan, watchSteps, context.RequestAborted));
             }
             EnqueueResult admission = queue.TryEnqueue(jobs);
             queued = admission == EnqueueResult.Accepted;
@@ -169,7 +170,6 @@ internal sealed partial class GenerationEndpoints(
         JobOutcomeKind.Cancelled when context.RequestAborted.IsCancellationRequested => null,
         JobOutcomeKind.Cancelled => new ApiException(StatusCodes.Status503ServiceUnavailable,
             "The server is shutting down; the request was cancelled before it finished.", null, "shutting_down"),
-        JobOutcomeKind.Rejected => new ApiException(StatusCodes.Status400BadRequest, outcome.Error ?? "The request was refused.", null, "invalid_value"),
         _ => new ApiException(StatusCodes.Status500InternalServerError, outcome.Error ?? "The model failed.", null, "model_error"),
     };
 
@@ -199,8 +199,8 @@ internal sealed partial class GenerationEndpoints(
             GenerationResult result = outcomes[i].Result!;
             (texts[i], reasons[i]) = FinalText(a, i, result, special);
             stats[i] = Stats(jobs[i], result);
-            promptTokens += a.Plans[i].PromptTokenIds.Length;
-            completionTokens += AnswerText.ResponseLength(result, special);
+            promptTokens += a.Plans[i].Plan.PromptTokenIds.Count;
+            completionTokens += result.AnswerLength;
         }
         var usage = new Usage(promptTokens, completionTokens, promptTokens + completionTokens);
         if (a.Kind == EndpointKind.Chat)
@@ -267,6 +267,8 @@ internal sealed partial class GenerationEndpoints(
         _ = Task.WhenAll(pumps).ContinueWith(_ => events.Writer.TryComplete(), TaskScheduler.Default);
 
         SpecialTokens special = a.Model.Package.Manifest.SpecialTokens;
+        // Each position's text of the streamed steps, decoded once per token id (made at the first step).
+        Dictionary<int, string>? tokenTexts = null;
         int promptTokens = 0;
         int completionTokens = 0;
         int passes = 0;
@@ -293,7 +295,7 @@ internal sealed partial class GenerationEndpoints(
             }
             if (e.Step is { } step)
             {
-                DenoisingStep d = ToDenoisingStep(e.Choice, step, special.Mask);
+                DenoisingStep d = ToDenoisingStep(e.Choice, step, special.Mask, a.Model.Package.Tokenizer, tokenTexts ??= []);
                 if (a.Kind == EndpointKind.Chat)
                 {
                     await WriteChatChunkAsync(response, a, new ChatChunkChoice(e.Choice, new ChatDelta(null, null), null, null), null, d, context.RequestAborted).ConfigureAwait(false);
@@ -318,8 +320,8 @@ internal sealed partial class GenerationEndpoints(
             }
             GenerationResult result = outcome.Result!;
             (string text, string reason) = FinalText(a, e.Choice, result, special);
-            promptTokens += a.Plans[e.Choice].PromptTokenIds.Length;
-            completionTokens += AnswerText.ResponseLength(result, special);
+            promptTokens += a.Plans[e.Choice].Plan.PromptTokenIds.Count;
+            completionTokens += result.AnswerLength;
             passes = Math.Max(passes, result.Stats.TotalPasses);
             List<string> pieces = a.Body is CompletionRequestBody { Echo: true }
                 ? [text]
@@ -335,13 +337,15 @@ internal sealed partial class GenerationEndpoints(
                     await WriteCompletionChunkAsync(response, a, new CompletionChoice(piece, e.Choice, null, null), null, null, context.RequestAborted).ConfigureAwait(false);
                 }
             }
+            // The finish chunk carries the choice's statistics, as the plain answer's medlm entry.
+            GenerationStatsBody stats = Stats(jobs[e.Choice], result);
             if (a.Kind == EndpointKind.Chat)
             {
-                await WriteChatChunkAsync(response, a, new ChatChunkChoice(e.Choice, new ChatDelta(null, null), null, reason), null, null, context.RequestAborted).ConfigureAwait(false);
+                await WriteChatChunkAsync(response, a, new ChatChunkChoice(e.Choice, new ChatDelta(null, null), null, reason), null, stats, context.RequestAborted).ConfigureAwait(false);
             }
             else
             {
-                await WriteCompletionChunkAsync(response, a, new CompletionChoice("", e.Choice, null, reason), null, null, context.RequestAborted).ConfigureAwait(false);
+                await WriteCompletionChunkAsync(response, a, new CompletionChoice("", e.Choice, null, reason), null, stats, context.RequestAborted).ConfigureAwait(false);
             }
         }
         if (a.Body.IncludeUsage)
@@ -381,16 +385,21 @@ internal sealed partial class GenerationEndpoints(
         events.TryWrite(new StreamEvent(job.ChoiceIndex, null, outcome, false));
     }
 
-    private static DenoisingStep ToDenoisingStep(int choice, GenerationStep step, int maskId)
+    private static DenoisingStep ToDenoisingStep(int choice, GenerationStep step, int maskId, MeDlmTokenizer tokenizer, Dictionary<int, string> tokenTexts)
     {
         int masks = 0;
-        foreach (int id in step.TokenIds)
+        var tokens = new string[step.TokenIds.Count];
+        for (int i = 0; i < tokens.Length; i++)
         {
+            int id = step.TokenIds[i];
             masks += id == maskId ? 1 : 0;
+            tokens[i] = TokenText(id, tokenizer, tokenTexts);
         }
         int unmasked = 0, replaced = 0, deleted = 0, inserted = 0;
-        foreach (TokenChange c in step.Changes)
+        var changes = new TokenChangeBody[step.Changes.Count];
+        for (int i = 0; i < changes.Length; i++)
         {
+            TokenChange c = step.Changes[i];
             switch (c.Kind)
             {
                 case TokenChangeKind.Unmasked: unmasked++; break;
@@ -398,6 +407,14 @@ internal sealed partial class GenerationEndpoints(
                 case TokenChangeKind.Deleted: deleted++; break;
                 case TokenChangeKind.Inserted: inserted++; break;
             }
+            (string kind, string? old) = c.Kind switch
+            {
+                TokenChangeKind.Unmasked => ("commit", (string?)null),
+                TokenChangeKind.Replaced => ("replace", TokenText(c.OldTokenId, tokenizer, tokenTexts)),
+                TokenChangeKind.Deleted => ("delete", TokenText(c.OldTokenId, tokenizer, tokenTexts)),
+                _ => ("insert", null),
+            };
+            changes[i] = new TokenChangeBody(c.Position, kind, old);
         }
         string stage = step.Stage switch
         {
@@ -406,16 +423,27 @@ internal sealed partial class GenerationEndpoints(
             _ => "edit",
         };
         EditCounts? edits = step.Stage == GenerationStage.Unmasking ? null : new EditCounts(replaced, deleted, inserted);
-        return new DenoisingStep(choice, step.PassIndex + 1, stage, step.Text, masks, unmasked, edits);
+        return new DenoisingStep(choice, step.PassIndex + 1, stage, step.Text, masks, unmasked, edits, tokens, changes);
     }
 
-    private static Task WriteChatChunkAsync(HttpResponse response, Accepted a, ChatChunkChoice? choice, Usage? usage, DenoisingStep? step, CancellationToken ct)
+    /// <summary>One token's text (a token that is part of a multi-byte character shows as U+FFFD).</summary>
+    private static string TokenText(int id, MeDlmTokenizer tokenizer, Dictionary<int, string> cache)
+    {
+        if (!cache.TryGetValue(id, out string? text))
+        {
+            text = tokenizer.Decode([id]);
+            cache[id] = text;
+        }
+        return text;
+    }
+
+    private static Task WriteChatChunkAsync(HttpResponse response, Accepted a, ChatChunkChoice? choice, Usage? usage, object? step, CancellationToken ct)
     {
         var chunk = new ChatCompletionChunk(a.Id, "chat.completion.chunk", a.Created, a.Model.Id, choice is null ? [] : [choice], usage, step);
         return WriteEventAsync(response, JsonSerializer.SerializeToUtf8Bytes(chunk, ServerJsonContext.Api.ChatCompletionChunk), ct);
     }
 
-    private static Task WriteCompletionChunkAsync(HttpResponse response, Accepted a, CompletionChoice? choice, Usage? usage, DenoisingStep? step, CancellationToken ct)
+    private static Task WriteCompletionChunkAsync(HttpResponse response, Accepted a, CompletionChoice? choice, Usage? usage, object? step, CancellationToken ct)
     {
         var chunk = new CompletionChunk(a.Id, "text_completion", a.Created, a.Model.Id, choice is null ? [] : [choice], usage, step);
         return WriteEventAsync(response, JsonSerializer.SerializeToUtf8Bytes(chunk, ServerJsonContext.Api.CompletionChunk), ct);

@@ -1,4 +1,4 @@
-using MeDlm.Decoding;
+using System.Text.RegularExpressions;
 using MeDlm.Generation;
 using MeDlm.Model;
 using MeDlm.Server.Contracts;
@@ -7,53 +7,18 @@ using MeDlm.Tokenization;
 
 namespace MeDlm.Server.Endpoints;
 
-/// <summary>One sequence to generate, fully checked: its prompt ids, settings and planned passes.</summary>
-/// <param name="PromptTokenIds">The tokenized prompt (chat template applied for chat).</param>
-/// <param name="PromptText">The prompt text (for <c>echo</c>).</param>
-/// <param name="GenLength">Masks appended after the prompt.</param>
-/// <param name="MaskSteps">Stage-1 passes (an upper bound for the threshold algorithm).</param>
-/// <param name="EditRounds">Stage-2 rounds allowed.</param>
-/// <param name="Algorithm">The stage-1 algorithm.</param>
-/// <param name="BlockLength">The block length.</param>
-/// <param name="Temperature">Sampling temperature.</param>
-/// <param name="Threshold">Threshold of the threshold algorithm.</param>
-/// <param name="Seed">The sampler's seed.</param>
-public sealed record PlannedSequence(
-    int[] PromptTokenIds,
-    string PromptText,
-    int GenLength,
-    int MaskSteps,
-    int EditRounds,
-    DecodingAlgorithm Algorithm,
-    int BlockLength,
-    double Temperature,
-    double Threshold,
-    long Seed)
-{
-    /// <summary>The generator request, with the job's cancellation token on it.</summary>
-    public GenerationRequest ToRequest(CancellationToken cancellation) => new()
-    {
-        PromptTokenIds = PromptTokenIds,
-        GenLength = GenLength,
-        MaskSteps = MaskSteps,
-        EditSteps = EditRounds,
-        Algorithm = Algorithm,
-        BlockLength = BlockLength,
-        Temperature = Temperature,
-        Threshold = Threshold,
-        Seed = Seed,
-        // max_tokens bounds the answer: edit insertions past it are dropped, as past the model's context.
-        LengthCap = PromptTokenIds.Length + GenLength,
-        CancellationToken = cancellation,
-    };
-}
+/// <summary>One sequence to generate: the library's checked plan and the prompt text (for <c>echo</c>).</summary>
+/// <param name="Plan">What the generator runs, planned by <see cref="Generator.Plan"/>.</param>
+/// <param name="PromptText">The prompt text as given (completions; empty for chat).</param>
+public sealed record PlannedSequence(GenerationPlan Plan, string PromptText);
 
 /// <summary>
-/// Turns a parsed request into checked <see cref="PlannedSequence"/>s: the model named, the prompt's
-/// length against the limits and the model's context, and every diffusion setting against the same rules
-/// the generator applies, so that a bad request is answered 400 before anything is queued.
+/// Turns a parsed request into <see cref="PlannedSequence"/>s. The library plans (defaults, budget split,
+/// every rule: <see cref="Generator.Plan"/>); the server adds only its own limits (generation length,
+/// prompt tokens, forward passes, prompts per request) and reports the library's errors under the wire
+/// names of the request fields, so that a bad request is answered 400 before anything is queued.
 /// </summary>
-public static class GenerationPlanner
+public static partial class GenerationPlanner
 {
     /// <summary>Plans a completion: one sequence per prompt, each prompt used as raw text.</summary>
     public static IReadOnlyList<PlannedSequence> Plan(CompletionRequestBody body, LoadedModel model, RequestLimitsOptions limits)
@@ -69,7 +34,12 @@ public static class GenerationPlanner
         var plans = new List<PlannedSequence>(body.Prompts.Count);
         foreach (string prompt in body.Prompts)
         {
-            plans.Add(PlanOne(body, prompt, "prompt", model, limits));
+            if (prompt.Length == 0)
+            {
+                throw ApiException.Invalid("prompt", "prompt must not be empty");
+            }
+            GenerationPlan plan = PlanOne(body, "prompt", prompt.Length, prompt, null, model, limits);
+            plans.Add(new PlannedSequence(plan, prompt));
         }
         return plans;
     }
@@ -81,16 +51,13 @@ public static class GenerationPlanner
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(limits);
         CheckModel(body.Model, model);
-        string text;
-        try
+        long characters = 0;
+        foreach (ChatMessage message in body.Messages)
         {
-            text = model.Package.Manifest.ChatTemplate.Apply(body.Messages);
+            characters += message.Content.Length;
         }
-        catch (ArgumentException e)
-        {
-            throw ApiException.Invalid("messages", e.Message.Split(" (Parameter", 2)[0]);
-        }
-        return PlanOne(body, text, "messages", model, limits);
+        GenerationPlan plan = PlanOne(body, "messages", characters, null, body.Messages, model, limits);
+        return new PlannedSequence(plan, string.Empty);
     }
 
     private static void CheckModel(string? requested, LoadedModel model)
@@ -102,14 +69,15 @@ public static class GenerationPlanner
         }
     }
 
-    private static PlannedSequence PlanOne(GenerationRequestBody body, string promptText, string promptParam, LoadedModel model,
-        RequestLimitsOptions limits)
+    /// <summary>Plans one sequence: a raw <paramref name="prompt"/> (completions) or <paramref name="messages"/> (chat).</summary>
+    private static GenerationPlan PlanOne(GenerationRequestBody body, string promptParam, long promptCharacters, string? prompt,
+        IReadOnlyList<ChatMessage>? messages, LoadedModel model, RequestLimitsOptions limits)
     {
         ModelManifest manifest = model.Package.Manifest;
         GenerationDefaults defaults = manifest.Generation;
         MedlmSettings m = body.Medlm;
 
-        // The generation length first: it bounds how much prompt the context leaves.
+        // The server's own limit on the generation length; without max_tokens, the model's default within it.
         int genLength = body.MaxTokens ?? Math.Min(defaults.GenLength, limits.MaxGenLength);
         if (genLength < 1 || genLength > limits.MaxGenLength)
         {
@@ -118,85 +86,85 @@ public static class GenerationPlanner
 
         // Cheap upper bound before tokenizing: a token is at least one char, a char at most 3 UTF-8 bytes.
         int maxPrompt = Math.Min(limits.MaxPromptTokens, manifest.MaxSequenceLength);
-        if (promptText.Length > (long)maxPrompt * 64)
+        if (promptCharacters > (long)maxPrompt * 64)
         {
             throw new ApiException(StatusCodes.Status400BadRequest,
-                $"The prompt ({promptText.Length} characters) is far longer than the {maxPrompt} tokens allowed.", promptParam, "context_length_exceeded");
-        }
-        int[] ids = model.Package.Tokenizer.Encode(promptText);
-        if (ids.Length == 0)
-        {
-            throw ApiException.Invalid(promptParam, $"{promptParam} must not be empty");
-        }
-        if (ids.Length > limits.MaxPromptTokens)
-        {
-            throw new ApiException(StatusCodes.Status400BadRequest,
-                $"The prompt has {ids.Length} tokens; this server allows at most {limits.MaxPromptTokens}.", promptParam, "context_length_exceeded");
-        }
-        if (ids.Length + genLength > manifest.MaxSequenceLength)
-        {
-            throw new ApiException(StatusCodes.Status400BadRequest,
-                $"This model's maximum context length is {manifest.MaxSequenceLength} tokens. However, you requested {ids.Length + genLength} tokens " +
-                $"({ids.Length} in the {(promptParam == "messages" ? "messages" : "prompt")}, {genLength} in the completion). " +
-                "Please reduce the length of the prompt or max_tokens.",
-                promptParam, "context_length_exceeded");
+                $"The prompt ({promptCharacters} characters) is far longer than the {maxPrompt} tokens allowed.", promptParam, "context_length_exceeded");
         }
 
-        DecodingAlgorithm algorithm = m.Algorithm ?? defaults.Algorithm;
-        int blockLength = m.BlockLength ?? (genLength == defaults.GenLength ? defaults.BlockLength : genLength);
-        if (blockLength < 1 || blockLength > genLength || genLength % blockLength != 0)
+        // Without a seed, sampling differs per request as OpenAI's does; greedy decoding ignores it.
+        double temperature = body.Temperature ?? defaults.Temperature;
+        long seed = body.Seed ?? (temperature > 0 ? Random.Shared.NextInt64() : 0);
+        var request = new GenerationRequest
         {
-            throw ApiException.Invalid("medlm.block_length", $"medlm.block_length {blockLength} must divide the generation length {genLength}");
-        }
-        int blocks = genLength / blockLength;
+            Prompt = prompt,
+            RawPrompt = true,
+            Messages = messages,
+            GenLength = genLength,
+            Budget = m.Budget,
+            MaskSteps = m.MaskSteps,
+            EditSteps = m.EditRounds,
+            Algorithm = m.Algorithm,
+            BlockLength = m.BlockLength,
+            Temperature = body.Temperature,
+            Threshold = m.Threshold,
+            Seed = seed,
+            // max_tokens bounds the answer: edit insertions past it are dropped, as past the model's context.
+            CapAtGenLength = true,
+        };
 
-        bool hasEditHead = model.Package.HasEditHead;
-        double budget = m.Budget ?? defaults.Budget;
-        (int budgetMasks, int budgetEdits) = Budget.Split(genLength, budget, hasEditHead ? defaults.EditShare : 0.0);
-        int maskSteps = m.MaskSteps ?? budgetMasks;
-        int editRounds = m.EditRounds ?? budgetEdits;
-        if (m.MaskSteps is < 1)
+        GenerationPlan plan;
+        try
         {
-            throw ApiException.Invalid("medlm.mask_steps", $"medlm.mask_steps must be at least 1, got {m.MaskSteps}");
+            plan = model.Generator.Plan(request);
         }
-        if (editRounds < 0)
+        catch (GenerationRequestException e)
         {
-            throw ApiException.Invalid("medlm.edit_rounds", $"medlm.edit_rounds must not be negative, got {editRounds}");
+            throw ToApiError(e, promptParam);
         }
-        if (editRounds > 0 && !hasEditHead)
+
+        int promptTokens = plan.PromptTokenIds.Count;
+        if (promptTokens > limits.MaxPromptTokens)
         {
-            throw ApiException.Invalid("medlm.edit_rounds", $"model {model.Id} has no edit head; medlm.edit_rounds must be 0");
+            throw new ApiException(StatusCodes.Status400BadRequest,
+                $"The prompt has {promptTokens} tokens; this server allows at most {limits.MaxPromptTokens}.", promptParam, "context_length_exceeded");
         }
-        if (algorithm == DecodingAlgorithm.Threshold)
-        {
-            // Steps are variable: at least one position per pass, so at most G passes.
-            maskSteps = genLength;
-        }
-        else
-        {
-            if (maskSteps > genLength)
-            {
-                throw ApiException.Invalid("medlm.mask_steps", $"medlm.mask_steps {maskSteps} exceeds the generation length {genLength}: some steps would commit nothing");
-            }
-            if (maskSteps % blocks != 0)
-            {
-                throw ApiException.Invalid("medlm.mask_steps",
-                    $"medlm.mask_steps {maskSteps} is not divisible by the number of blocks {blocks} (generation length {genLength} / block length {blockLength})");
-            }
-        }
-        if (maskSteps + editRounds > limits.MaxSteps)
+        if (plan.MaxForwardPasses > limits.MaxSteps)
         {
             throw ApiException.Invalid(m.EditRounds is not null ? "medlm.edit_rounds" : "medlm.mask_steps",
-                $"The request plans {maskSteps + editRounds} forward passes ({maskSteps} mask steps + {editRounds} edit rounds); at most {limits.MaxSteps} are allowed");
+                $"The request plans {plan.MaxForwardPasses} forward passes ({plan.MaxMaskPasses} mask steps + {plan.EditRounds} edit rounds); at most {limits.MaxSteps} are allowed");
         }
-        double threshold = m.Threshold ?? defaults.Threshold;
-        if (!(threshold > 0 && threshold <= 1))
-        {
-            throw ApiException.Invalid("medlm.threshold", $"medlm.threshold must be in (0, 1], got {RequestParser.Format(threshold)}");
-        }
-        double temperature = body.Temperature ?? defaults.Temperature;
-        // Without a seed, sampling differs per request as OpenAI's does; greedy decoding ignores it.
-        long seed = body.Seed ?? (temperature > 0 ? Random.Shared.NextInt64() : 0);
-        return new PlannedSequence(ids, promptText, genLength, maskSteps, editRounds, algorithm, blockLength, temperature, threshold, seed);
+        return plan;
     }
+
+    /// <summary>The library's error under the request fields' wire names.</summary>
+    internal static ApiException ToApiError(GenerationRequestException e, string promptParam)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        // As OpenAI's API does, a context overflow is the prompt's fault, whatever the library blames.
+        string param = e.Error == GenerationRequestError.ContextLengthExceeded ? promptParam : WireName(e.Property, promptParam);
+        string message = PropertyName().Replace(e.Message, match => WireName(match.Value, promptParam));
+        message = message.Replace(" (request)", "", StringComparison.Ordinal).Replace(" (request has ", " (got ", StringComparison.Ordinal);
+        string code = e.Error == GenerationRequestError.ContextLengthExceeded ? "context_length_exceeded" : "invalid_value";
+        return new ApiException(StatusCodes.Status400BadRequest, message, param, code);
+    }
+
+    private static string WireName(string property, string promptParam) => property switch
+    {
+        nameof(GenerationRequest.GenLength) or nameof(GenerationRequest.LengthCap) => "max_tokens",
+        nameof(GenerationRequest.Budget) => "medlm.budget",
+        nameof(GenerationRequest.MaskSteps) => "medlm.mask_steps",
+        nameof(GenerationRequest.EditSteps) => "medlm.edit_rounds",
+        nameof(GenerationRequest.BlockLength) => "medlm.block_length",
+        nameof(GenerationRequest.Algorithm) => "medlm.algorithm",
+        nameof(GenerationRequest.Threshold) => "medlm.threshold",
+        nameof(GenerationRequest.Temperature) => "temperature",
+        nameof(GenerationRequest.Seed) => "seed",
+        nameof(GenerationRequest.Prompt) or nameof(GenerationRequest.Messages) or nameof(GenerationRequest.PromptTokenIds) => promptParam,
+        _ => property,
+    };
+
+    /// <summary>The request property names that the library's messages use.</summary>
+    [GeneratedRegex(@"\b(GenLength|LengthCap|Budget|MaskSteps|EditSteps|BlockLength|Threshold|Temperature)\b", RegexOptions.CultureInvariant)]
+    private static partial Regex PropertyName();
 }

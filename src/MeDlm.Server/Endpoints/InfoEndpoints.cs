@@ -1,7 +1,10 @@
+using MeDlm.Decoding;
+using MeDlm.Model;
 using MeDlm.Server.Contracts;
 using MeDlm.Server.Hosting;
 using MeDlm.Server.Metrics;
 using MeDlm.Server.Scheduling;
+using MeDlm.Tokenization;
 using Microsoft.Extensions.Options;
 
 namespace MeDlm.Server.Endpoints;
@@ -42,7 +45,17 @@ internal static class InfoEndpoints
         return context.Response.WriteAsJsonAsync(Card(model), ServerJsonContext.Api.ModelCard, contentType: null, context.RequestAborted);
     }
 
-    private static ModelCard Card(LoadedModel model) => new(model.Id, "model", model.CreatedUnixSeconds, "medlm");
+    private static ModelCard Card(LoadedModel model)
+    {
+        ModelManifest manifest = model.Package.Manifest;
+        GenerationDefaults g = manifest.Generation;
+        MeDlmTokenizer tokenizer = model.Package.Tokenizer;
+        SpecialTokens special = manifest.SpecialTokens;
+        var tokens = new SpecialTokenTexts(tokenizer.Decode([special.Mask]), tokenizer.Decode([special.Pad]), tokenizer.Decode([special.End]));
+        var defaults = new ModelDefaultsBody(g.GenLength, g.Budget, model.Package.HasEditHead ? g.EditShare : 0, DecodingAlgorithms.Name(g.Algorithm),
+            g.BlockLength, g.Threshold, g.Temperature, model.Package.HasEditHead, manifest.MaxSequenceLength, tokens);
+        return new ModelCard(model.Id, "model", model.CreatedUnixSeconds, "medlm", defaults);
+    }
 
     private static Task NotReadyAsync(HttpContext context, ModelHost host, SchedulerOptions scheduler) => HttpIo.WriteErrorAsync(context,
         new ApiException(StatusCodes.Status503ServiceUnavailable,

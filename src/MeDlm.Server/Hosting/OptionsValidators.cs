@@ -114,6 +114,15 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
     }
 }
 
+/// <summary>
+/// <c>Playground:Enabled</c> is true, false or unset; a value that is none of these is already refused by
+/// the binder (which names the key), so there is nothing more to check than that the section binds.
+/// </summary>
+internal sealed class PlaygroundOptionsValidator : IValidateOptions<PlaygroundOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PlaygroundOptions o) => ValidateOptionsResult.Success;
+}
+
 /// <summary>Where a configured model path points.</summary>
 internal static class ModelPathResolver
 {

@@ -1,6 +1,7 @@
 using MeDlm.Server.Contracts;
 using MeDlm.Server.Endpoints;
 using MeDlm.Server.Metrics;
+using MeDlm.Server.Playground;
 using MeDlm.Server.Scheduling;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -38,10 +39,12 @@ public static class ServerApp
         services.AddOptions<RequestLimitsOptions>().BindConfiguration(RequestLimitsOptions.Section).ValidateOnStart();
         services.AddOptions<SchedulerOptions>().BindConfiguration(SchedulerOptions.Section).ValidateOnStart();
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateOnStart();
+        services.AddOptions<PlaygroundOptions>().BindConfiguration(PlaygroundOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ModelServingOptions>, ModelServingOptionsValidator>();
         services.AddSingleton<IValidateOptions<RequestLimitsOptions>, RequestLimitsOptionsValidator>();
         services.AddSingleton<IValidateOptions<SchedulerOptions>, SchedulerOptionsValidator>();
         services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
+        services.AddSingleton<IValidateOptions<PlaygroundOptions>, PlaygroundOptionsValidator>();
 
         // The host waits for the scheduler's drain (its own timeout) plus time to write the last answers.
         services.AddOptions<HostOptions>().Configure<IOptions<SchedulerOptions>>((host, scheduler) =>
@@ -67,6 +70,7 @@ public static class ServerApp
         app.UseMiddleware<ApiKeyMiddleware>();
         GenerationEndpoints.Map(app);
         InfoEndpoints.Map(app);
+        PlaygroundEndpoints.Map(app);
         app.MapFallback(context => HttpIo.WriteErrorAsync(context, new ApiException(StatusCodes.Status404NotFound,
             $"No route {context.Request.Method} {context.Request.Path}; see /v1/completions, /v1/chat/completions, /v1/models, /health/live, /health/ready, /metrics.",
             null, "not_found")));
@@ -86,6 +90,7 @@ public static class ServerApp
         Check(configuration, RequestLimitsOptions.Section, new RequestLimitsOptionsValidator(), failures);
         Check(configuration, SchedulerOptions.Section, new SchedulerOptionsValidator(), failures);
         Check(configuration, AuthOptions.Section, new AuthOptionsValidator(), failures);
+        Check(configuration, PlaygroundOptions.Section, new PlaygroundOptionsValidator(), failures);
         if (failures.Count > 0)
         {
             throw new OptionsValidationException("configuration", typeof(ServerApp), failures);

@@ -84,3 +84,16 @@ public sealed class AuthOptions
     /// <summary>When set, every <c>/v1</c> route requires <c>Authorization: Bearer &lt;ApiKey&gt;</c>.</summary>
     public string? ApiKey { get; set; }
 }
+
+/// <summary>The browser playground at <c>GET /</c> (configuration section <c>Playground</c>).</summary>
+public sealed class PlaygroundOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Playground";
+
+    /// <summary>
+    /// Serve the page: true or false; unset serves it only while every listening address is a loopback
+    /// address, so an exposed server shows no page unless asked to.
+    /// </summary>
+    public bool? Enabled { get; set; }
+}

@@ -239,7 +239,7 @@ internal sealed partial class BatchScheduler(
         {
             job.Cancel();
         }
-        return new ContinuousRequest(job.Request, result => Done(job, result), e => Rejected(job, e))
+        return new ContinuousRequest(job.Plan, result => Done(job, result))
         {
             OnStep = job.Steps is null ? null : job.PublishStep,
             OnStarted = batchSize =>
@@ -273,15 +273,6 @@ internal sealed partial class BatchScheduler(
         FinishWithResult(job, result);
     }
 
-    private void Rejected(GenerationJob job, ArgumentException e)
-    {
-        lock (_runningGate)
-        {
-            _running.Remove(job);
-        }
-        Finish(job, new JobOutcome(JobOutcomeKind.Rejected, null, e.Message));
-    }
-
     private void FinishWithResult(GenerationJob job, GenerationResult result)
     {
         if (result.Cancelled)
@@ -292,7 +283,7 @@ internal sealed partial class BatchScheduler(
         }
         GenerationStats s = result.Stats;
         int passes = s.TotalPasses;
-        int responseTokens = ResponseTokenCount(result, host.Model!.Package.Manifest.SpecialTokens);
+        int responseTokens = result.AnswerLength;
         metrics.ForwardPassesPerRequest.Observe(passes);
         if (passes > 0)
         {
@@ -308,9 +299,6 @@ internal sealed partial class BatchScheduler(
     }
 
     private static void Finish(GenerationJob job, JobOutcome outcome) => job.Complete(outcome);
-
-    /// <summary>Tokens of the response up to its end marker: what usage reports as completion tokens.</summary>
-    internal static int ResponseTokenCount(GenerationResult result, MeDlm.Model.SpecialTokens special) => AnswerText.ResponseLength(result, special);
 
     public override void Dispose()
     {

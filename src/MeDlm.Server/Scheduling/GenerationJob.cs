@@ -13,9 +13,6 @@ public enum JobOutcomeKind
     /// <summary>Cancelled: the client went away or the shutdown timeout passed.</summary>
     Cancelled,
 
-    /// <summary>The request was refused by the generator (an input the server's checks let through).</summary>
-    Rejected,
-
     /// <summary>The model failed.</summary>
     Failed,
 }
@@ -41,20 +38,19 @@ public sealed class GenerationJob : IDisposable
     private readonly Channel<GenerationStep>? _steps;
 
     /// <summary>
-    /// Creates a job whose cancellation follows <paramref name="requestAborted"/>; <paramref name="buildRequest"/>
-    /// receives the job's own token to put on the <see cref="GenerationRequest"/>: the generator checks it
-    /// before every step, so a cancelled sequence leaves its batch while the others go on.
+    /// Creates a job for a checked <paramref name="plan"/> whose cancellation follows <paramref name="requestAborted"/>;
+    /// the plan carries the job's own token: the generator checks it before every step, so a cancelled
+    /// sequence leaves its batch while the others go on.
     /// </summary>
-    public GenerationJob(string requestId, int choiceIndex, Func<CancellationToken, GenerationRequest> buildRequest,
-        bool streamSteps, CancellationToken requestAborted)
+    public GenerationJob(string requestId, int choiceIndex, GenerationPlan plan, bool streamSteps, CancellationToken requestAborted)
     {
-        ArgumentNullException.ThrowIfNull(buildRequest);
+        ArgumentNullException.ThrowIfNull(plan);
         RequestId = requestId;
         ChoiceIndex = choiceIndex;
         _cancellation = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
         // Kept as a value: it stays readable after the source is released.
         _cancellationToken = _cancellation.Token;
-        Request = buildRequest(_cancellationToken);
+        Plan = plan.WithCancellation(_cancellationToken);
         if (streamSteps)
         {
             // Unbounded: the batch must never wait for a slow reader; a sequence has at most MaxSteps steps.
@@ -70,7 +66,7 @@ public sealed class GenerationJob : IDisposable
     public int ChoiceIndex { get; }
 
     /// <summary>What to generate (with this job's cancellation token).</summary>
-    public GenerationRequest Request { get; }
+    public GenerationPlan Plan { get; }
 
     /// <summary>When the job was accepted.</summary>
     public long AcceptedTimestamp { get; }

@@ -22,7 +22,7 @@ internal interface IDecodeObserver
 }
 
 /// <summary>
-/// Decodes a batch of sequences in lockstep (DESIGN §2 and §4): each <see cref="Step"/> is one forward
+/// Decodes a batch of sequences in lockstep (docs/DESIGN.md §2 and §4.3): each <see cref="Step"/> is one forward
 /// pass over every active row, right-padded with an attention mask, after which each row advances its
 /// own state machine (stage-1 pass, the transition when its stage 1 ends, edit round, fixed point). A row
 /// that finishes leaves the batch; lengths change during edits and the batch is re-padded each pass.

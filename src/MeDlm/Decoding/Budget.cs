@@ -1,8 +1,16 @@
+using System.Globalization;
+
 namespace MeDlm.Decoding;
 
-/// <summary>Forward-pass budgets (DESIGN §2): a fraction b of G allows round(G·b) passes per sequence.</summary>
+/// <summary>
+/// Forward-pass budgets (docs/DESIGN.md §2.4): a fraction b of G allows round(G·b) passes per sequence. The
+/// one place where a budget is written, read and split: the CLI, the server and the chat client all call it.
+/// </summary>
 public static class Budget
 {
+    /// <summary>How a budget may be written, for error messages.</summary>
+    public const string Syntax = "1, 1/2, 0.25 or 25%";
+
     /// <summary>
     /// Splits the passes of budget <paramref name="budget"/> over a generation of <paramref name="genLength"/>
     /// tokens into mask steps and edit rounds, exactly as <c>decoding.budget_split</c>:
@@ -25,4 +33,71 @@ public static class Budget
         int masks = Math.Max(1, total - edits);
         return (masks, total - masks);
     }
+
+    /// <summary>Whether <paramref name="budget"/> is a valid budget: a finite number in (0, 1].</summary>
+    public static bool IsValid(double budget) => budget > 0 && budget <= 1;
+
+    /// <summary>
+    /// Parses a budget as users write it: a number (<c>1</c>, <c>0.125</c>), a fraction (<c>1/8</c>) or a
+    /// percentage (<c>12.5%</c>), in (0, 1]; false with a one-line reason otherwise.
+    /// </summary>
+    public static bool TryParse(string? text, out double budget, out string error)
+    {
+        budget = 0;
+        error = string.Empty;
+        string s = (text ?? string.Empty).Trim();
+        if (s.Length == 0)
+        {
+            error = "the budget is empty";
+            return false;
+        }
+        double value;
+        int slash = s.IndexOf('/', StringComparison.Ordinal);
+        if (slash >= 0)
+        {
+            if (!TryNumber(s.AsSpan(0, slash), out double num) || !TryNumber(s.AsSpan(slash + 1), out double den))
+            {
+                error = $"'{s}' is not a fraction like 1/8";
+                return false;
+            }
+            if (den == 0)
+            {
+                error = $"'{s}' divides by zero";
+                return false;
+            }
+            value = num / den;
+        }
+        else if (s.EndsWith('%'))
+        {
+            if (!TryNumber(s.AsSpan(0, s.Length - 1), out double pct))
+            {
+                error = $"'{s}' is not a percentage like 12.5%";
+                return false;
+            }
+            value = pct / 100.0;
+        }
+        else if (!TryNumber(s, out value))
+        {
+            error = $"'{s}' is not a budget (write {Syntax})";
+            return false;
+        }
+        if (!IsValid(value))
+        {
+            error = $"budget '{s}' must be in (0, 1]";
+            return false;
+        }
+        budget = value;
+        return true;
+    }
+
+    /// <summary>Parses a budget (see <see cref="TryParse"/>).</summary>
+    /// <exception cref="FormatException">The text is not a budget in (0, 1].</exception>
+    public static double Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return TryParse(text, out double budget, out string error) ? budget : throw new FormatException(error);
+    }
+
+    private static bool TryNumber(ReadOnlySpan<char> s, out double value) =>
+        double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value);
 }

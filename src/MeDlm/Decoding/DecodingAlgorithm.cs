@@ -1,6 +1,6 @@
 namespace MeDlm.Decoding;
 
-/// <summary>Stage-1 (unmasking) algorithm, DESIGN §2.</summary>
+/// <summary>Stage-1 (unmasking) algorithm, docs/DESIGN.md §2.1, §2.5, §2.6.</summary>
 public enum DecodingAlgorithm
 {
     /// <summary>

@@ -3,31 +3,36 @@ using MeDlm.Model;
 namespace MeDlm.Decoding;
 
 /// <summary>
-/// One sequence's fully resolved decoding settings (defaults applied, validated). Built once per request
-/// by the generation layer; the decoder only reads it.
+/// One sequence's settings as the decoder reads them: a <see cref="Generation.GenerationPlan"/> at its
+/// index in the running batch, with the token bans it implies. The decoder only reads it.
 /// </summary>
 internal sealed class RowPlan
 {
-    public RowPlan(int requestIndex, int[] prompt, int genLength, DecodingAlgorithm algorithm, int maskSteps, int editSteps,
-        int blockLength, double temperature, double cfgScale, double threshold, ulong seed, bool logitsEosInf,
-        bool confidenceEosEotInf, int lengthCap, SpecialTokens ids)
+    public RowPlan(int requestIndex, Generation.GenerationPlan plan, SpecialTokens ids)
     {
+        ArgumentNullException.ThrowIfNull(plan);
         RequestIndex = requestIndex;
-        Prompt = prompt;
-        GenLength = genLength;
-        Algorithm = algorithm;
-        MaskSteps = maskSteps;
-        EditSteps = editSteps;
-        BlockLength = blockLength;
-        Temperature = temperature;
-        CfgScale = cfgScale;
-        Threshold = threshold;
-        Seed = seed;
-        LogitsEosInf = logitsEosInf;
-        ConfidenceEosEotInf = confidenceEosEotInf;
-        LengthCap = lengthCap;
+        Prompt = plan.Prompt;
+        GenLength = plan.GenLength;
+        Algorithm = plan.Algorithm;
+        MaskSteps = plan.MaskSteps;
+        EditSteps = plan.EditRounds;
+        BlockLength = plan.BlockLength;
+        Temperature = plan.Temperature;
+        CfgScale = plan.CfgScale;
+        Threshold = plan.Threshold;
+        Seed = unchecked((ulong)plan.Seed);
+        LogitsEosInf = plan.LogitsEosInf;
+        ConfidenceEosEotInf = plan.ConfidenceEosEotInf;
+        LengthCap = plan.LengthCap;
+        Cancellation = plan.CancellationToken;
+        DecodingAlgorithm algorithm = plan.Algorithm;
+        bool logitsEosInf = plan.LogitsEosInf;
+        bool confidenceEosEotInf = plan.ConfidenceEosEotInf;
+        double temperature = plan.Temperature;
+        int editSteps = plan.EditRounds;
 
-        // Token bans (DESIGN §2). ME-DLM: DEL never predicted, PAD outside the confidence normaliser.
+        // Token bans (docs/DESIGN.md §2.1, §2.5). ME-DLM: DEL never predicted, PAD outside the confidence normaliser.
         // LLaDA: logits_eos_inf bans PAD from the prediction; confidence_eos_eot_inf gives END and PAD zero
         // confidence, but with temperature > 0 only END (LLaDA's noisy logits are a separate tensor).
         var argmaxBan = new List<int>(2);
@@ -95,7 +100,7 @@ internal sealed class RowPlan
     public int LengthCap { get; }
 
     /// <summary>Cancels this row alone: it leaves the batch before the next pass.</summary>
-    public CancellationToken Cancellation { get; init; }
+    public CancellationToken Cancellation { get; }
 
     /// <summary>Ids excluded from the stage-1 prediction x0.</summary>
     public int[] ArgmaxBan { get; }

@@ -9,20 +9,21 @@ namespace MeDlm.Generation;
 /// </summary>
 public static class AnswerText
 {
-    /// <summary>Response tokens before the first END / PAD / EOS (what usage counts as completion tokens).</summary>
-    public static int ResponseLength(GenerationResult result, SpecialTokens special)
+    /// <summary>
+    /// Where an answer ends: the number of tokens before the first END, PAD or EOS (all of them when there is
+    /// none). The one definition of an answer's length; <see cref="GenerationResult.AnswerLength"/> holds it.
+    /// </summary>
+    public static int AnswerLength(ReadOnlySpan<int> response, SpecialTokens special)
     {
-        ArgumentNullException.ThrowIfNull(result);
         ArgumentNullException.ThrowIfNull(special);
-        IReadOnlyList<int> ids = result.TokenIds;
-        for (int i = 0; i < ids.Count; i++)
+        for (int i = 0; i < response.Length; i++)
         {
-            if (IsEnd(ids[i], special))
+            if (IsEnd(response[i], special))
             {
                 return i;
             }
         }
-        return ids.Count;
+        return response.Length;
     }
 
     /// <summary>
@@ -57,7 +58,7 @@ public static class AnswerText
         ArgumentNullException.ThrowIfNull(text);
         var pieces = new List<string>();
         var decoder = new StreamingDecoder(tokenizer, skipSpecialTokens: true);
-        int length = ResponseLength(result, special);
+        int length = result.AnswerLength;
         int emitted = 0;
         for (int i = 0; i < length && emitted < text.Length; i++)
         {

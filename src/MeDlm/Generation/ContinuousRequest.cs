@@ -7,7 +7,7 @@ namespace MeDlm.Generation;
 /// </summary>
 public sealed class ContinuousRequest
 {
-    /// <summary>Creates the entry for <paramref name="request"/>.</summary>
+    /// <summary>Creates the entry for <paramref name="request"/>, planned when it joins (an invalid one goes to <paramref name="onRejected"/>).</summary>
     public ContinuousRequest(GenerationRequest request, Action<GenerationResult> onCompleted, Action<ArgumentException> onRejected)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -18,8 +18,21 @@ public sealed class ContinuousRequest
         OnRejected = onRejected;
     }
 
-    /// <summary>The request.</summary>
-    public GenerationRequest Request { get; }
+    /// <summary>Creates the entry for a plan made by <see cref="Generator.Plan"/> (already checked: it is never rejected).</summary>
+    public ContinuousRequest(GenerationPlan plan, Action<GenerationResult> onCompleted)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(onCompleted);
+        Plan = plan;
+        OnCompleted = onCompleted;
+        OnRejected = static e => throw new InvalidOperationException("A planned request cannot be rejected.", e);
+    }
+
+    /// <summary>The request (null when the entry was made from a plan).</summary>
+    public GenerationRequest? Request { get; }
+
+    /// <summary>The plan (null when the entry was made from a request, planned when it joins).</summary>
+    public GenerationPlan? Plan { get; }
 
     /// <summary>
     /// The result, once the sequence finished or was cancelled through its request's token

@@ -25,8 +25,9 @@ public sealed class GenerationRequest
     public int? GenLength { get; init; }
 
     /// <summary>
-    /// Fraction b of G: round(G·b) forward passes in total, split into mask steps and edit rounds by the
-    /// manifest's edit share (<see cref="Decoding.Budget.Split"/>). Default: the manifest budget.
+    /// Fraction b of G in (0, 1]: round(G·b) forward passes in total, split into mask steps and edit rounds by
+    /// the manifest's edit share (<see cref="Decoding.Budget.Split"/>; text such as "1/8" is read by
+    /// <see cref="Decoding.Budget.Parse"/>). Default: the manifest budget.
     /// </summary>
     public double? Budget { get; init; }
 
@@ -60,8 +61,17 @@ public sealed class GenerationRequest
     /// <summary>LLaDA <c>confidence_eos_eot_inf</c>: PAD/EOS and END get zero confidence in stage 1 (only END with a temperature).</summary>
     public bool ConfidenceEosEotInf { get; init; }
 
-    /// <summary>Longest the sequence (prompt + response) may grow through insertions (default: the model's max_sequence_length).</summary>
+    /// <summary>
+    /// Longest the sequence (prompt + response) may grow through insertions (default: the model's
+    /// max_sequence_length, or the prompt + <see cref="GenLength"/> with <see cref="CapAtGenLength"/>).
+    /// </summary>
     public int? LengthCap { get; init; }
+
+    /// <summary>
+    /// The response never grows past <see cref="GenLength"/> tokens through insertions (OpenAI's
+    /// <c>max_tokens</c>: the answer's bound); insertions past it are dropped as past the model's context.
+    /// </summary>
+    public bool CapAtGenLength { get; init; }
 
     /// <summary>
     /// Cancels this request alone. The generator checks it before every forward pass: in a batch the

@@ -5,9 +5,11 @@ namespace MeDlm.Generation;
 /// <summary>What one generation produced.</summary>
 public sealed class GenerationResult
 {
-    internal GenerationResult(string text, int[] tokenIds, string draftText, int[] draftTokenIds, int[] promptTokenIds,
-        GenerationStats stats, bool reachedLengthLimit, bool cancelled = false)
+    internal GenerationResult(string text, int[] tokenIds, int answerLength, string draftText, int[] draftTokenIds, int draftAnswerLength,
+        int[] promptTokenIds, GenerationStats stats, bool reachedLengthLimit, bool cancelled = false)
     {
+        AnswerLength = answerLength;
+        DraftAnswerLength = draftAnswerLength;
         ReachedLengthLimit = reachedLengthLimit;
         Cancelled = cancelled;
         Text = text;
@@ -24,11 +26,26 @@ public sealed class GenerationResult
     /// <summary>The whole response canvas (everything after the prompt) as decoded, END/PAD included.</summary>
     public IReadOnlyList<int> TokenIds { get; }
 
+    /// <summary>
+    /// Tokens of the answer: the response before its first END / PAD / EOS (<see cref="AnswerText.AnswerLength"/>).
+    /// What <see cref="Text"/> decodes, what usage counts as completion tokens and what <c>medlm bench</c> counts.
+    /// </summary>
+    public int AnswerLength { get; }
+
+    /// <summary>The answer's token ids: the first <see cref="AnswerLength"/> of <see cref="TokenIds"/>.</summary>
+    public ReadOnlySpan<int> AnswerTokenIds => ((int[])TokenIds).AsSpan(0, AnswerLength);
+
     /// <summary>The stage-1 draft after the between-stages transform, decoded like <see cref="Text"/>.</summary>
     public string DraftText { get; }
 
     /// <summary>The stage-1 draft token ids after the between-stages transform.</summary>
     public IReadOnlyList<int> DraftTokenIds { get; }
+
+    /// <summary>Tokens of the draft's answer (as <see cref="AnswerLength"/>).</summary>
+    public int DraftAnswerLength { get; }
+
+    /// <summary>The draft answer's token ids: the first <see cref="DraftAnswerLength"/> of <see cref="DraftTokenIds"/>.</summary>
+    public ReadOnlySpan<int> DraftAnswerTokenIds => ((int[])DraftTokenIds).AsSpan(0, DraftAnswerLength);
 
     /// <summary>The prompt ids the model saw.</summary>
     public IReadOnlyList<int> PromptTokenIds { get; }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Threading.Channels;
 using MeDlm.Decoding;
 using MeDlm.Model;
 using MeDlm.Sessions;
@@ -33,18 +34,19 @@ public sealed class Generator : IDisposable
     public ModelPackage Package => _package;
 
     /// <summary>
-    /// Checks <paramref name="request"/> against this model (prompt, context, steps, blocks, edit head)
-    /// without running it, with the same messages a generate call would throw.
+    /// Resolves <paramref name="request"/> against this model: the manifest's defaults applied, the budget
+    /// split, every rule checked (prompt, context, steps, blocks, edit head), without running it. Hosts plan
+    /// once, enforce their own limits on the plan, and run the plan.
     /// </summary>
-    /// <exception cref="ArgumentException">The request is invalid for this model.</exception>
-    public void Validate(GenerationRequest request)
+    /// <exception cref="GenerationRequestException">The request is invalid for this model; it names the property.</exception>
+    public GenerationPlan Plan(GenerationRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        RequestPlanner.Plan(_package, request, 0);
+        return RequestPlanner.Plan(_package, request, 0);
     }
 
     /// <summary>Generates one response.</summary>
-    /// <exception cref="ArgumentException">The request is invalid for this model.</exception>
+    /// <exception cref="GenerationRequestException">The request is invalid for this model.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled (also mid-pass).</exception>
     public GenerationResult Generate(GenerationRequest request, CancellationToken ct = default)
     {
@@ -52,47 +54,50 @@ public sealed class Generator : IDisposable
         return GenerateBatch([request], ct)[0];
     }
 
-    /// <summary><see cref="Generate"/> on the thread pool.</summary>
+    /// <summary>Generates the response of a plan made by <see cref="Plan"/>.</summary>
+    public GenerationResult Generate(GenerationPlan plan, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return GenerateBatch([plan], ct)[0];
+    }
+
+    /// <summary><see cref="Generate(GenerationRequest, CancellationToken)"/> on the thread pool.</summary>
     public Task<GenerationResult> GenerateAsync(GenerationRequest request, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         return Task.Run(() => Generate(request, ct), ct);
     }
 
+    /// <summary><see cref="Generate(GenerationPlan, CancellationToken)"/> on the thread pool.</summary>
+    public Task<GenerationResult> GenerateAsync(GenerationPlan plan, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return Task.Run(() => Generate(plan, ct), ct);
+    }
+
     /// <summary>
     /// Generates a batch in lockstep: one forward pass per step for all unfinished requests (right-padded;
     /// prompts may differ in length and settings). Each result equals what the request gives alone.
     /// </summary>
-    public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<GenerationRequest> requests, CancellationToken ct = default)
+    public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<GenerationRequest> requests, CancellationToken ct = default) =>
+        GenerateBatch(PlanAll(requests), ct);
+
+    /// <summary>Generates a batch of plans in lockstep (see <see cref="GenerateBatch(IReadOnlyList{GenerationRequest}, CancellationToken)"/>).</summary>
+    public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<GenerationPlan> plans, CancellationToken ct = default)
     {
-        RowPlan[] plans = PlanAll(requests);
-        _gate.Wait(ct);
-        try
+        CheckBatch(plans);
+        var results = new GenerationResult[plans.Count];
+        var entries = new ContinuousRequest[plans.Count];
+        for (int i = 0; i < entries.Length; i++)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _decoder.Start(plans);
-            using (_runner.RegisterCancellation(ct))
-            {
-                while (!_decoder.IsDone)
-                {
-                    _decoder.Step(ct);
-                }
-            }
-            var results = new GenerationResult[plans.Length];
-            ReadOnlySpan<RowState> rows = _decoder.Rows;
-            for (int r = 0; r < rows.Length; r++)
-            {
-                results[r] = BuildResult(rows[r]);
-            }
-            return results;
+            int index = i;
+            entries[i] = new ContinuousRequest(plans[i], r => results[index] = r);
         }
-        finally
-        {
-            _gate.Release();
-        }
+        Drive(AllAtOnce(entries), entries.Length, null, null, ct);
+        return results;
     }
 
-    /// <summary><see cref="GenerateBatch"/> on the thread pool.</summary>
+    /// <summary><see cref="GenerateBatch(IReadOnlyList{GenerationRequest}, CancellationToken)"/> on the thread pool.</summary>
     public Task<IReadOnlyList<GenerationResult>> GenerateBatchAsync(IReadOnlyList<GenerationRequest> requests, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(requests);
@@ -109,37 +114,91 @@ public sealed class Generator : IDisposable
         return GenerateBatchStreamingAsync([request], ct);
     }
 
+    /// <summary>Streams every pass of a plan made by <see cref="Plan"/> (see <see cref="GenerateStreamingAsync(GenerationRequest, CancellationToken)"/>).</summary>
+    public IAsyncEnumerable<GenerationStep> GenerateStreamingAsync(GenerationPlan plan, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return GenerateBatchStreamingAsync([plan], ct);
+    }
+
     /// <summary>Streams every pass of a batch; steps carry their request's index. Each request's last step carries its result.</summary>
-    public async IAsyncEnumerable<GenerationStep> GenerateBatchStreamingAsync(IReadOnlyList<GenerationRequest> requests,
+    public IAsyncEnumerable<GenerationStep> GenerateBatchStreamingAsync(IReadOnlyList<GenerationRequest> requests,
+        CancellationToken ct = default) => GenerateBatchStreamingAsync(PlanAll(requests), ct);
+
+    /// <summary>Streams every pass of a batch of plans (see <see cref="GenerateBatchStreamingAsync(IReadOnlyList{GenerationRequest}, CancellationToken)"/>).</summary>
+    public async IAsyncEnumerable<GenerationStep> GenerateBatchStreamingAsync(IReadOnlyList<GenerationPlan> plans,
         [EnumeratorCancellation] CancellationToken ct = default)
     {
-        RowPlan[] plans = PlanAll(requests);
-        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        CheckBatch(plans);
+        // The run goes pass by pass at the consumer's pace: a pass's steps go out once the pass is over (so
+        // that each finished row's last step holds its result), and the next pass starts when the consumer
+        // asks for more, as a loop that breaks or cancels a row between steps would expect.
+        var passes = Channel.CreateUnbounded<List<GenerationStep>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        using var consumed = new SemaphoreSlim(0);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var pass = new List<GenerationStep>();
+        var last = new Dictionary<int, GenerationStep>();
+        var entries = new ContinuousRequest[plans.Count];
+        for (int i = 0; i < entries.Length; i++)
+        {
+            int index = i;
+            entries[i] = new ContinuousRequest(plans[i], r =>
+            {
+                if (last.TryGetValue(index, out GenerationStep? step))
+                {
+                    step.Result = r;
+                }
+            })
+            {
+                OnStep = step =>
+                {
+                    pass.Add(step);
+                    last[index] = step;
+                },
+            };
+        }
+        void HandOver()
+        {
+            if (pass.Count == 0)
+            {
+                return;
+            }
+            passes.Writer.TryWrite(pass);
+            pass = [];
+            consumed.Wait(stop.Token);
+        }
+
+        Task run = Task.Run(() =>
+        {
+            try
+            {
+                Drive(AllAtOnce(entries), entries.Length, null, HandOver, stop.Token);
+                passes.Writer.TryComplete();
+            }
+            catch (Exception e)
+            {
+                passes.Writer.TryComplete(e);
+            }
+        }, CancellationToken.None);
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            SpecialTokens st = _package.Manifest.SpecialTokens;
-            var recorder = new StepRecorder(_package.Tokenizer, st.Mask, st.Pad, st.Delete);
-            _decoder.Start(plans);
-            bool[] finished = new bool[plans.Length];
-            using (_runner.RegisterCancellation(ct))
+            while (await passes.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
             {
-                while (!_decoder.IsDone)
+                while (passes.Reader.TryRead(out List<GenerationStep>? steps))
                 {
-                    // The pass runs on the thread pool so that the consumer's context is not blocked.
-                    await Task.Run(() => _decoder.Step(ct, recorder), ct).ConfigureAwait(false);
-                    AttachResults(recorder.Pending, finished);
-                    foreach (GenerationStep step in recorder.Pending)
+                    foreach (GenerationStep step in steps)
                     {
                         yield return step;
                     }
-                    recorder.Pending.Clear();
                 }
+                consumed.Release();
             }
         }
         finally
         {
-            _gate.Release();
+            // The consumer stopped early (or the run failed): end the run and wait for the buffers to be free.
+            await stop.CancelAsync().ConfigureAwait(false);
+            await run.ConfigureAwait(false);
         }
     }
 
@@ -159,12 +218,22 @@ public sealed class Generator : IDisposable
     {
         ArgumentNullException.ThrowIfNull(take);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBatchSize);
+        Drive(take, maxBatchSize, onPass, null, ct);
+    }
+
+    /// <summary>
+    /// The one driver loop behind every generate call: admit what <paramref name="take"/> gives between
+    /// passes, run a pass, hand out steps and results, drop finished rows.
+    /// </summary>
+    private void Drive(Func<int, IReadOnlyList<ContinuousRequest>> take, int maxBatchSize, Action<int>? onPass, Action? afterPass,
+        CancellationToken ct)
+    {
         _gate.Wait(ct);
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             SpecialTokens st = _package.Manifest.SpecialTokens;
-            var recorder = new StepRecorder(_package.Tokenizer, st.Mask, st.Pad, st.Delete);
+            StepRecorder? recorder = null;
             var running = new Dictionary<int, ContinuousRequest>(maxBatchSize);
             int watching = 0;
             int next = 0;
@@ -185,19 +254,20 @@ public sealed class Generator : IDisposable
                         for (int j = 0; j < joining.Count; j++)
                         {
                             ContinuousRequest entry = joining[j];
-                            RowPlan plan;
+                            GenerationPlan plan;
                             try
                             {
-                                plan = RequestPlanner.Plan(_package, entry.Request, next);
+                                plan = entry.Plan ?? RequestPlanner.Plan(_package, entry.Request!, next);
                             }
-                            catch (ArgumentException e)
+                            catch (GenerationRequestException e)
                             {
                                 entry.OnRejected(e);
                                 continue;
                             }
-                            running.Add(next++, entry);
+                            running.Add(next, entry);
                             watching += entry.OnStep is null ? 0 : 1;
-                            _decoder.Admit(plan);
+                            _decoder.Admit(new RowPlan(next, plan, st));
+                            next++;
                             admitted++;
                         }
                         // Admit appends: the joiners are the last rows.
@@ -212,12 +282,19 @@ public sealed class Generator : IDisposable
                     }
 
                     onPass?.Invoke(running.Count);
-                    _decoder.Step(ct, watching > 0 ? recorder : null);
-                    foreach (GenerationStep step in recorder.Pending)
+                    if (watching > 0)
                     {
-                        running[step.RequestIndex].OnStep?.Invoke(step);
+                        recorder ??= new StepRecorder(_package.Tokenizer, st.Mask, st.Pad, st.Delete);
                     }
-                    recorder.Pending.Clear();
+                    _decoder.Step(ct, watching > 0 ? recorder : null);
+                    if (recorder is not null)
+                    {
+                        foreach (GenerationStep step in recorder.Pending)
+                        {
+                            running[step.RequestIndex].OnStep?.Invoke(step);
+                        }
+                        recorder.Pending.Clear();
+                    }
                     foreach (RowState row in _decoder.Rows)
                     {
                         if (row.Stage != RowStage.Done)
@@ -228,10 +305,11 @@ public sealed class Generator : IDisposable
                         ContinuousRequest entry = running[index];
                         running.Remove(index);
                         watching -= entry.OnStep is null ? 0 : 1;
-                        recorder.Forget(index);
+                        recorder?.Forget(index);
                         entry.OnCompleted(BuildResult(row));
                     }
                     _decoder.RemoveFinished();
+                    afterPass?.Invoke();
                 }
             }
         }
@@ -241,36 +319,25 @@ public sealed class Generator : IDisposable
         }
     }
 
-    /// <summary>Puts each newly finished row's result on its last step of this pass.</summary>
-    private void AttachResults(List<GenerationStep> steps, bool[] finished)
+    /// <summary>A take that hands out every entry at the first call, then none.</summary>
+    private static Func<int, IReadOnlyList<ContinuousRequest>> AllAtOnce(ContinuousRequest[] entries)
     {
-        ReadOnlySpan<RowState> rows = _decoder.Rows;
-        for (int r = 0; r < rows.Length; r++)
+        bool taken = false;
+        return _ =>
         {
-            if (finished[r] || rows[r].Stage != RowStage.Done)
+            if (taken)
             {
-                continue;
+                return [];
             }
-            finished[r] = true;
-            for (int s = steps.Count - 1; s >= 0; s--)
-            {
-                if (steps[s].RequestIndex == r)
-                {
-                    steps[s].Result = BuildResult(rows[r]);
-                    break;
-                }
-            }
-        }
+            taken = true;
+            return entries;
+        };
     }
 
-    private RowPlan[] PlanAll(IReadOnlyList<GenerationRequest> requests)
+    private GenerationPlan[] PlanAll(IReadOnlyList<GenerationRequest> requests)
     {
-        ArgumentNullException.ThrowIfNull(requests);
-        if (requests.Count == 0)
-        {
-            throw new ArgumentException("The batch is empty.", nameof(requests));
-        }
-        var plans = new RowPlan[requests.Count];
+        CheckBatch(requests);
+        var plans = new GenerationPlan[requests.Count];
         for (int i = 0; i < plans.Length; i++)
         {
             plans[i] = RequestPlanner.Plan(_package, requests[i] ?? throw new ArgumentException($"Request {i} is null.", nameof(requests)), i);
@@ -278,8 +345,25 @@ public sealed class Generator : IDisposable
         return plans;
     }
 
+    private static void CheckBatch<T>(IReadOnlyList<T> batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Count == 0)
+        {
+            throw new ArgumentException("The batch is empty.", nameof(batch));
+        }
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (batch[i] is null)
+            {
+                throw new ArgumentException($"Entry {i} of the batch is null.", nameof(batch));
+            }
+        }
+    }
+
     private GenerationResult BuildResult(RowState row)
     {
+        SpecialTokens st = _package.Manifest.SpecialTokens;
         int[] response = ToInts(row.Response);
         int[] draft = ToInts(row.Draft.AsSpan(0, row.DraftLength));
         int[] counts = [.. row.CommitCounts];
@@ -292,28 +376,15 @@ public sealed class Generator : IDisposable
         }
         var stats = new GenerationStats(row.PromptLength, row.MaskPasses, row.EditRounds, row.Plan.EditSteps, row.ReachedFixedPoint,
             counts, positions, row.Edits, Stopwatch.GetElapsedTime(0, row.OrtTicks), Stopwatch.GetElapsedTime(0, row.OtherTicks));
-        int end = AnswerLength(response);
-        bool reachedLimit = end >= row.Plan.GenLength - 1;
-        return new GenerationResult(DecodeAnswer(response), response, DecodeAnswer(draft), draft, row.Plan.Prompt, stats, reachedLimit,
-            row.Cancelled);
+        int answerLength = AnswerText.AnswerLength(response, st);
+        int draftAnswerLength = AnswerText.AnswerLength(draft, st);
+        bool reachedLimit = answerLength >= row.Plan.GenLength - 1;
+        return new GenerationResult(Decode(response, answerLength), response, answerLength, Decode(draft, draftAnswerLength), draft,
+            draftAnswerLength, row.Plan.Prompt, stats, reachedLimit, row.Cancelled);
     }
 
-    /// <summary>Tokens before the first END, PAD or EOS (all of them when there is none).</summary>
-    private int AnswerLength(int[] ids)
-    {
-        SpecialTokens st = _package.Manifest.SpecialTokens;
-        for (int i = 0; i < ids.Length; i++)
-        {
-            if (ids[i] == st.Pad || ids[i] == st.End || ids[i] == st.Eos)
-            {
-                return i;
-            }
-        }
-        return ids.Length;
-    }
-
-    /// <summary>The text of a response up to its first END or PAD, special tokens skipped.</summary>
-    private string DecodeAnswer(int[] ids) => _package.Tokenizer.Decode(ids.AsSpan(0, AnswerLength(ids)), skipSpecialTokens: true);
+    /// <summary>The text of the first <paramref name="length"/> ids, special tokens skipped.</summary>
+    private string Decode(int[] ids, int length) => _package.Tokenizer.Decode(ids.AsSpan(0, length), skipSpecialTokens: true);
 
     private static int[] ToInts(ReadOnlySpan<long> ids)
     {

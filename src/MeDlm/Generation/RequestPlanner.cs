@@ -3,136 +3,141 @@ using MeDlm.Model;
 
 namespace MeDlm.Generation;
 
-/// <summary>Validates a request against the model and resolves its defaults into a <see cref="RowPlan"/>.</summary>
+/// <summary>
+/// The one place where a <see cref="GenerationRequest"/> meets the model: defaults from the manifest, the
+/// budget split, and every rule a request must satisfy (docs/DESIGN.md §4.5). Every host plans through it.
+/// </summary>
 internal static class RequestPlanner
 {
-    public static RowPlan Plan(ModelPackage package, GenerationRequest request, int requestIndex)
+    public static GenerationPlan Plan(ModelPackage package, GenerationRequest request, int requestIndex)
     {
         ArgumentNullException.ThrowIfNull(request);
+        var p = new Checker(requestIndex);
         ModelManifest m = package.Manifest;
         GenerationDefaults d = m.Generation;
-        string who = requestIndex == 0 ? "request" : $"request {requestIndex}";
 
-        int[] prompt = PromptIds(package, request, who);
+        int[] prompt = PromptIds(package, request, p);
 
         int genLength = request.GenLength ?? d.GenLength;
-        Require(genLength > 0, $"GenLength must be positive ({who} has {genLength}).");
+        p.Require(genLength > 0, nameof(request.GenLength), $"GenLength must be positive ({p.Who} has {genLength}).");
         if (prompt.Length + genLength > m.MaxSequenceLength)
         {
-            throw new ArgumentException(
-                $"The prompt has {prompt.Length} tokens and GenLength is {genLength}: {prompt.Length + genLength} tokens exceed the model's max_sequence_length of {m.MaxSequenceLength} ({who}).",
-                nameof(request));
+            throw new GenerationRequestException(request.GenLength is null ? PromptProperty(request) : nameof(request.GenLength),
+                $"The model's maximum context length is {m.MaxSequenceLength} tokens, but the prompt has {prompt.Length} tokens and GenLength is {genLength}: {prompt.Length + genLength} tokens ({p.Who}).",
+                requestIndex, GenerationRequestError.ContextLengthExceeded);
         }
 
         DecodingAlgorithm algorithm = request.Algorithm ?? d.Algorithm;
-        Require(Enum.IsDefined(algorithm), $"Unknown algorithm {algorithm} ({who}).");
+        p.Require(Enum.IsDefined(algorithm), nameof(request.Algorithm), $"Unknown algorithm {algorithm} ({p.Who}).");
 
         double budget = request.Budget ?? d.Budget;
-        Require(budget > 0 && budget <= 1, $"Budget must be in (0, 1] ({who} has {budget}).");
+        p.Require(Budget.IsValid(budget), nameof(request.Budget), $"Budget must be in (0, 1] ({p.Who} has {budget}).");
         double editShare = package.HasEditHead ? d.EditShare : 0.0;
         (int budgetMasks, int budgetEdits) = Budget.Split(genLength, budget, editShare);
 
+        p.Require(request.MaskSteps is null || request.MaskSteps > 0, nameof(request.MaskSteps),
+            $"MaskSteps must be positive ({p.Who} has {request.MaskSteps}).");
         int maskSteps = request.MaskSteps ?? budgetMasks;
         int editSteps = request.EditSteps ?? budgetEdits;
-        Require(request.MaskSteps is null || request.MaskSteps > 0, $"MaskSteps must be positive ({who} has {request.MaskSteps}).");
-        Require(editSteps >= 0, $"EditSteps must not be negative ({who} has {editSteps}).");
-        if (editSteps > 0 && !package.HasEditHead)
-        {
-            throw new ArgumentException(
-                $"EditSteps is {editSteps} but model {m.Name} has no edit head (stage 1 only); set EditSteps to 0.", nameof(request));
-        }
+        p.Require(editSteps >= 0, nameof(request.EditSteps), $"EditSteps must not be negative ({p.Who} has {editSteps}).");
+        p.Require(editSteps == 0 || package.HasEditHead, nameof(request.EditSteps),
+            $"EditSteps is {editSteps} but model {m.Name} has no edit head (stage 1 only); set EditSteps to 0.");
 
         int blockLength = request.BlockLength ?? (genLength == d.GenLength ? d.BlockLength : genLength);
-        Require(blockLength > 0, $"BlockLength must be positive ({who} has {blockLength}).");
-        if (genLength % blockLength != 0)
-        {
-            throw new ArgumentException($"GenLength {genLength} is not divisible by BlockLength {blockLength} ({who}).", nameof(request));
-        }
+        p.Require(blockLength > 0, nameof(request.BlockLength), $"BlockLength must be positive ({p.Who} has {blockLength}).");
+        p.Require(genLength % blockLength == 0, nameof(request.BlockLength),
+            $"GenLength {genLength} is not divisible by BlockLength {blockLength} ({p.Who}).");
         int blocks = genLength / blockLength;
         if (algorithm != DecodingAlgorithm.Threshold)
         {
-            if (maskSteps > genLength)
-            {
-                throw new ArgumentException(
-                    $"MaskSteps {maskSteps} exceeds GenLength {genLength}: some passes would commit nothing ({who}).", nameof(request));
-            }
-            if (maskSteps % blocks != 0)
-            {
-                throw new ArgumentException(
-                    $"MaskSteps {maskSteps} is not divisible by the number of blocks {blocks} (GenLength {genLength} / BlockLength {blockLength}) ({who}).",
-                    nameof(request));
-            }
+            p.Require(maskSteps <= genLength, nameof(request.MaskSteps),
+                $"MaskSteps {maskSteps} exceeds GenLength {genLength}: some passes would commit nothing ({p.Who}).");
+            p.Require(maskSteps % blocks == 0, nameof(request.MaskSteps),
+                $"MaskSteps {maskSteps} is not divisible by the number of blocks {blocks} (GenLength {genLength} / BlockLength {blockLength}) ({p.Who}).");
         }
 
         double temperature = request.Temperature ?? d.Temperature;
-        Require(temperature >= 0 && !double.IsInfinity(temperature), $"Temperature must be a finite number >= 0 ({who} has {temperature}).");
-        Require(request.CfgScale >= 0 && !double.IsInfinity(request.CfgScale), $"CfgScale must be a finite number >= 0 ({who} has {request.CfgScale}).");
+        p.Require(temperature >= 0 && !double.IsInfinity(temperature), nameof(request.Temperature),
+            $"Temperature must be a finite number >= 0 ({p.Who} has {temperature}).");
+        p.Require(request.CfgScale >= 0 && !double.IsInfinity(request.CfgScale), nameof(request.CfgScale),
+            $"CfgScale must be a finite number >= 0 ({p.Who} has {request.CfgScale}).");
         double threshold = request.Threshold ?? d.Threshold;
-        Require(threshold > 0 && threshold <= 1, $"Threshold must be in (0, 1] ({who} has {threshold}).");
+        p.Require(threshold > 0 && threshold <= 1, nameof(request.Threshold), $"Threshold must be in (0, 1] ({p.Who} has {threshold}).");
 
         if (m.DenoiserTopK > 0 && (temperature > 0 || request.CfgScale > 0))
         {
-            throw new ArgumentException(
+            throw new GenerationRequestException(temperature > 0 ? nameof(request.Temperature) : nameof(request.CfgScale),
                 $"Model {m.Name} outputs the top-{m.DenoiserTopK} logits per position, which decode greedily only: " +
-                $"Temperature and CfgScale need the full logits (re-export with full outputs) ({who} has Temperature {temperature}, CfgScale {request.CfgScale}).",
-                nameof(request));
+                $"Temperature and CfgScale need the full logits (re-export with full outputs) ({p.Who} has Temperature {temperature}, CfgScale {request.CfgScale}).",
+                requestIndex);
         }
 
-        int lengthCap = request.LengthCap ?? m.MaxSequenceLength;
-        Require(lengthCap > 0, $"LengthCap must be positive ({who} has {lengthCap}).");
-        if (lengthCap > m.MaxSequenceLength)
-        {
-            throw new ArgumentException(
-                $"LengthCap {lengthCap} exceeds the model's max_sequence_length of {m.MaxSequenceLength} ({who}).", nameof(request));
-        }
+        int lengthCap = request.LengthCap ?? (request.CapAtGenLength ? prompt.Length + genLength : m.MaxSequenceLength);
+        p.Require(lengthCap > 0, nameof(request.LengthCap), $"LengthCap must be positive ({p.Who} has {lengthCap}).");
+        p.Require(lengthCap <= m.MaxSequenceLength, nameof(request.LengthCap),
+            $"LengthCap {lengthCap} exceeds the model's max_sequence_length of {m.MaxSequenceLength} ({p.Who}).");
 
-        return new RowPlan(requestIndex, prompt, genLength, algorithm, maskSteps, editSteps, blockLength, temperature,
-            request.CfgScale, threshold, unchecked((ulong)request.Seed), request.LogitsEosInf, request.ConfidenceEosEotInf,
-            lengthCap, m.SpecialTokens)
-        {
-            Cancellation = request.CancellationToken,
-        };
+        return new GenerationPlan(prompt, genLength, blockLength, algorithm, maskSteps, editSteps, temperature, request.CfgScale, threshold,
+            request.Seed, request.LogitsEosInf, request.ConfidenceEosEotInf, lengthCap, request.CancellationToken);
     }
 
-    private static int[] PromptIds(ModelPackage package, GenerationRequest request, string who)
+    private static string PromptProperty(GenerationRequest r) =>
+        r.PromptTokenIds is not null ? nameof(r.PromptTokenIds) : r.Messages is not null ? nameof(r.Messages) : nameof(r.Prompt);
+
+    private static int[] PromptIds(ModelPackage package, GenerationRequest request, Checker p)
     {
         int given = (request.Prompt is null ? 0 : 1) + (request.Messages is null ? 0 : 1) + (request.PromptTokenIds is null ? 0 : 1);
-        if (given != 1)
-        {
-            throw new ArgumentException($"Give exactly one of Prompt, Messages or PromptTokenIds ({who} gives {given}).", nameof(request));
-        }
+        p.Require(given == 1, nameof(request.Prompt), $"Give exactly one of Prompt, Messages or PromptTokenIds ({p.Who} gives {given}).");
+        string property = PromptProperty(request);
         int[] ids;
-        if (request.PromptTokenIds is { } given_ids)
+        if (request.PromptTokenIds is { } givenIds)
         {
-            ids = [.. given_ids];
+            ids = [.. givenIds];
             int vocab = package.Manifest.VocabSize;
             foreach (int id in ids)
             {
-                if ((uint)id >= (uint)vocab)
-                {
-                    throw new ArgumentException($"PromptTokenIds holds {id}, outside the vocabulary ({vocab}) ({who}).", nameof(request));
-                }
+                p.Require((uint)id < (uint)vocab, property, $"PromptTokenIds holds {id}, outside the vocabulary ({vocab}) ({p.Who}).");
             }
-        }
-        else if (request.Messages is { } messages)
-        {
-            Require(messages.Count > 0, $"Messages is empty ({who}).");
-            ids = package.Tokenizer.Encode(package.Manifest.ChatTemplate.Apply(messages));
         }
         else
         {
-            string text = request.RawPrompt ? request.Prompt! : package.Manifest.ChatTemplate.ApplyPrompt(request.Prompt!);
-            ids = package.Tokenizer.Encode(text);
+            string text;
+            try
+            {
+                if (request.Messages is { } messages)
+                {
+                    p.Require(messages.Count > 0, property, $"Messages is empty ({p.Who}).");
+                    text = package.Manifest.ChatTemplate.Apply(messages);
+                }
+                else
+                {
+                    text = request.RawPrompt ? request.Prompt! : package.Manifest.ChatTemplate.ApplyPrompt(request.Prompt!);
+                }
+                ids = package.Tokenizer.Encode(text);
+            }
+            catch (ArgumentException e) when (e is not GenerationRequestException)
+            {
+                // The chat template's and the tokenizer's own checks (roles, text): the message without its parameter suffix.
+                string message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+                throw new GenerationRequestException(property, message, p.Index, inner: e);
+            }
         }
-        Require(ids.Length > 0, $"The prompt is empty ({who}).");
+        p.Require(ids.Length > 0, property, $"The prompt is empty ({p.Who}).");
         return ids;
     }
 
-    private static void Require(bool condition, string message)
+    private readonly struct Checker(int index)
     {
-        if (!condition)
+        public int Index => index;
+
+        public string Who => index == 0 ? "request" : $"request {index}";
+
+        public void Require(bool condition, string property, string message)
         {
-            throw new ArgumentException(message);
+            if (!condition)
+            {
+                throw new GenerationRequestException(property, message, index);
+            }
         }
     }
 }

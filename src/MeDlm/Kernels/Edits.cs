@@ -44,7 +44,7 @@ public struct EditCounts : IEquatable<EditCounts>
 }
 
 /// <summary>
-/// ME-DLM stage 2: applies one edit round's proposals (DESIGN §2, mirroring the reference test.py).
+/// ME-DLM stage 2: applies one edit round's proposals (docs/DESIGN.md §2.3, mirroring the reference test.py; differences in §8).
 /// </summary>
 /// <remarks>
 /// <para>Token buffers are <c>long</c>, like the ONNX <c>input_ids</c>; the head outputs (argmax ids)

@@ -140,7 +140,7 @@ internal static class RowScan
     /// <summary>
     /// exp(x) for x &lt;= 0, float only: 2^n · e^r with n = round(x·log2 e) and r = x - n·ln 2 (Cody-Waite split),
     /// e^r from its degree-6 Taylor polynomial on |r| &lt;= ln2/2 (relative error about 2e-7). Results below
-    /// e^-87 (subnormal range) and exp(-inf) are 0. About twice as fast as <see cref="Vector256.Exp(Vector256{float})"/>,
+    /// e^-87 (subnormal range) and exp(-inf) are 0. Cheaper than <see cref="Vector256.Exp(Vector256{float})"/>,
     /// which widens to double; the sums it feeds need no more than float accuracy.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,6 +1,6 @@
 namespace MeDlm.Kernels;
 
-/// <summary>The transform between stage 1 (mask steps) and stage 2 (edit rounds), DESIGN §2.</summary>
+/// <summary>The transform between stage 1 (mask steps) and stage 2 (edit rounds), docs/DESIGN.md §2.2.</summary>
 public static class StageTransition
 {
     /// <summary>

@@ -1,7 +1,7 @@
 namespace MeDlm.Kernels;
 
 /// <summary>
-/// Kernels over the denoiser's top-K output form (DESIGN §3, large vocabularies): per position the K best
+/// Kernels over the denoiser's top-K output form (docs/DESIGN.md §3.4, large vocabularies): per position the K best
 /// ids with their logits (in any order), a log-sum-exp (of the tokens outside the top K, or of the whole
 /// row), and the logits of a few special ids. Together they give what greedy decoding needs from a
 /// 126k-wide row, argmax and confidence with the special-token bans, from K + specials + 1 numbers.

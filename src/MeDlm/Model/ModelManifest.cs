@@ -23,7 +23,7 @@ public sealed record GenerationDefaults(
     double Threshold);
 
 /// <summary>
-/// The parsed and validated <c>medlm.json</c> of a model package (DESIGN §3). Only the runtime-relevant
+/// The parsed and validated <c>medlm.json</c> of a model package (docs/DESIGN.md §3.2). Only the runtime-relevant
 /// fields are typed; the architecture config is kept as raw JSON in <see cref="ModelConfig"/>.
 /// </summary>
 public sealed class ModelManifest

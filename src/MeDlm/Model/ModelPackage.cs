@@ -6,7 +6,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace MeDlm.Model;
 
 /// <summary>
-/// A loaded model package (DESIGN §3): manifest, tokenizer and the ONNX Runtime sessions of the denoiser
+/// A loaded model package (docs/DESIGN.md §3): manifest, tokenizer and the ONNX Runtime sessions of the denoiser
 /// and the optional edit head. Load once and share; create <c>Generator</c>s over it.
 /// Thread-safe for reading; disposing it while a generator runs is the caller's error.
 /// </summary>

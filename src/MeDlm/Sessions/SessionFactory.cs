@@ -7,7 +7,7 @@ namespace MeDlm.Sessions;
 /// <summary>One tensor of a graph's contract: name, element type, rank and the expected last dimension.</summary>
 internal readonly record struct TensorSpec(string Name, TensorElementType ElementType, int Rank, int LastDim, string LastDimName);
 
-/// <summary>Creates ONNX Runtime sessions for a package and checks them against the graph contract (DESIGN §3).</summary>
+/// <summary>Creates ONNX Runtime sessions for a package and checks them against the graph contract (docs/DESIGN.md §3.3).</summary>
 internal static class SessionFactory
 {
     /// <summary>
@@ -67,9 +67,8 @@ internal static class SessionFactory
     /// <summary>
     /// The intra-op pool size: the configured count, else one per processor this process may use.
     /// Not ONNX Runtime's own default (0): it counts the host's cores, ignoring a container's CPU quota,
-    /// and on the 2-vCPU development VM it ran the bundled model as fast as one thread (medlm bench,
-    /// alternating runs: 1 thread 291-344, 2 threads 364-380 tokens/s). <see cref="Environment.ProcessorCount"/>
-    /// honours affinity and quotas.
+    /// and on a small VM it ran no faster than one thread (src/MeDlm.Server/README.md, Configure).
+    /// <see cref="Environment.ProcessorCount"/> honours affinity and quotas.
     /// </summary>
     internal static int IntraOpThreads(ModelOptions options) =>
         options.IntraOpNumThreads > 0 ? options.IntraOpNumThreads : Environment.ProcessorCount;

@@ -152,6 +152,8 @@ public sealed class ChatTemplate
                 throw new ArgumentException($"Message {i} has no content.", nameof(messages));
             }
 
+            Utf16Text.ThrowIfUnpairedSurrogate(m.Content, nameof(messages), $"Message {i} ({m.Role})");
+
             string template = m.Role switch
             {
                 "system" => System ?? throw new ArgumentException("This model's chat template has no system role.", nameof(messages)),

@@ -346,6 +346,7 @@ public sealed class MeDlmTokenizer
 
     private void EncodeCore(ReadOnlySpan<char> text, ref IntBuffer ids)
     {
+        Utf16Text.ThrowIfUnpairedSurrogate(text, nameof(text));
         int pos = 0;
         while (pos < text.Length)
         {

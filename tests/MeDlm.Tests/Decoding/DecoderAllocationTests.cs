@@ -28,7 +28,7 @@ public sealed class DecoderAllocationTests
             new GenerationRequest { PromptTokenIds = [591, 10, 20, 30], Algorithm = algorithm, Temperature = temperature, CfgScale = cfg, MaskSteps = 8, EditSteps = editSteps, Threshold = 0.99, BlockLength = 8 },
             new GenerationRequest { PromptTokenIds = [591, 11, 12, 13], Algorithm = algorithm, Temperature = temperature, CfgScale = cfg, MaskSteps = 8, EditSteps = editSteps, Threshold = 0.99, BlockLength = 8 },
         };
-        RowPlan[] plans = [RequestPlanner.Plan(package, requests[0], 0), RequestPlanner.Plan(package, requests[1], 1)];
+        RowPlan[] plans = [new(0, RequestPlanner.Plan(package, requests[0], 0), package.Manifest.SpecialTokens), new(1, RequestPlanner.Plan(package, requests[1], 1), package.Manifest.SpecialTokens)];
         int passes = 0;
         int lastShape = 0;
         bool shapeChanged = false;

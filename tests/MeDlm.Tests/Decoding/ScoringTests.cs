@@ -1,4 +1,5 @@
 using MeDlm.Decoding;
+using MeDlm.Generation;
 using MeDlm.Model;
 
 namespace MeDlm.Tests.Decoding;
@@ -142,7 +143,7 @@ public sealed class ScoringTests
     {
         var ids = new SpecialTokens(Mask: 9, Pad: 8, Delete: 7, End: 6, Eos: 8);
         RowPlan Plan(DecodingAlgorithm a, double temperature, bool eos, bool conf) =>
-            new(0, [1], 4, a, 4, 0, 4, temperature, 0, 0.9, 0, eos, conf, 16, ids);
+            new(0, new GenerationPlan([1], 4, 4, a, 4, 0, temperature, 0, 0.9, 0, eos, conf, 16, CancellationToken.None), ids);
 
         RowPlan medlm = Plan(DecodingAlgorithm.MeDlm, 0, false, false);
         Assert.Equal([7], medlm.ArgmaxBan);

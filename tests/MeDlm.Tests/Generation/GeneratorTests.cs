@@ -278,7 +278,7 @@ public sealed class GeneratorTests
             using var package = MeDlm.Model.ModelPackage.Load(dir);
             Assert.False(package.HasEditHead);
             using var generator = new Generator(package);
-            var e = Assert.Throws<ArgumentException>(() => generator.Generate(new GenerationRequest { Prompt = "hi", EditSteps = 2 }));
+            var e = Assert.Throws<GenerationRequestException>(() => generator.Generate(new GenerationRequest { Prompt = "hi", EditSteps = 2 }));
             Assert.Contains("has no edit head", e.Message, StringComparison.Ordinal);
             GenerationResult r = generator.Generate(new GenerationRequest { Prompt = "hi" });
             Assert.Equal(16, r.Stats.MaskPasses); // budget 1: every pass goes to stage 1

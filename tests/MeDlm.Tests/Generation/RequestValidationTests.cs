@@ -17,7 +17,7 @@ public sealed class RequestValidationTests
         { "token outside vocab", new GenerationRequest { PromptTokenIds = [1, 600] }, "PromptTokenIds holds 600, outside the vocabulary (593)" },
         { "negative gen length", new GenerationRequest { PromptTokenIds = ShortPrompt, GenLength = -4 }, "GenLength must be positive (request has -4)" },
         { "prompt + gen over context", new GenerationRequest { PromptTokenIds = ShortPrompt, GenLength = 62 },
-            "The prompt has 3 tokens and GenLength is 62: 65 tokens exceed the model's max_sequence_length of 64" },
+            "The model's maximum context length is 64 tokens, but the prompt has 3 tokens and GenLength is 62: 65 tokens" },
         { "block does not divide", new GenerationRequest { PromptTokenIds = ShortPrompt, BlockLength = 5 }, "GenLength 16 is not divisible by BlockLength 5" },
         { "steps do not divide blocks", new GenerationRequest { PromptTokenIds = ShortPrompt, BlockLength = 4, MaskSteps = 6, EditSteps = 0 },
             "MaskSteps 6 is not divisible by the number of blocks 4 (GenLength 16 / BlockLength 4)" },
@@ -38,8 +38,14 @@ public sealed class RequestValidationTests
     public void Invalid_request_is_rejected_with_its_reason(string name, GenerationRequest request, string fragment)
     {
         using var generator = new Generator(TestModels.FixturePackage);
-        var e = Assert.ThrowsAny<ArgumentException>(() => generator.Generate(request));
+        var e = Assert.Throws<GenerationRequestException>(() => generator.Generate(request));
         Assert.True(e.Message.Contains(fragment, StringComparison.Ordinal), $"{name}: \"{e.Message}\" lacks \"{fragment}\"");
+        // The property at fault is a real request property, so that hosts can report it under their own names.
+        Assert.NotNull(typeof(GenerationRequest).GetProperty(e.Property));
+        // Planning throws the same error without running anything.
+        var planned = Assert.Throws<GenerationRequestException>(() => generator.Plan(request));
+        Assert.Equal(e.Message, planned.Message);
+        Assert.Equal(e.Property, planned.Property);
     }
 
     [Fact]
@@ -48,21 +54,56 @@ public sealed class RequestValidationTests
         using var generator = new Generator(TestModels.FixturePackage);
         string prompt = string.Concat(Enumerable.Repeat("write sum_gt(xs) with k = 9. ", 10));
         int tokens = TestModels.FixturePackage.Tokenizer.Encode(TestModels.FixturePackage.Manifest.ChatTemplate.ApplyPrompt(prompt)).Length;
-        var e = Assert.Throws<ArgumentException>(() => generator.Generate(new GenerationRequest { Prompt = prompt }));
-        Assert.Contains($"The prompt has {tokens} tokens and GenLength is 16: {tokens + 16} tokens exceed the model's max_sequence_length of 64",
+        var e = Assert.Throws<GenerationRequestException>(() => generator.Generate(new GenerationRequest { Prompt = prompt }));
+        Assert.Contains($"The model's maximum context length is 64 tokens, but the prompt has {tokens} tokens and GenLength is 16: {tokens + 16} tokens",
             e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Context_overflow_is_its_own_kind_of_error()
+    {
+        using var generator = new Generator(TestModels.FixturePackage);
+        var e = Assert.Throws<GenerationRequestException>(() => generator.Plan(new GenerationRequest { PromptTokenIds = ShortPrompt, GenLength = 62 }));
+        Assert.Equal(GenerationRequestError.ContextLengthExceeded, e.Error);
+        Assert.Equal(nameof(GenerationRequest.GenLength), e.Property);
+        var invalid = Assert.Throws<GenerationRequestException>(() => generator.Plan(new GenerationRequest { PromptTokenIds = ShortPrompt, Budget = 2 }));
+        Assert.Equal(GenerationRequestError.InvalidValue, invalid.Error);
+    }
+
+    [Fact]
+    public void A_plan_holds_the_resolved_settings_and_runs_like_its_request()
+    {
+        using var generator = new Generator(TestModels.FixturePackage);
+        var request = new GenerationRequest { PromptTokenIds = ShortPrompt, Budget = 0.5 };
+        GenerationPlan plan = generator.Plan(request);
+        (int masks, int edits) = Budget.Split(16, 0.5, TestModels.FixturePackage.Manifest.Generation.EditShare);
+        Assert.Equal(ShortPrompt, plan.PromptTokenIds);
+        Assert.Equal(16, plan.GenLength);
+        Assert.Equal(masks, plan.MaskSteps);
+        Assert.Equal(edits, plan.EditRounds);
+        Assert.Equal(masks + edits, plan.MaxForwardPasses);
+        Assert.Equal(TestModels.FixturePackage.Manifest.MaxSequenceLength, plan.LengthCap);
+        GenerationResult fromPlan = generator.Generate(plan);
+        GenerationResult fromRequest = generator.Generate(request);
+        Assert.Equal(fromRequest.TokenIds, fromPlan.TokenIds);
+        Assert.Equal(fromRequest.Stats.TotalPasses, fromPlan.Stats.TotalPasses);
+
+        GenerationPlan capped = generator.Plan(new GenerationRequest { PromptTokenIds = ShortPrompt, CapAtGenLength = true });
+        Assert.Equal(ShortPrompt.Length + 16, capped.LengthCap);
     }
 
     [Fact]
     public void Invalid_request_in_a_batch_names_its_index()
     {
         using var generator = new Generator(TestModels.FixturePackage);
-        var e = Assert.Throws<ArgumentException>(() => generator.GenerateBatch(
+        var e = Assert.Throws<GenerationRequestException>(() => generator.GenerateBatch(
         [
             new GenerationRequest { PromptTokenIds = ShortPrompt },
             new GenerationRequest { PromptTokenIds = ShortPrompt, GenLength = 7, BlockLength = 2 },
         ]));
         Assert.Contains("GenLength 7 is not divisible by BlockLength 2 (request 1)", e.Message, StringComparison.Ordinal);
+        Assert.Equal(1, e.RequestIndex);
+        Assert.Equal(nameof(GenerationRequest.BlockLength), e.Property);
     }
 
     [Theory]

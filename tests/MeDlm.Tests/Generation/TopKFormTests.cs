@@ -89,7 +89,7 @@ public sealed class TopKFormTests
     public void Sampling_and_guidance_are_refused(double temperature, double cfg)
     {
         using var topK = new Generator(TopK.Value);
-        var e = Assert.Throws<ArgumentException>(() => topK.Generate(new GenerationRequest { Prompt = "x", Temperature = temperature, CfgScale = cfg }));
+        var e = Assert.Throws<GenerationRequestException>(() => topK.Generate(new GenerationRequest { Prompt = "x", Temperature = temperature, CfgScale = cfg }));
         Assert.Contains("outputs the top-8 logits per position", e.Message, StringComparison.Ordinal);
     }
 }

@@ -31,7 +31,7 @@ public class LladaTokenizerTests
         var t = MeDlmTokenizer.Load(Environment.GetEnvironmentVariable(LladaFactAttribute.Variable)!);
         _output.WriteLine($"loaded in {sw.ElapsedMilliseconds} ms, VocabSize {t.VocabSize}");
 
-        // Ids from the ME-DLM checkpoint's tokenizer_config.json / DESIGN.md.
+        // Ids from the ME-DLM checkpoint's tokenizer_config.json / docs/DESIGN.md §1.
         Assert.Equal([126336], t.Encode("<|mdm_mask|>"));
         Assert.Equal([126085], t.Encode("<|im_end|>"));
         Assert.Equal([126084], t.Encode("<|del|>"));
