@@ -122,7 +122,7 @@ public sealed class MeDlmChatClient : IChatClient
         }
 
         Answer answer = Finish(result, prepared);
-        foreach (string piece in AnswerText.StreamPieces(result, _generator.Package.Manifest.SpecialTokens, _generator.Package.Tokenizer, answer.Text))
+        foreach (string piece in AnswerText.StreamPieces(result, answer.Text))
         {
             yield return Update(prepared, [new TextContent(piece)], null);
         }

@@ -29,14 +29,14 @@ public class RowBenchmarks
     [Benchmark(Description = "Softmax one row")]
     public void Softmax() => Kernels.Softmax.Compute(_row, _dest);
 
-    [Benchmark(Description = "LogSoftmax one row")]
-    public void LogSoftmax() => Kernels.Softmax.LogSoftmax(_row, _dest);
-
     [Benchmark(Description = "TensorPrimitives.SoftMax (unstable, reference)")]
     public void TensorPrimitivesSoftMax() => TensorPrimitives.SoftMax<float>(_row, _dest);
 
     [Benchmark(Description = "Fused argmax+prob one row")]
     public int ArgmaxProbability() => Confidence.ArgmaxProbability(_row, [126_084], [126_081], out _);
+
+    [Benchmark(Description = "Exact float64 probability one row (refinement)")]
+    public double ExactProbability() => Confidence.ExactProbability(_row, 17, [126_084], [126_081]);
 
     [Benchmark(Description = "Gumbel-max T=1 one row (float64)")]
     public int Gumbel() => Sampling.GumbelArgmax(_row, 1.0, CounterRng.Key(1, CounterRng.PurposeGumbel, 0, 0), default);

@@ -3,12 +3,12 @@ using MeDlm.Kernels;
 
 namespace MeDlm.Benchmarks;
 
-/// <summary>Choosing the positions to commit: k = 32 of N positions, half of them already committed (-inf).</summary>
+/// <summary>Choosing the positions to commit (the decoders' float64 confidences): k = 32 of N positions, half of them already committed (-inf).</summary>
 [MemoryDiagnoser]
 public class SelectionBenchmarks
 {
-    private float[] _scores = [];
-    private float[] _copy = [];
+    private double[] _scores = [];
+    private double[] _copy = [];
     private int[] _dest = [];
 
     [Params(512, 1024, 4096)]
@@ -18,12 +18,12 @@ public class SelectionBenchmarks
     public void Setup()
     {
         var r = new Random(3);
-        _scores = new float[N];
-        _copy = new float[N];
+        _scores = new double[N];
+        _copy = new double[N];
         _dest = new int[N];
         for (int i = 0; i < N; i++)
         {
-            _scores[i] = r.Next(2) == 0 ? float.NegativeInfinity : r.NextSingle();
+            _scores[i] = r.Next(2) == 0 ? double.NegativeInfinity : r.NextDouble();
         }
     }
 
@@ -34,5 +34,5 @@ public class SelectionBenchmarks
     public int TopK() => Selection.TopK(_scores, 32, _dest);
 
     [Benchmark(Description = "Threshold 0.9")]
-    public int Threshold() => Selection.Threshold(_scores, 0.9f, _dest);
+    public int Threshold() => Selection.Threshold(_scores, 0.9, _dest);
 }

@@ -63,17 +63,11 @@ public class VocabRowsBenchmarks
     {
         for (int p = 0; p < Passes; p++)
         {
-            Confidence.ArgmaxProbabilityRows(_logits, Vocab, _del, _pad, _ids, _conf);
-        }
-        return _ids[0];
-    }
-
-    [Benchmark(Description = "Fused argmax+prob 256 rows, 2 threads")]
-    public int ArgmaxProbabilityParallel()
-    {
-        for (int p = 0; p < Passes; p++)
-        {
-            Confidence.ArgmaxProbabilityRowsParallel(_logits, Vocab, _del, _pad, _ids, _conf, 2);
+            // Position by position, as the decoder scores its masked candidates.
+            for (int r = 0; r < DistinctRows; r++)
+            {
+                _ids[r] = Confidence.ArgmaxProbability(_logits.AsSpan(r * Vocab, Vocab), _del, _pad, out _conf[r]);
+            }
         }
         return _ids[0];
     }

@@ -22,7 +22,7 @@ public sealed class MeDlmChatClientTests
         MeDlmChatMessage[] messages = system is null
             ? [MeDlmChatMessage.User(prompt)]
             : [MeDlmChatMessage.System(system), MeDlmChatMessage.User(prompt)];
-        int? cap = genLength is { } g ? BundledModel.Package.Tokenizer.Encode(BundledModel.Package.Manifest.ChatTemplate.Apply(messages)).Length + g : null;
+        int? cap = genLength is { } g ? BundledModel.Package.Tokenizer.EncodeToIds(BundledModel.Package.Manifest.ChatTemplate.Apply(messages)).Count + g : null;
         return BundledModel.Generator.Generate(new GenerationRequest
         {
             Messages = messages,

@@ -98,39 +98,63 @@ public class ConfidenceTests
     }
 
     [Fact]
-    public void Rows_and_parallel_rows_equal_per_row_calls()
+    public void Exact_probability_matches_the_float64_reference_with_both_bans()
     {
-        var r = new Random(3004);
-        foreach (int vocab in new[] { 1, 9, 1000, 2500 })
+        var r = new Random(3011);
+        for (int it = 0; it < 1500; it++)
         {
-            int rows = 37;
-            var logits = new float[rows * vocab];
-            for (int k = 0; k < rows; k++)
-            {
-                Gen.Row(r, vocab).CopyTo(logits, k * vocab);
-            }
-            int[] a = [vocab - 1], p = [0];
-            var ids = new int[rows];
-            var conf = new float[rows];
-            var pids = new int[rows];
-            var pconf = new float[rows];
-            Confidence.ArgmaxProbabilityRows(logits, vocab, a, p, ids, conf);
-            Confidence.ArgmaxProbabilityRowsParallel(logits, vocab, a, p, pids, pconf, 2);
-            for (int k = 0; k < rows; k++)
-            {
-                int id = Confidence.ArgmaxProbability(logits.AsSpan(k * vocab, vocab), a, p, out float c);
-                Assert.Equal(id, ids[k]);
-                Assert.Equal(c, conf[k]);
-                Assert.Equal(id, pids[k]);
-                Assert.Equal(c, pconf[k]);
-            }
+            int n = Gen.Length(r);
+            var l = Gen.Row(r, n);
+            int[] banA = n > 0 && r.Next(3) > 0 ? [r.Next(n)] : [];
+            int[] banB = n > 0 && r.Next(3) > 0 ? [r.Next(n), r.Next(n + 5)] : [];
+            int t = n == 0 ? 0 : r.Next(3) == 0 ? r.Next(n) : Reference.Argmax(l, banA);
+            double p = Confidence.ExactProbability(l, t, banA, banB);
+            double expected = n == 0 || t < 0 ? 0 : Reference.ExactProbability(l, t, banA, banB);
+            Assert.True(Math.Abs(p - expected) <= 1e-13 * Math.Max(1, expected), $"it {it}: {p} vs {expected}");
         }
     }
 
     [Fact]
-    public void Rows_reject_short_buffers()
+    public void Exact_probability_edge_cases()
     {
-        Assert.Throws<ArgumentException>(() => Confidence.ArgmaxProbabilityRows(new float[10], 4, [], [], new int[3], new float[3]));
-        Assert.Throws<ArgumentException>(() => Confidence.ArgmaxProbabilityRows(new float[12], 4, [], [], new int[3], new float[2]));
+        float[] row = [1f, 2f, 3f, 0.5f];
+        double z = Math.Exp(1 - 2.0) + Math.Exp(0) + Math.Exp(0.5 - 2.0); // id 2 banned: max 2
+        Assert.Equal(Math.Exp(1 - 2.0) / z, Confidence.ExactProbability(row, 0, [2], []), 15);
+        Assert.Equal(0.0, Confidence.ExactProbability(row, 2, [], [2]));
+        Assert.Equal(0.0, Confidence.ExactProbability(row, 3, [3], []));
+        Assert.Equal(0.0, Confidence.ExactProbability(row, 4, [], []));
+        Assert.Equal(0.0, Confidence.ExactProbability([], 0, [], []));
+        Assert.Equal(1.0, Confidence.ExactProbability([7f], 0, [], []));
+        Assert.Equal(0.0, Confidence.ExactProbability([float.NegativeInfinity, 0f], 0, [], []));
+        Assert.Equal(1.0, Confidence.ExactProbability([float.NegativeInfinity, 0f], 1, [], []));
+        Assert.Equal(0.5, Confidence.ExactProbability([float.PositiveInfinity, 1f, float.PositiveInfinity], 2, [], []));
+        Assert.Equal(0.5, Confidence.ExactProbability([1e4f, 1e4f, -1e4f], 0, [], [5]));
+    }
+
+    [Theory]
+    [InlineData(593, 1.0)]
+    [InlineData(593, 12.0)]
+    [InlineData(4096, 6.0)]
+    [InlineData(126_464, 4.0)]
+    public void Fast_kernel_confidence_stays_within_the_refinement_bound(int vocab, double spread)
+    {
+        // The decoders trust the float32 kernel to within ArgmaxProbabilityError and refine only near the cut.
+        var rng = new Random(vocab);
+        float[] row = new float[vocab];
+        double worst = 0;
+        for (int trial = 0; trial < (vocab > 10_000 ? 4 : 200); trial++)
+        {
+            for (int i = 0; i < vocab; i++)
+            {
+                row[i] = (float)(rng.NextDouble() * spread);
+            }
+            row[rng.Next(vocab)] += (float)(rng.NextDouble() * 20); // a peak: confidences near 1 too
+            int x0 = Confidence.ArgmaxProbability(row, [vocab - 5], [vocab - 7], out float fast);
+            Assert.Equal(Argmax.Index(row, [vocab - 5]), x0);
+            double exact = Confidence.ExactProbability(row, x0, [vocab - 5], [vocab - 7]);
+            worst = Math.Max(worst, Math.Abs(fast - exact));
+        }
+        Assert.True(worst <= Confidence.ArgmaxProbabilityError / 4,
+            $"kernel error {worst:E2} vs bound {Confidence.ArgmaxProbabilityError:E0}");
     }
 }

@@ -39,18 +39,6 @@ internal static class Reference
         return p;
     }
 
-    public static double[] LogSoftmax(float[] l)
-    {
-        // Directly l - max - log Σ exp(l - max): log(softmax) would underflow to -inf far from the max.
-        if (l.Length == 0 || float.IsNegativeInfinity(l.Max()) || float.IsPositiveInfinity(l.Max()))
-        {
-            return Softmax(l).Select(v => Math.Log(v)).ToArray();
-        }
-        double m = l.Max();
-        double logZ = Math.Log(l.Sum(v => Math.Exp(v - m)));
-        return l.Select(v => v - m - logZ).ToArray();
-    }
-
     /// <summary>Argmax with banned ids; ties lowest; all -inf: lowest allowed; none allowed: -1.</summary>
     public static int Argmax(float[] l, int[] banned)
     {
@@ -124,23 +112,55 @@ internal static class Reference
     }
 
     /// <summary>Full sort by (score desc, position asc), skipping -inf and NaN.</summary>
-    public static int[] TopK(float[] scores, int k)
+    public static int[] TopK(double[] scores, int k)
     {
         return Enumerable.Range(0, scores.Length)
-            .Where(i => scores[i] > float.NegativeInfinity)
+            .Where(i => scores[i] > double.NegativeInfinity)
             .OrderByDescending(i => scores[i]).ThenBy(i => i)
             .Take(Math.Max(0, k)).ToArray();
     }
 
-    public static int[] Threshold(float[] scores, float tau)
+    public static int[] Threshold(double[] scores, double tau)
     {
-        var sel = Enumerable.Range(0, scores.Length).Where(i => scores[i] > float.NegativeInfinity && scores[i] >= tau).ToArray();
+        var sel = Enumerable.Range(0, scores.Length).Where(i => scores[i] > double.NegativeInfinity && scores[i] >= tau).ToArray();
         if (sel.Length > 0)
         {
             return sel;
         }
         var best = TopK(scores, 1);
         return best;
+    }
+
+    /// <summary>softmax(row)[token] in float64 with both banned sets at -inf (0 when banned or -inf), literally.</summary>
+    public static double ExactProbability(float[] row, int token, int[] bannedA, int[] bannedB)
+    {
+        bool Allowed(int i) => !bannedA.Contains(i) && !bannedB.Contains(i);
+        if (!Allowed(token) || float.IsNegativeInfinity(row[token]))
+        {
+            return 0;
+        }
+        double m = double.NegativeInfinity;
+        for (int i = 0; i < row.Length; i++)
+        {
+            if (Allowed(i))
+            {
+                m = Math.Max(m, row[i]);
+            }
+        }
+        if (double.IsPositiveInfinity(m))
+        {
+            int inf = Enumerable.Range(0, row.Length).Count(i => Allowed(i) && float.IsPositiveInfinity(row[i]));
+            return float.IsPositiveInfinity(row[token]) ? 1.0 / inf : 0;
+        }
+        double sum = 0;
+        for (int i = 0; i < row.Length; i++)
+        {
+            if (Allowed(i))
+            {
+                sum += Math.Exp(row[i] - m);
+            }
+        }
+        return Math.Exp(row[token] - m) / sum;
     }
 
     public static int[] BaseRemainder(int n, int steps)

@@ -15,25 +15,16 @@ public class ScheduleTests
                 Schedule.BaseRemainder(n, d);
                 Assert.Equal(Reference.BaseRemainder(n, steps), d);
                 Assert.Equal(n, d.Sum());
+                for (int s = 0; s < steps; s++)
+                {
+                    Assert.Equal(d[s], Schedule.BaseRemainderAt(n, steps, s)); // the decoder's per-pass query
+                }
             }
         }
         Schedule.BaseRemainder(0, []);
         Assert.Throws<ArgumentException>(() => Schedule.BaseRemainder(3, []));
-    }
-
-    [Fact]
-    public void SemiAutoregressive_uses_base_remainder_per_block()
-    {
-        // LLaDA: G = 128, block 32, 12 steps -> 3 steps per block? 12 / 4 blocks = 3 steps of 11, 11, 10.
-        var d = new int[12];
-        Schedule.SemiAutoregressive(128, 32, d);
-        Assert.Equal([11, 11, 10, 11, 11, 10, 11, 11, 10, 11, 11, 10], d);
-        Assert.Throws<ArgumentException>(() => Schedule.SemiAutoregressive(100, 32, d));
-        Assert.Throws<ArgumentException>(() => Schedule.SemiAutoregressive(128, 32, new int[10]));
-
-        var e = new int[6];
-        Schedule.SemiAutoregressive([5, 0, 7], e);
-        Assert.Equal([3, 2, 0, 0, 4, 3], e);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Schedule.BaseRemainderAt(3, 0, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Schedule.BaseRemainderAt(-1, 2, 0));
     }
 
     [Theory]

@@ -34,16 +34,4 @@ public class StageTransitionTests
         n = StageTransition.DropPadAndTerminate(empty, 4, 2, Pad, End, true);
         Assert.Equal([1L, 2], empty[..n]); // empty response: nothing overwritten
     }
-
-    [Fact]
-    public void Batch_updates_lengths_in_place()
-    {
-        long[] tokens = [1, 9, 2, 0, 1, 2, 9, 9, 5, 9, 9, 0];
-        int[] lengths = [3, 4, 3];
-        StageTransition.DropPadAndTerminate(tokens, 4, lengths, [1, 2, 0], Pad, End, true);
-        Assert.Equal([2, 2, 1], lengths);
-        Assert.Equal([1L, 8], tokens[0..2]);
-        Assert.Equal([1L, 2], tokens[4..6]);
-        Assert.Equal([8L], tokens[8..9]);
-    }
 }

@@ -41,7 +41,7 @@ public class TopKLogitsTests
             {
                 continue; // all -inf: both give 0 below only through the token's own -inf
             }
-            double exact = Scoring.ProbabilityOf(row, x, bannedA, bannedB);
+            double exact = Confidence.ExactProbability(row, x, bannedA, bannedB);
             double p = TopKLogits.Probability(x, logit, lse, ids, logits, n, specials, special, bannedA, bannedB);
             int[] banned = bannedA.Concat(bannedB).Distinct().ToArray();
             double max = row.Max();
@@ -86,7 +86,7 @@ public class TopKLogitsTests
             {
                 continue;
             }
-            double exact = Scoring.ProbabilityOf(row, x, bannedA, bannedB);
+            double exact = Confidence.ExactProbability(row, x, bannedA, bannedB);
             double p = TopKLogits.ProbabilityFromRest(x, logit, rest, ids, logits, specials, special, bannedA, bannedB);
 
             // Only the outside share carries the float32 rounding of the rest's log-sum-exp.
@@ -148,6 +148,6 @@ public class TopKLogitsTests
         double p = TopKLogits.Probability(x, l, lse, ids, logits, 4, [3], special, [], [3]);
         Assert.Equal(0, x);
         Assert.True(double.IsFinite(p));
-        Assert.Equal(Scoring.ProbabilityOf(row, 0, [], [3]), p, 3);
+        Assert.Equal(Confidence.ExactProbability(row, 0, [], [3]), p, 3);
     }
 }

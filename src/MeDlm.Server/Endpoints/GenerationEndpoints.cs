@@ -24,8 +24,6 @@ internal sealed partial class GenerationEndpoints(
     IOptions<SchedulerOptions> scheduler,
     ILogger<GenerationEndpoints> logger)
 {
-    private static readonly byte[] DataPrefix = "data: "u8.ToArray();
-    private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
 
     public static void Map(IEndpointRouteBuilder routes)
@@ -261,6 +259,9 @@ internal sealed partial class GenerationEndpoints(
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
         await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
+        ChunkWriter chunks = a.Kind == EndpointKind.Chat
+            ? new ChatChunkWriter(response, a.Id, a.Created, a.Model.Id)
+            : new CompletionChunkWriter(response, a.Id, a.Created, a.Model.Id);
 
         var events = Channel.CreateUnbounded<StreamEvent>(new UnboundedChannelOptions { SingleReader = true });
         Task[] pumps = [.. jobs.Select(j => PumpAsync(j, events.Writer))];
@@ -278,14 +279,7 @@ internal sealed partial class GenerationEndpoints(
         {
             if (e.Started)
             {
-                if (a.Kind == EndpointKind.Chat)
-                {
-                    await WriteChatChunkAsync(response, a, new ChatChunkChoice(e.Choice, new ChatDelta("assistant", ""), null, null), null, null, context.RequestAborted).ConfigureAwait(false);
-                }
-                else
-                {
-                    await WriteCompletionChunkAsync(response, a, new CompletionChoice("", e.Choice, null, null), null, null, context.RequestAborted).ConfigureAwait(false);
-                }
+                await chunks.StartAsync(e.Choice, context.RequestAborted).ConfigureAwait(false);
                 if (firstChunk)
                 {
                     firstChunk = false;
@@ -296,21 +290,14 @@ internal sealed partial class GenerationEndpoints(
             if (e.Step is { } step)
             {
                 DenoisingStep d = ToDenoisingStep(e.Choice, step, special.Mask, a.Model.Package.Tokenizer, tokenTexts ??= []);
-                if (a.Kind == EndpointKind.Chat)
-                {
-                    await WriteChatChunkAsync(response, a, new ChatChunkChoice(e.Choice, new ChatDelta(null, null), null, null), null, d, context.RequestAborted).ConfigureAwait(false);
-                }
-                else
-                {
-                    await WriteCompletionChunkAsync(response, a, new CompletionChoice("", e.Choice, null, null), null, d, context.RequestAborted).ConfigureAwait(false);
-                }
+                await chunks.StepAsync(e.Choice, d, context.RequestAborted).ConfigureAwait(false);
                 continue;
             }
             JobOutcome outcome = e.Outcome!;
             if (ErrorFor(outcome, context) is { } error)
             {
                 // Headers are gone: OpenAI's way is an error object as an event, then the end.
-                await WriteEventAsync(response, JsonSerializer.SerializeToUtf8Bytes(error.ToBody(), ServerJsonContext.Api.OpenAiErrorResponse), context.RequestAborted).ConfigureAwait(false);
+                await chunks.WriteEventAsync(JsonSerializer.SerializeToUtf8Bytes(error.ToBody(), ServerJsonContext.Api.OpenAiErrorResponse), context.RequestAborted).ConfigureAwait(false);
                 await response.Body.WriteAsync(Done, context.RequestAborted).ConfigureAwait(false);
                 return;
             }
@@ -325,40 +312,17 @@ internal sealed partial class GenerationEndpoints(
             passes = Math.Max(passes, result.Stats.TotalPasses);
             List<string> pieces = a.Body is CompletionRequestBody { Echo: true }
                 ? [text]
-                : AnswerText.StreamPieces(result, special, a.Model.Package.Tokenizer, text);
+                : AnswerText.StreamPieces(result, text);
             foreach (string piece in pieces)
             {
-                if (a.Kind == EndpointKind.Chat)
-                {
-                    await WriteChatChunkAsync(response, a, new ChatChunkChoice(e.Choice, new ChatDelta(null, piece), null, null), null, null, context.RequestAborted).ConfigureAwait(false);
-                }
-                else
-                {
-                    await WriteCompletionChunkAsync(response, a, new CompletionChoice(piece, e.Choice, null, null), null, null, context.RequestAborted).ConfigureAwait(false);
-                }
+                await chunks.TextAsync(e.Choice, piece, context.RequestAborted).ConfigureAwait(false);
             }
             // The finish chunk carries the choice's statistics, as the plain answer's medlm entry.
-            GenerationStatsBody stats = Stats(jobs[e.Choice], result);
-            if (a.Kind == EndpointKind.Chat)
-            {
-                await WriteChatChunkAsync(response, a, new ChatChunkChoice(e.Choice, new ChatDelta(null, null), null, reason), null, stats, context.RequestAborted).ConfigureAwait(false);
-            }
-            else
-            {
-                await WriteCompletionChunkAsync(response, a, new CompletionChoice("", e.Choice, null, reason), null, stats, context.RequestAborted).ConfigureAwait(false);
-            }
+            await chunks.FinishAsync(e.Choice, reason, Stats(jobs[e.Choice], result), context.RequestAborted).ConfigureAwait(false);
         }
         if (a.Body.IncludeUsage)
         {
-            var usage = new Usage(promptTokens, completionTokens, promptTokens + completionTokens);
-            if (a.Kind == EndpointKind.Chat)
-            {
-                await WriteChatChunkAsync(response, a, null, usage, null, context.RequestAborted).ConfigureAwait(false);
-            }
-            else
-            {
-                await WriteCompletionChunkAsync(response, a, null, usage, null, context.RequestAborted).ConfigureAwait(false);
-            }
+            await chunks.UsageAsync(new Usage(promptTokens, completionTokens, promptTokens + completionTokens), context.RequestAborted).ConfigureAwait(false);
         }
         await response.Body.WriteAsync(Done, context.RequestAborted).ConfigureAwait(false);
         await response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
@@ -435,26 +399,6 @@ internal sealed partial class GenerationEndpoints(
             cache[id] = text;
         }
         return text;
-    }
-
-    private static Task WriteChatChunkAsync(HttpResponse response, Accepted a, ChatChunkChoice? choice, Usage? usage, object? step, CancellationToken ct)
-    {
-        var chunk = new ChatCompletionChunk(a.Id, "chat.completion.chunk", a.Created, a.Model.Id, choice is null ? [] : [choice], usage, step);
-        return WriteEventAsync(response, JsonSerializer.SerializeToUtf8Bytes(chunk, ServerJsonContext.Api.ChatCompletionChunk), ct);
-    }
-
-    private static Task WriteCompletionChunkAsync(HttpResponse response, Accepted a, CompletionChoice? choice, Usage? usage, object? step, CancellationToken ct)
-    {
-        var chunk = new CompletionChunk(a.Id, "text_completion", a.Created, a.Model.Id, choice is null ? [] : [choice], usage, step);
-        return WriteEventAsync(response, JsonSerializer.SerializeToUtf8Bytes(chunk, ServerJsonContext.Api.CompletionChunk), ct);
-    }
-
-    private static async Task WriteEventAsync(HttpResponse response, byte[] json, CancellationToken ct)
-    {
-        await response.Body.WriteAsync(DataPrefix, ct).ConfigureAwait(false);
-        await response.Body.WriteAsync(json, ct).ConfigureAwait(false);
-        await response.Body.WriteAsync(EventEnd, ct).ConfigureAwait(false);
-        await response.Body.FlushAsync(ct).ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Endpoint}: {Choices} choice(s), {PromptTokens}+{CompletionTokens} tokens, {Passes} passes, batch of {BatchSize}")]

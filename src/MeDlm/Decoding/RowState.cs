@@ -55,8 +55,7 @@ internal sealed class RowState
     // Stage-1 block state (LLaDA semi-autoregressive blocks; ME-DLM is one block).
     public int Block;
     public int StepInBlock;
-    public int BlockBase; // per-step commit count of the block: base + 1 for the first BlockRemainder steps
-    public int BlockRemainder;
+    public int BlockMasks; // masks in the block when it started: its schedule commits them over the block's steps
 
     // Per-position scratch, sized to the row capacity.
     public int[] X0 = [];

@@ -47,37 +47,30 @@ public static class AnswerText
     }
 
     /// <summary>
-    /// Splits <paramref name="text"/> (a prefix of the decoded response) into the pieces a token-by-token
-    /// stream would have sent, so that a streamed answer looks like an autoregressive one; the pieces
-    /// always concatenate to <paramref name="text"/>.
+    /// Splits <paramref name="text"/> (a prefix of <see cref="GenerationResult.Text"/>, such as the text cut
+    /// at a stop sequence) into the pieces a token-by-token stream would have sent, so that a streamed answer
+    /// looks like an autoregressive one. The pieces come from the one decode that made the text; they always
+    /// concatenate to <paramref name="text"/>.
     /// </summary>
-    public static List<string> StreamPieces(GenerationResult result, SpecialTokens special, MeDlmTokenizer tokenizer, string text)
+    public static List<string> StreamPieces(GenerationResult result, string text)
     {
         ArgumentNullException.ThrowIfNull(result);
-        ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(text);
         var pieces = new List<string>();
-        var decoder = new StreamingDecoder(tokenizer, skipSpecialTokens: true);
-        int length = result.AnswerLength;
+        ReadOnlySpan<int> ends = result.AnswerPieceEnds;
         int emitted = 0;
-        for (int i = 0; i < length && emitted < text.Length; i++)
+        for (int i = 0; i < ends.Length && emitted < text.Length; i++)
         {
-            string piece = decoder.Append(result.TokenIds[i]);
-            if (piece.Length == 0)
+            int end = Math.Min(ends[i], text.Length);
+            if (end > emitted)
             {
-                continue;
+                pieces.Add(text[emitted..end]);
+                emitted = end;
             }
-            int take = Math.Min(piece.Length, text.Length - emitted);
-            if (!text.AsSpan(emitted, take).SequenceEqual(piece.AsSpan(0, take)))
-            {
-                // The decoded tokens and the text disagree (they should not): send the rest whole.
-                break;
-            }
-            pieces.Add(piece[..take]);
-            emitted += take;
         }
         if (emitted < text.Length)
         {
+            // Not a prefix of the result's text (it should be): send the rest whole.
             pieces.Add(text[emitted..]);
         }
         return pieces;

@@ -5,10 +5,11 @@ namespace MeDlm.Generation;
 /// <summary>What one generation produced.</summary>
 public sealed class GenerationResult
 {
-    internal GenerationResult(string text, int[] tokenIds, int answerLength, string draftText, int[] draftTokenIds, int draftAnswerLength,
+    internal GenerationResult(string text, int[] answerPieceEnds, int[] tokenIds, int answerLength, string draftText, int[] draftTokenIds, int draftAnswerLength,
         int[] promptTokenIds, GenerationStats stats, bool reachedLengthLimit, bool cancelled = false)
     {
         AnswerLength = answerLength;
+        _answerPieceEnds = answerPieceEnds;
         DraftAnswerLength = draftAnswerLength;
         ReachedLengthLimit = reachedLengthLimit;
         Cancelled = cancelled;
@@ -31,6 +32,11 @@ public sealed class GenerationResult
     /// What <see cref="Text"/> decodes, what usage counts as completion tokens and what <c>medlm bench</c> counts.
     /// </summary>
     public int AnswerLength { get; }
+
+    private readonly int[] _answerPieceEnds;
+
+    /// <summary>Where the text of each answer token ends in <see cref="Text"/> (the decode's streaming pieces).</summary>
+    internal ReadOnlySpan<int> AnswerPieceEnds => _answerPieceEnds;
 
     /// <summary>The answer's token ids: the first <see cref="AnswerLength"/> of <see cref="TokenIds"/>.</summary>
     public ReadOnlySpan<int> AnswerTokenIds => ((int[])TokenIds).AsSpan(0, AnswerLength);

@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Threading.Channels;
 using MeDlm.Decoding;
 using MeDlm.Model;
 using MeDlm.Sessions;
+using MeDlm.Tokenization;
 
 namespace MeDlm.Generation;
 
@@ -379,8 +381,31 @@ public sealed class Generator : IDisposable
         int answerLength = AnswerText.AnswerLength(response, st);
         int draftAnswerLength = AnswerText.AnswerLength(draft, st);
         bool reachedLimit = answerLength >= row.Plan.GenLength - 1;
-        return new GenerationResult(Decode(response, answerLength), response, answerLength, Decode(draft, draftAnswerLength), draft,
+        string text = DecodeAnswer(response.AsSpan(0, answerLength), out int[] pieceEnds);
+        return new GenerationResult(text, pieceEnds, response, answerLength, Decode(draft, draftAnswerLength), draft,
             draftAnswerLength, row.Plan.Prompt, stats, reachedLimit, row.Cancelled);
+    }
+
+    /// <summary>
+    /// The answer's text, decoded once token by token (special tokens skipped), and where each token's text
+    /// ends in it: the pieces a streamed answer sends.
+    /// </summary>
+    private string DecodeAnswer(ReadOnlySpan<int> ids, out int[] pieceEnds)
+    {
+        var decoder = new StreamingDecoder(_package.Tokenizer, skipSpecialTokens: true);
+        var text = new StringBuilder();
+        pieceEnds = new int[ids.Length];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            text.Append(decoder.AppendChars(ids.Slice(i, 1)));
+            pieceEnds[i] = text.Length;
+        }
+        text.Append(decoder.Flush());
+        if (ids.Length > 0)
+        {
+            pieceEnds[^1] = text.Length;
+        }
+        return text.ToString();
     }
 
     /// <summary>The text of the first <paramref name="length"/> ids, special tokens skipped.</summary>

@@ -113,7 +113,7 @@ internal static class RequestPlanner
                 {
                     text = request.RawPrompt ? request.Prompt! : package.Manifest.ChatTemplate.ApplyPrompt(request.Prompt!);
                 }
-                ids = package.Tokenizer.Encode(text);
+                ids = [.. package.Tokenizer.EncodeToIds(text)];
             }
             catch (ArgumentException e) when (e is not GenerationRequestException)
             {

@@ -13,7 +13,9 @@ namespace MeDlm.Kernels;
 /// </remarks>
 public static class Confidence
 {
-    /// <summary>softmax(row)[token], in one pass over the row.</summary>
+    /// <summary>
+    /// softmax(row)[token] in float32, in one pass over the row (Dream's <c>maskgit_plus</c> confidence). Dream only: not on the ME-DLM / LLaDA decoding path; the Dream decoding issue wires it.
+    /// </summary>
     public static float Probability(ReadOnlySpan<float> row, int token)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(token);
@@ -34,6 +36,7 @@ public static class Confidence
     /// <summary>
     /// Dream's <c>topk_margin</c>: p1 - p2, the two largest softmax probabilities of the row (a repeated
     /// maximum gives 0). A single-entry row gives p1 = 1 (or 0 if -inf), p2 = 0. Two passes over the row.
+    /// Dream only: not on the ME-DLM / LLaDA decoding path; the Dream decoding issue wires it.
     /// </summary>
     public static float Margin(ReadOnlySpan<float> row)
     {
@@ -62,6 +65,7 @@ public static class Confidence
     /// with 0·log 0 = 0. Computed as (Σ e^d·d)/S - log S with d = l - max and S = Σ e^d, in two passes.
     /// (Dream adds 1e-10 inside the log; this kernel uses the exact definition.)
     /// An all -inf or empty row gives 0; a row with +inf entries gives -log(count of +inf).
+    /// Dream only: not on the ME-DLM / LLaDA decoding path; the Dream decoding issue wires it.
     /// </summary>
     public static float NegativeEntropy(ReadOnlySpan<float> row)
     {
@@ -140,79 +144,81 @@ public static class Confidence
     }
 
     /// <summary>
-    /// <see cref="ArgmaxProbability"/> over a block of rows: row r is
-    /// <c>logits[r*vocab .. (r+1)*vocab)</c>, for r &lt; ids.Length; results go to ids[r] and conf[r].
+    /// Bound on |<see cref="ArgmaxProbability"/> - <see cref="ExactProbability"/>| for the same row and bans
+    /// (float lane sums and the fast exp give a few 1e-6 at worst), with a margin. The decoders rank by the
+    /// fast kernel and recompute exactly only the candidates within this bound of a cut.
     /// </summary>
-    public static void ArgmaxProbabilityRows(ReadOnlySpan<float> logits, int vocab, ReadOnlySpan<int> bannedFromArgmax,
-        ReadOnlySpan<int> bannedFromNormaliser, Span<int> ids, Span<float> conf)
-    {
-        int rows = CheckRows(logits, vocab, ids, conf);
-        for (int r = 0; r < rows; r++)
-        {
-            ids[r] = ArgmaxProbability(logits.Slice(r * vocab, vocab), bannedFromArgmax, bannedFromNormaliser, out conf[r]);
-        }
-    }
+    public const double ArgmaxProbabilityError = 2e-5;
 
     /// <summary>
-    /// Parallel <see cref="ArgmaxProbabilityRows"/> for many rows: contiguous ranges of rows are handed to
-    /// the thread pool (at most <paramref name="maxDegreeOfParallelism"/> workers, -1 = all cores). Results
-    /// are identical to the sequential version. Allocates a few small objects per call (the parallel loop),
-    /// never per row.
+    /// softmax(row)[token] in float64 with the ids of <paramref name="bannedA"/> and <paramref name="bannedB"/>
+    /// at -inf, as the reference ranks positions (<c>torch.softmax(l.double())[x0]</c>): computed as
+    /// exp(l_t - M) · (1 / Σ exp(l - M)), torch's order of operations, each term widened before the
+    /// subtraction. 0 when the token is banned, outside the row or -inf; with +inf entries the mass is
+    /// shared among them (torch would give NaN).
     /// </summary>
-    public static unsafe void ArgmaxProbabilityRowsParallel(ReadOnlySpan<float> logits, int vocab,
-        ReadOnlySpan<int> bannedFromArgmax, ReadOnlySpan<int> bannedFromNormaliser, Span<int> ids, Span<float> conf,
-        int maxDegreeOfParallelism = -1)
+    public static double ExactProbability(ReadOnlySpan<float> row, int token, ReadOnlySpan<int> bannedA, ReadOnlySpan<int> bannedB)
     {
-        int rows = CheckRows(logits, vocab, ids, conf);
-        int workers = maxDegreeOfParallelism > 0 ? maxDegreeOfParallelism : Environment.ProcessorCount;
-        workers = Math.Min(workers, rows);
-        if (workers <= 1)
+        if ((uint)token >= (uint)row.Length || RowScan.Contains(bannedA, token) || RowScan.Contains(bannedB, token) ||
+            float.IsNegativeInfinity(row[token]))
         {
-            ArgmaxProbabilityRows(logits, vocab, bannedFromArgmax, bannedFromNormaliser, ids, conf);
-            return;
+            return 0.0;
         }
-        fixed (float* pl = logits)
-        fixed (int* pa = bannedFromArgmax)
-        fixed (int* pp = bannedFromNormaliser)
-        fixed (int* pi = ids)
-        fixed (float* pc = conf)
+        // The banned ids cut the row into segments that are scanned as they are (no copy, no patching).
+        Span<int> cuts = stackalloc int[bannedA.Length + bannedB.Length + 1];
+        int nc = 0;
+        foreach (int b in bannedA)
         {
-            var job = new RowsJob(pl, vocab, pa, bannedFromArgmax.Length, pp, bannedFromNormaliser.Length, pi, pc, rows, workers);
-            Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, job.Run);
-        }
-    }
-
-    private sealed unsafe class RowsJob(float* logits, int vocab, int* a, int aLength, int* p, int pLength,
-        int* ids, float* conf, int rows, int workers)
-    {
-        public void Run(int worker)
-        {
-            // Contiguous ranges: each worker streams its own part of the logits.
-            int begin = (int)((long)rows * worker / workers);
-            int end = (int)((long)rows * (worker + 1) / workers);
-            var banA = new ReadOnlySpan<int>(a, aLength);
-            var banP = new ReadOnlySpan<int>(p, pLength);
-            for (int r = begin; r < end; r++)
+            if ((uint)b < (uint)row.Length)
             {
-                var row = new ReadOnlySpan<float>(logits + (long)r * vocab, vocab);
-                ids[r] = ArgmaxProbability(row, banA, banP, out conf[r]);
+                cuts[nc++] = b;
             }
         }
-    }
+        foreach (int b in bannedB)
+        {
+            if ((uint)b < (uint)row.Length)
+            {
+                cuts[nc++] = b;
+            }
+        }
+        cuts[..nc].Sort();
+        cuts[nc++] = row.Length;
 
-    private static int CheckRows(ReadOnlySpan<float> logits, int vocab, Span<int> ids, Span<float> conf)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocab);
-        int rows = ids.Length;
-        if (conf.Length < rows)
+        float m = float.NegativeInfinity;
+        int start = 0;
+        for (int c = 0; c < nc; c++)
         {
-            throw new ArgumentException("conf is shorter than ids.", nameof(conf));
+            if (cuts[c] > start)
+            {
+                m = Math.Max(m, RowScan.Max(row[start..cuts[c]]));
+            }
+            start = cuts[c] + 1;
         }
-        if ((long)rows * vocab > logits.Length)
+        if (float.IsPositiveInfinity(m))
         {
-            throw new ArgumentException("logits holds fewer than ids.Length rows of vocab floats.", nameof(logits));
+            int infinite = 0;
+            start = 0;
+            for (int c = 0; c < nc; c++)
+            {
+                if (cuts[c] > start)
+                {
+                    infinite += row[start..cuts[c]].Count(float.PositiveInfinity);
+                }
+                start = cuts[c] + 1;
+            }
+            return float.IsPositiveInfinity(row[token]) ? 1.0 / infinite : 0.0;
         }
-        return rows;
+        double sum = 0;
+        start = 0;
+        for (int c = 0; c < nc; c++)
+        {
+            if (cuts[c] > start)
+            {
+                sum += RowScan.SumExpWide(row[start..cuts[c]], m);
+            }
+            start = cuts[c] + 1;
+        }
+        return Math.Exp((double)row[token] - m) * (1.0 / sum);
     }
 
     /// <summary>Largest entry other than the one at <paramref name="skip"/> (-inf if none).</summary>

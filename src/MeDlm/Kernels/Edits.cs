@@ -152,47 +152,4 @@ public static class Edits
         };
         return o;
     }
-
-    /// <summary>
-    /// One edit round over a right-padded batch. Row b of <paramref name="tokens"/>, <paramref name="cur"/>
-    /// and <paramref name="nxt"/> starts at b·<paramref name="stride"/> and has rowLengths[b] valid entries;
-    /// the result goes to dest at b·<paramref name="destStride"/> with its length in destLengths[b] and its
-    /// counts in counts[b]. The batch size is rowLengths.Length. Requires destStride &gt;= stride (kept
-    /// tokens always fit); the cap per row is min(<paramref name="maxLength"/>, destStride). dest must not
-    /// overlap tokens.
-    /// </summary>
-    public static void ApplyBatch(ReadOnlySpan<long> tokens, int stride, ReadOnlySpan<int> rowLengths,
-        ReadOnlySpan<int> promptLengths, ReadOnlySpan<int> cur, ReadOnlySpan<int> nxt, int delId, int maxLength,
-        Span<long> dest, int destStride, Span<int> destLengths, Span<EditCounts> counts)
-    {
-        int batch = rowLengths.Length;
-        if (promptLengths.Length < batch || destLengths.Length < batch || counts.Length < batch)
-        {
-            throw new ArgumentException("promptLengths, destLengths and counts must have one entry per row.");
-        }
-        if (destStride < stride)
-        {
-            throw new ArgumentException("destStride must be at least stride.", nameof(destStride));
-        }
-        long need = batch == 0 ? 0 : ((long)(batch - 1) * stride) + stride;
-        if (tokens.Length < need || cur.Length < need || nxt.Length < need)
-        {
-            throw new ArgumentException("tokens, cur and nxt must hold batch x stride entries.");
-        }
-        if (batch > 0 && dest.Length < ((long)(batch - 1) * destStride) + destStride)
-        {
-            throw new ArgumentException("dest must hold batch x destStride entries.", nameof(dest));
-        }
-        for (int b = 0; b < batch; b++)
-        {
-            int len = rowLengths[b];
-            if ((uint)len > (uint)stride)
-            {
-                throw new ArgumentOutOfRangeException(nameof(rowLengths), "A row length exceeds the stride.");
-            }
-            int off = b * stride;
-            destLengths[b] = Apply(tokens.Slice(off, len), promptLengths[b], cur.Slice(off, len), nxt.Slice(off, len),
-                delId, maxLength, dest.Slice(b * destStride, destStride), out counts[b]);
-        }
-    }
 }

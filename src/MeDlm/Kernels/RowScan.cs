@@ -137,6 +137,34 @@ internal static class RowScan
         return s;
     }
 
+    /// <summary>Σ exp(x - m) in float64 for a finite m &gt;= every x[i]: each term widened before the
+    /// subtraction, as torch's double softmax; -inf entries contribute exactly 0.</summary>
+    internal static double SumExpWide(ReadOnlySpan<float> x, float m)
+    {
+        double md = m;
+        int i = 0;
+        double s = 0;
+        if (Vector256.IsHardwareAccelerated && x.Length >= Vector256<float>.Count)
+        {
+            ref float r = ref MemoryMarshal.GetReference(x);
+            Vector256<double> mv = Vector256.Create(md);
+            Vector256<double> acc0 = Vector256<double>.Zero, acc1 = Vector256<double>.Zero;
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref r, (nuint)i);
+                (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(v);
+                acc0 += Vector256.Exp(lo - mv);
+                acc1 += Vector256.Exp(hi - mv);
+            }
+            s = Vector256.Sum(acc0 + acc1);
+        }
+        for (; i < x.Length; i++)
+        {
+            s += Math.Exp(x[i] - md);
+        }
+        return s;
+    }
+
     /// <summary>
     /// exp(x) for x &lt;= 0, float only: 2^n · e^r with n = round(x·log2 e) and r = x - n·ln 2 (Cody-Waite split),
     /// e^r from its degree-6 Taylor polynomial on |r| &lt;= ln2/2 (relative error about 2e-7). Results below
@@ -204,27 +232,6 @@ internal static class RowScan
         for (; i < n; i++)
         {
             Unsafe.Add(ref d, i) = MathF.Exp(Unsafe.Add(ref r, i) - m) * scale;
-        }
-    }
-
-    /// <summary>dest[i] = (x[i] - a) - b, one vectorised pass.</summary>
-    internal static void SubtractTwo(ReadOnlySpan<float> x, float a, float b, Span<float> dest)
-    {
-        ref float r = ref MemoryMarshal.GetReference(x);
-        ref float d = ref MemoryMarshal.GetReference(dest);
-        int n = x.Length;
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
-        {
-            Vector256<float> av = Vector256.Create(a), bv = Vector256.Create(b);
-            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                (Vector256.LoadUnsafe(ref r, (nuint)i) - av - bv).StoreUnsafe(ref d, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            Unsafe.Add(ref d, i) = Unsafe.Add(ref r, i) - a - b;
         }
     }
 

@@ -72,6 +72,7 @@ public static class Sampling
     /// Categorical sampling from softmax(l / T) after optional top-k and top-p filtering (Dream's
     /// <c>sample_tokens</c>), driven by one uniform draw <paramref name="uniform"/> in (0, 1)
     /// (e.g. <c>CounterRng.Uniform(CounterRng.Key(seed, CounterRng.PurposeCategorical, step, position), 0)</c>).
+    /// Dream only: not on the ME-DLM / LLaDA decoding path; the Dream decoding issue wires it.
     /// </summary>
     /// <remarks>
     /// <para>Exact definition (float64 throughout). Allowed tokens: not banned and l_v &gt; -inf.

@@ -19,65 +19,22 @@ public static class Schedule
             }
             return;
         }
-        int q = count / steps;
-        int r = count % steps;
-        dest[..r].Fill(q + 1);
-        dest[r..].Fill(q);
-    }
-
-    /// <summary>
-    /// LLaDA semi-autoregressive blocks: G = <paramref name="genLength"/> masks split into blocks of
-    /// <paramref name="blockLength"/> (G divisible by it); the dest.Length steps are split evenly over the
-    /// blocks (divisible by the block count); block b uses steps [b·spb, (b+1)·spb) and commits its
-    /// blockLength masks by <see cref="BaseRemainder"/>.
-    /// </summary>
-    public static void SemiAutoregressive(int genLength, int blockLength, Span<int> dest)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockLength);
-        ArgumentOutOfRangeException.ThrowIfNegative(genLength);
-        if (genLength % blockLength != 0)
+        for (int s = 0; s < steps; s++)
         {
-            throw new ArgumentException("The generation length must be divisible by the block length.", nameof(blockLength));
-        }
-        int blocks = genLength / blockLength;
-        if (blocks == 0)
-        {
-            dest.Clear();
-            return;
-        }
-        if (dest.Length % blocks != 0 || dest.Length == 0)
-        {
-            throw new ArgumentException("The number of steps must be a positive multiple of the number of blocks.", nameof(dest));
-        }
-        int spb = dest.Length / blocks;
-        for (int b = 0; b < blocks; b++)
-        {
-            BaseRemainder(blockLength, dest.Slice(b * spb, spb));
+            dest[s] = BaseRemainderAt(count, steps, s);
         }
     }
 
     /// <summary>
-    /// Per-block counts when the blocks start with given numbers of masks (LLaDA computes the schedule
-    /// from the masks present in the block when it starts): block b commits masksPerBlock[b] over
-    /// dest.Length / masksPerBlock.Length steps by <see cref="BaseRemainder"/>.
+    /// Step <paramref name="step"/> of <see cref="BaseRemainder"/> alone (what a decoder asks each pass):
+    /// count div steps, plus one when step &lt; count mod steps.
     /// </summary>
-    public static void SemiAutoregressive(ReadOnlySpan<int> masksPerBlock, Span<int> dest)
+    public static int BaseRemainderAt(int count, int steps, int step)
     {
-        int blocks = masksPerBlock.Length;
-        if (blocks == 0)
-        {
-            dest.Clear();
-            return;
-        }
-        if (dest.Length % blocks != 0 || dest.Length == 0)
-        {
-            throw new ArgumentException("The number of steps must be a positive multiple of the number of blocks.", nameof(dest));
-        }
-        int spb = dest.Length / blocks;
-        for (int b = 0; b < blocks; b++)
-        {
-            BaseRemainder(masksPerBlock[b], dest.Slice(b * spb, spb));
-        }
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(steps);
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        return (count / steps) + (step < count % steps ? 1 : 0);
     }
 
     /// <summary>
@@ -85,6 +42,7 @@ public static class Schedule
     /// t_i = 1 + i·((eps - 1) / steps) for i &lt; steps and t_steps = eps exactly
     /// (bit-identical to <c>numpy.linspace(1.0, eps, steps + 1)</c>; Dream itself uses float32 torch.linspace,
     /// which can differ in the last bit).
+    /// Dream only: not on the ME-DLM / LLaDA decoding path; the Dream decoding issue wires it.
     /// </summary>
     public static double DreamTimestep(int i, int steps, double eps = 1e-3)
     {
@@ -100,6 +58,7 @@ public static class Schedule
     /// (<see cref="DreamTimestep"/>), it is floor(m · (1 - s / t)) computed in float64, clamped to [0, m],
     /// and all m at the last step (i = steps - 1). Computed per sequence (Dream averages the mask count
     /// over its batch, which is the same for equal-length batches).
+    /// Dream only: not on the ME-DLM / LLaDA decoding path; the Dream decoding issue wires it.
     /// </summary>
     public static int DreamTransferCount(int masksRemaining, int step, int steps, double eps = 1e-3)
     {
@@ -118,7 +77,8 @@ public static class Schedule
     }
 
     /// <summary>Dream's whole schedule for a sequence starting with <paramref name="masks"/> masks, assuming
-    /// each step commits exactly its count: dest[i] = <see cref="DreamTransferCount"/> of the masks left.</summary>
+    /// each step commits exactly its count: dest[i] = <see cref="DreamTransferCount"/> of the masks left.
+    /// Dream only, as <see cref="DreamTransferCount"/>.</summary>
     public static void Dream(int masks, Span<int> dest, double eps = 1e-3)
     {
         int left = masks;

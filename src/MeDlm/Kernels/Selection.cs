@@ -3,7 +3,11 @@ using System.Runtime.Intrinsics;
 
 namespace MeDlm.Kernels;
 
-/// <summary>Choosing which positions to commit from per-position scores.</summary>
+/// <summary>
+/// Choosing which positions to commit from per-position scores. Scores are float64: the decoders rank
+/// positions by <c>softmax(l.double())[x0]</c> as the reference does, and float32 would merge two
+/// confidences that float64 tells apart (near 1, small terms vanish against 1.0).
+/// </summary>
 public static class Selection
 {
     /// <summary>
@@ -14,7 +18,7 @@ public static class Selection
     /// </summary>
     /// <returns>The number written: min(k, number of selectable positions); k &lt;= 0 gives 0.</returns>
     /// <exception cref="ArgumentException"><paramref name="dest"/> is shorter than min(k, n).</exception>
-    public static int TopK(ReadOnlySpan<float> scores, int k, Span<int> dest)
+    public static int TopK(ReadOnlySpan<double> scores, int k, Span<int> dest)
     {
         int n = scores.Length;
         if (k <= 0 || n == 0)
@@ -28,18 +32,18 @@ public static class Selection
         }
         Span<int> heap = dest[..k];
         int count = 0;
-        float worst = float.NegativeInfinity; // score at the heap root once full
+        double worst = double.NegativeInfinity; // score at the heap root once full
         for (int i = 0; i < n; i++)
         {
-            if (count == k && Vector256.IsHardwareAccelerated && (i & 7) == 0 && i <= n - 8 &&
+            if (count == k && Vector256.IsHardwareAccelerated && (i & 3) == 0 && i <= n - 4 &&
                 !Vector256.GreaterThanAny(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(scores), (nuint)i), Vector256.Create(worst)))
             {
-                // Full heap: eight positions none of which beats the worst kept one are skipped at once.
-                i += 7;
+                // Full heap: four positions none of which beats the worst kept one are skipped at once.
+                i += 3;
                 continue;
             }
-            float s = scores[i];
-            if (!(s > float.NegativeInfinity))
+            double s = scores[i];
+            if (!(s > double.NegativeInfinity))
             {
                 continue; // -inf or NaN
             }
@@ -89,20 +93,20 @@ public static class Selection
     /// </summary>
     /// <returns>The number of positions written.</returns>
     /// <exception cref="ArgumentException"><paramref name="dest"/> is shorter than the number selected.</exception>
-    public static int Threshold(ReadOnlySpan<float> scores, float threshold, Span<int> dest)
+    public static int Threshold(ReadOnlySpan<double> scores, double threshold, Span<int> dest)
     {
         int count = 0;
         int n = scores.Length;
         int i = 0;
-        if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count && !float.IsNaN(threshold))
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<double>.Count && !double.IsNaN(threshold))
         {
-            // Eight positions per compare; positions are written only for set mask bits.
-            ref float r = ref MemoryMarshal.GetReference(scores);
-            Vector256<float> tau = Vector256.Create(threshold);
-            Vector256<float> ninf = Vector256.Create(float.NegativeInfinity);
-            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            // Four positions per compare; positions are written only for set mask bits.
+            ref double r = ref MemoryMarshal.GetReference(scores);
+            Vector256<double> tau = Vector256.Create(threshold);
+            Vector256<double> ninf = Vector256.Create(double.NegativeInfinity);
+            for (; i <= n - Vector256<double>.Count; i += Vector256<double>.Count)
             {
-                Vector256<float> v = Vector256.LoadUnsafe(ref r, (nuint)i);
+                Vector256<double> v = Vector256.LoadUnsafe(ref r, (nuint)i);
                 uint bits = (Vector256.GreaterThanOrEqual(v, tau) & Vector256.GreaterThan(v, ninf)).ExtractMostSignificantBits();
                 if (bits == 0)
                 {
@@ -122,8 +126,8 @@ public static class Selection
         }
         for (; i < n; i++)
         {
-            float s = scores[i];
-            if (s >= threshold && s > float.NegativeInfinity)
+            double s = scores[i];
+            if (s >= threshold && s > double.NegativeInfinity)
             {
                 if (count >= dest.Length)
                 {
@@ -138,7 +142,7 @@ public static class Selection
         }
         // Nothing reached the threshold: commit the single best (rare path, plain loop that ignores NaN).
         int best = -1;
-        float bestScore = float.NegativeInfinity;
+        double bestScore = double.NegativeInfinity;
         for (int j = 0; j < n; j++)
         {
             if (scores[j] > bestScore)
@@ -160,12 +164,12 @@ public static class Selection
     }
 
     /// <summary>True when (sa, a) ranks below (sb, b): lower score, or equal score and higher position.</summary>
-    private static bool Worse(float sa, int a, float sb, int b) => sa < sb || (sa == sb && a > b);
+    private static bool Worse(double sa, int a, double sb, int b) => sa < sb || (sa == sb && a > b);
 
     /// <summary>Places <paramref name="item"/> at the root of the min-heap heap[0..count) and sifts it down.</summary>
-    private static void SiftDown(Span<int> heap, int count, ReadOnlySpan<float> scores, int item)
+    private static void SiftDown(Span<int> heap, int count, ReadOnlySpan<double> scores, int item)
     {
-        float si = scores[item];
+        double si = scores[item];
         int c = 0;
         while (true)
         {

@@ -3,15 +3,16 @@ using System.Numerics.Tensors;
 namespace MeDlm.Kernels;
 
 /// <summary>
-/// Numerically stable softmax and log-softmax of one row (the maximum is subtracted first, which
+/// Numerically stable softmax of one row (the maximum is subtracted first, which
 /// <see cref="TensorPrimitives.SoftMax{T}(ReadOnlySpan{T}, Span{T})"/> does not do).
+/// Dream only (its sampled-token probabilities and <c>alg_temp</c> draw): the ME-DLM / LLaDA decoders
+/// never materialise a softmax; the Dream decoding issue wires it.
 /// </summary>
 /// <remarks>
 /// Conventions (never NaN for non-NaN input):
 /// <list type="bullet">
-/// <item>-inf entries get probability 0 (log-probability -inf).</item>
-/// <item>A row whose entries are all -inf has no probability mass: softmax writes zeros and
-/// log-softmax writes -inf everywhere.</item>
+/// <item>-inf entries get probability 0.</item>
+/// <item>A row whose entries are all -inf has no probability mass: softmax writes zeros.</item>
 /// <item>If some entries are +inf, the mass is shared equally among them (the limit of the finite
 /// case); every other entry gets 0.</item>
 /// <item>Large finite logits (e.g. near 1e4) are fine: only differences to the maximum are exponentiated.</item>
@@ -47,35 +48,6 @@ public static class Softmax
         }
         // Second pass (the row is typically still in L2 from the max/sum pass): the same fast exp as the sum.
         RowScan.ScaledExp(logits, m, (float)(1.0 / sum), dest);
-    }
-
-    /// <summary>dest[i] = l[i] - max - log Σ exp(l - max).</summary>
-    public static void LogSoftmax(ReadOnlySpan<float> logits, Span<float> dest)
-    {
-        CheckDestination(logits, dest);
-        if (logits.IsEmpty)
-        {
-            return;
-        }
-        float m = RowScan.MaxSumExp(logits, default, default, out _, out double sum);
-        dest = dest[..logits.Length];
-        if (float.IsNegativeInfinity(m))
-        {
-            dest.Fill(float.NegativeInfinity);
-            return;
-        }
-        if (float.IsPositiveInfinity(m))
-        {
-            float logShare = (float)-Math.Log(sum);
-            for (int i = 0; i < logits.Length; i++)
-            {
-                dest[i] = float.IsPositiveInfinity(logits[i]) ? logShare : float.NegativeInfinity;
-            }
-            return;
-        }
-        // l - (max + log sum): subtracting the max first keeps near-max entries exact (Sterbenz) and the
-        // small log-sum second loses nothing; both in one pass.
-        RowScan.SubtractTwo(logits, m, (float)Math.Log(sum), dest);
     }
 
     private static void CheckDestination(ReadOnlySpan<float> logits, Span<float> dest)

@@ -44,22 +44,4 @@ public static class StageTransition
         }
         return promptLength + o;
     }
-
-    /// <summary>
-    /// <see cref="DropPadAndTerminate(Span{long}, int, int, long, long, bool)"/> over a right-padded batch:
-    /// row b starts at b·<paramref name="stride"/>; lengths[b] is read and replaced by the new length.
-    /// </summary>
-    public static void DropPadAndTerminate(Span<long> tokens, int stride, Span<int> lengths,
-        ReadOnlySpan<int> promptLengths, long padId, long endId, bool editRoundsFollow)
-    {
-        if (promptLengths.Length < lengths.Length)
-        {
-            throw new ArgumentException("promptLengths must have one entry per row.", nameof(promptLengths));
-        }
-        for (int b = 0; b < lengths.Length; b++)
-        {
-            lengths[b] = DropPadAndTerminate(tokens.Slice(b * stride, stride), lengths[b], promptLengths[b], padId, endId,
-                editRoundsFollow);
-        }
-    }
 }

@@ -42,7 +42,7 @@ public static class TopKLogits
 
     /// <summary>
     /// softmax(l)[token] in float64 with the ids of <paramref name="bannedA"/> and <paramref name="bannedB"/>
-    /// at -inf, as <c>Scoring.ProbabilityOf</c> computes it on the full row: exp(l_t - lse) / R, where R, the
+    /// at -inf, as <see cref="Confidence.ExactProbability"/> computes it on the full row: exp(l_t - lse) / R, where R, the
     /// share of the mass left after the bans, is 1 - Σ_b exp(l_b - lse). When banned tokens hold nearly all
     /// the mass that difference loses its digits to the float32 log-sum-exp, so it is clamped to what the top
     /// K prove: at least their unbanned mass, at most that plus every other token at the smallest top-K logit.
@@ -62,15 +62,7 @@ public static class TopKLogits
     public static double Probability(int token, float tokenLogit, float logSumExp, ReadOnlySpan<long> topIds, ReadOnlySpan<float> topLogits,
         int vocabSize, ReadOnlySpan<int> specialIds, ReadOnlySpan<float> specialLogits, ReadOnlySpan<int> bannedA, ReadOnlySpan<int> bannedB)
     {
-        if (specialIds.Length != specialLogits.Length)
-        {
-            throw new ArgumentException($"{specialIds.Length} special ids but {specialLogits.Length} logits.", nameof(specialLogits));
-        }
-        if (topIds.Length != topLogits.Length)
-        {
-            throw new ArgumentException($"{topIds.Length} ids but {topLogits.Length} logits.", nameof(topLogits));
-        }
-        if (bannedA.Contains(token) || bannedB.Contains(token) || float.IsNegativeInfinity(tokenLogit))
+        if (HasNoMass(token, tokenLogit, topIds, topLogits, specialIds, specialLogits, bannedA, bannedB))
         {
             return 0.0;
         }
@@ -107,15 +99,7 @@ public static class TopKLogits
         ReadOnlySpan<float> topLogits, ReadOnlySpan<int> specialIds, ReadOnlySpan<float> specialLogits,
         ReadOnlySpan<int> bannedA, ReadOnlySpan<int> bannedB)
     {
-        if (specialIds.Length != specialLogits.Length)
-        {
-            throw new ArgumentException($"{specialIds.Length} special ids but {specialLogits.Length} logits.", nameof(specialLogits));
-        }
-        if (topIds.Length != topLogits.Length)
-        {
-            throw new ArgumentException($"{topIds.Length} ids but {topLogits.Length} logits.", nameof(topLogits));
-        }
-        if (bannedA.Contains(token) || bannedB.Contains(token) || float.IsNegativeInfinity(tokenLogit))
+        if (HasNoMass(token, tokenLogit, topIds, topLogits, specialIds, specialLogits, bannedA, bannedB))
         {
             return 0.0;
         }
@@ -160,6 +144,21 @@ public static class TopKLogits
         double p = Math.Exp((double)tokenLogit - m);
         double z = top + Math.Max(0, rest - bannedOutside);
         return z > 0 ? Math.Min(1.0, p / z) : 0.0;
+    }
+
+    /// <summary>Checks that the spans pair up; true when the token is banned or its logit is -inf (probability 0).</summary>
+    private static bool HasNoMass(int token, float tokenLogit, ReadOnlySpan<long> topIds, ReadOnlySpan<float> topLogits,
+        ReadOnlySpan<int> specialIds, ReadOnlySpan<float> specialLogits, ReadOnlySpan<int> bannedA, ReadOnlySpan<int> bannedB)
+    {
+        if (specialIds.Length != specialLogits.Length)
+        {
+            throw new ArgumentException($"{specialIds.Length} special ids but {specialLogits.Length} logits.", nameof(specialLogits));
+        }
+        if (topIds.Length != topLogits.Length)
+        {
+            throw new ArgumentException($"{topIds.Length} ids but {topLogits.Length} logits.", nameof(topLogits));
+        }
+        return bannedA.Contains(token) || bannedB.Contains(token) || float.IsNegativeInfinity(tokenLogit);
     }
 
     /// <summary>Σ exp(l_b - lse) over the distinct ids of <paramref name="banned"/> not already in <paramref name="counted"/>.</summary>

@@ -30,7 +30,7 @@ public sealed class CanvasDecoder
     public int FirstChangedChar { get; private set; }
 
     /// <summary>
-    /// Text of <paramref name="canvas"/>, the same as <see cref="MeDlmTokenizer.Decode"/>; the span views an
+    /// Text of <paramref name="canvas"/>, the same as <see cref="MeDlmTokenizer.Decode(ReadOnlySpan{int}, bool)"/>; the span views an
     /// internal buffer and is valid until the next call.
     /// </summary>
     public ReadOnlySpan<char> Decode(ReadOnlySpan<int> canvas)

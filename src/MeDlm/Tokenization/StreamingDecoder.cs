@@ -6,7 +6,7 @@ namespace MeDlm.Tokenization;
 /// Text of a token stream as it grows: each call returns only the newly completed text. A token can end
 /// inside a multi-byte UTF-8 character (byte-level BPE splits emoji and CJK into byte tokens), so the
 /// bytes of an incomplete trailing character are held back until the next ids complete it; invalid bytes
-/// become U+FFFD exactly where a one-shot <see cref="MeDlmTokenizer.Decode"/> would put them, so the
+/// become U+FFFD exactly where a one-shot <see cref="MeDlmTokenizer.Decode(ReadOnlySpan{int}, bool)"/> would put them, so the
 /// concatenated output equals the decode of all ids. Not thread-safe: one per stream.
 /// </summary>
 public sealed class StreamingDecoder

@@ -11,7 +11,8 @@ internal sealed class TokenizerDefinition
 {
     public required Dictionary<string, int> Vocab { get; init; }
 
-    public required List<(string Left, string Right)> Merges { get; init; }
+    /// <summary>Merges in rank order, each "left right" (the form Microsoft.ML.Tokenizers reads).</summary>
+    public required List<string> Merges { get; init; }
 
     public required List<AddedToken> AddedTokens { get; init; }
 
@@ -174,66 +175,87 @@ internal static class TokenizerJson
         return vocab;
     }
 
-    private static List<(string, string)> ReadMerges(JsonElement model, Dictionary<string, int> vocab, string path)
+    private static List<string> ReadMerges(JsonElement model, Dictionary<string, int> vocab, string path)
     {
         if (!model.TryGetProperty("merges", out var m) || m.ValueKind != JsonValueKind.Array)
         {
             throw Fail(path, "model.merges is missing or not an array");
         }
 
-        var merges = new List<(string, string)>(m.GetArrayLength());
+        var merges = new List<string>(m.GetArrayLength());
+        var lookup = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
         int index = 0;
         foreach (var item in m.EnumerateArray())
         {
-            string left, right;
+            string merge;
+            int space;
             if (item.ValueKind == JsonValueKind.String)
             {
                 // Legacy form "a b": byte-level symbols never contain a space, so exactly one separates them.
-                string s = item.GetString()!;
-                int space = s.IndexOf(' ', StringComparison.Ordinal);
-                if (space <= 0 || space == s.Length - 1 || s.IndexOf(' ', space + 1) >= 0)
+                merge = item.GetString()!;
+                space = merge.IndexOf(' ', StringComparison.Ordinal);
+                if (space <= 0 || space == merge.Length - 1 || merge.IndexOf(' ', space + 1) >= 0)
                 {
-                    throw Fail(path, $"model.merges[{index}] \"{s}\" is not two symbols separated by one space");
+                    throw Fail(path, $"model.merges[{index}] \"{merge}\" is not two symbols separated by one space");
                 }
-
-                left = s[..space];
-                right = s[(space + 1)..];
             }
             else if (item.ValueKind == JsonValueKind.Array && item.GetArrayLength() == 2
                      && item[0].ValueKind == JsonValueKind.String && item[1].ValueKind == JsonValueKind.String)
             {
-                left = item[0].GetString()!;
-                right = item[1].GetString()!;
-                if (left.Length == 0 || right.Length == 0 || left.Contains(' ', StringComparison.Ordinal) || right.Contains(' ', StringComparison.Ordinal))
+                string l = item[0].GetString()!;
+                string r = item[1].GetString()!;
+                if (l.Length == 0 || r.Length == 0 || l.Contains(' ', StringComparison.Ordinal) || r.Contains(' ', StringComparison.Ordinal))
                 {
-                    throw Fail(path, $"model.merges[{index}] [\"{left}\", \"{right}\"] has an empty symbol or one with a space, which byte-level BPE never has");
+                    throw Fail(path, $"model.merges[{index}] [\"{l}\", \"{r}\"] has an empty symbol or one with a space, which byte-level BPE never has");
                 }
+
+                merge = string.Concat(l, " ", r);
+                space = l.Length;
             }
             else
             {
                 throw Fail(path, $"model.merges[{index}] must be a string \"a b\" or an array [\"a\", \"b\"], found {item.ValueKind}");
             }
 
-            if (!vocab.ContainsKey(left))
+            var left = merge.AsSpan(0, space);
+            var right = merge.AsSpan(space + 1);
+            if (!lookup.ContainsKey(left))
             {
                 throw Fail(path, $"model.merges[{index}] names \"{left}\", which is not in model.vocab");
             }
 
-            if (!vocab.ContainsKey(right))
+            if (!lookup.ContainsKey(right))
             {
                 throw Fail(path, $"model.merges[{index}] names \"{right}\", which is not in model.vocab");
             }
 
-            if (!vocab.ContainsKey(string.Concat(left, right)))
+            if (!ContainsConcat(lookup, left, right))
             {
                 throw Fail(path, $"model.merges[{index}] makes \"{left}{right}\", which is not in model.vocab");
             }
 
-            merges.Add((left, right));
+            merges.Add(merge);
             index++;
         }
 
         return merges;
+    }
+
+    /// <summary>Whether <paramref name="left"/> + <paramref name="right"/> is a vocabulary entry, without building the string.</summary>
+    private static bool ContainsConcat(Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> lookup, ReadOnlySpan<char> left, ReadOnlySpan<char> right)
+    {
+        int n = left.Length + right.Length;
+        char[]? rented = n > 256 ? System.Buffers.ArrayPool<char>.Shared.Rent(n) : null;
+        Span<char> both = rented is null ? stackalloc char[256] : rented;
+        left.CopyTo(both);
+        right.CopyTo(both[left.Length..]);
+        bool found = lookup.ContainsKey(both[..n]);
+        if (rented is not null)
+        {
+            System.Buffers.ArrayPool<char>.Shared.Return(rented);
+        }
+
+        return found;
     }
 
     private static List<AddedToken> ReadAddedTokens(JsonElement root, string path)

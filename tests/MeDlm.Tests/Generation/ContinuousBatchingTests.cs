@@ -85,7 +85,7 @@ public sealed class ContinuousBatchingTests
         }, maxBatchSize: 8);
 
         Assert.NotNull(rejected);
-        Assert.Contains("max_sequence_length", rejected.Message, StringComparison.Ordinal);
+        Assert.Contains("maximum context length", rejected.Message, StringComparison.Ordinal);
         Assert.Equal(expected.TokenIds, watched!.TokenIds);
         Assert.NotNull(other);
         Assert.All(steps, s => Assert.Equal(steps[0].RequestIndex, s.RequestIndex));

@@ -53,7 +53,7 @@ public sealed class RequestValidationTests
     {
         using var generator = new Generator(TestModels.FixturePackage);
         string prompt = string.Concat(Enumerable.Repeat("write sum_gt(xs) with k = 9. ", 10));
-        int tokens = TestModels.FixturePackage.Tokenizer.Encode(TestModels.FixturePackage.Manifest.ChatTemplate.ApplyPrompt(prompt)).Length;
+        int tokens = TestModels.FixturePackage.Tokenizer.EncodeToIds(TestModels.FixturePackage.Manifest.ChatTemplate.ApplyPrompt(prompt)).Count;
         var e = Assert.Throws<GenerationRequestException>(() => generator.Generate(new GenerationRequest { Prompt = prompt }));
         Assert.Contains($"The model's maximum context length is 64 tokens, but the prompt has {tokens} tokens and GenLength is 16: {tokens + 16} tokens",
             e.Message, StringComparison.Ordinal);

@@ -86,7 +86,7 @@ public class ChatTemplateTests
     public void Chatml_prompt_encodes_special_tokens_as_single_ids()
     {
         var g = TokenizerFiles.Load(TokenizerFiles.TinyGolden);
-        var ids = g.Tokenizer.Encode(ChatTemplate.ChatML.ApplyPrompt("Write sum_gt."));
+        int[] ids = [.. g.Tokenizer.EncodeToIds(ChatTemplate.ChatML.ApplyPrompt("Write sum_gt."))];
         int start = g.SpecialTokens["<|im_start|>"];
         int end = g.SpecialTokens["<|im_end|>"];
         Assert.Equal(start, ids[0]);

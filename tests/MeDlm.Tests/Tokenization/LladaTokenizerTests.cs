@@ -32,15 +32,15 @@ public class LladaTokenizerTests
         _output.WriteLine($"loaded in {sw.ElapsedMilliseconds} ms, VocabSize {t.VocabSize}");
 
         // Ids from the ME-DLM checkpoint's tokenizer_config.json / docs/DESIGN.md §1.
-        Assert.Equal([126336], t.Encode("<|mdm_mask|>"));
-        Assert.Equal([126085], t.Encode("<|im_end|>"));
-        Assert.Equal([126084], t.Encode("<|del|>"));
-        Assert.Equal([126081], t.Encode("<|endoftext|>"));
+        Assert.Equal([126336], t.EncodeToIds("<|mdm_mask|>"));
+        Assert.Equal([126085], t.EncodeToIds("<|im_end|>"));
+        Assert.Equal([126084], t.EncodeToIds("<|del|>"));
+        Assert.Equal([126081], t.EncodeToIds("<|endoftext|>"));
         Assert.True(t.IsSpecial(126336));
         Assert.True(t.VocabSize <= 126464);
 
         string prompt = ChatTemplate.ChatML.ApplyPrompt("Write a function sum_gt(xs) that returns the sum of the elements greater than 9. 中文 🙂");
-        var ids = t.Encode(prompt);
+        int[] ids = [.. t.EncodeToIds(prompt)];
         _output.WriteLine($"<|im_start|> added token: {t.TryGetSpecialTokenId("<|im_start|>", out int s)} {s}");
         _output.WriteLine($"prompt ids ({ids.Length}): {string.Join(",", ids)}");
         foreach (int id in ids)
@@ -49,6 +49,6 @@ public class LladaTokenizerTests
         }
 
         Assert.Equal(prompt, t.Decode(ids));
-        Assert.Equal(126085, t.Encode("<|im_end|>\n")[0]);
+        Assert.Equal(126085, t.EncodeToIds("<|im_end|>\n")[0]);
     }
 }

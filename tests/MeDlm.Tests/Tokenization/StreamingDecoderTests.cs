@@ -122,7 +122,7 @@ public class StreamingDecoderTests
     public void Half_a_character_is_held_back_until_flush()
     {
         var t = Tiny;
-        var emoji = t.Encode("🙂");
+        int[] emoji = [.. t.EncodeToIds("🙂")];
         Assert.Equal(4, emoji.Length);
         var stream = new StreamingDecoder(t);
         Assert.Equal("", stream.Append(emoji.AsSpan(0, 2)));
@@ -139,7 +139,7 @@ public class StreamingDecoderTests
     public void Appending_chars_allocates_nothing_once_warm()
     {
         var t = Tiny;
-        var ids = t.Encode("def f(x):\n    return x + 1  # 🙂 中文");
+        int[] ids = [.. t.EncodeToIds("def f(x):\n    return x + 1  # 🙂 中文")];
         var stream = new StreamingDecoder(t);
         for (int i = 0; i < ids.Length; i++)
         {
@@ -192,7 +192,7 @@ public class CanvasDecoderTests
     {
         var t = Tiny;
         Assert.True(t.TryGetSpecialTokenId("<|mdm_mask|>", out int mask));
-        var answer = t.Encode("total = 0\nfor x in xs: total += x 🙂");
+        int[] answer = [.. t.EncodeToIds("total = 0\nfor x in xs: total += x 🙂")];
         var canvas = Enumerable.Repeat(mask, answer.Length).ToArray();
         var d = new CanvasDecoder(t);
         var r = new Random(7);
@@ -219,7 +219,7 @@ public class CanvasDecoderTests
     public void Decoding_a_canvas_allocates_nothing_once_warm()
     {
         var t = Tiny;
-        var ids = t.Encode(string.Concat(Enumerable.Repeat("for x in xs:\n    total += x  # 中文 🙂\n", 40)));
+        int[] ids = [.. t.EncodeToIds(string.Concat(Enumerable.Repeat("for x in xs:\n    total += x  # 中文 🙂\n", 40)))];
         var d = new CanvasDecoder(t);
         d.Decode(ids);
         int total = 0;

@@ -106,7 +106,7 @@ public class TokenizerLoadTests
     {
         var t = MeDlmTokenizer.Load(Path.Combine(TokenizerFiles.RepoRoot, "tests/golden/tokenizer/medlm-tiny-llama3-split.tokenizer.json"));
         Assert.Equal(593, t.VocabSize);
-        Assert.Equal("total += x", t.Decode(t.Encode("total += x")));
+        Assert.Equal("total += x", t.Decode(t.EncodeToIds("total += x")));
     }
 
     [Fact]
@@ -119,9 +119,9 @@ public class TokenizerLoadTests
         j["model"]!["ignore_merges"] = true;
         var whole = MeDlmTokenizer.Load(TokenizerFiles.WriteTemp("ignore-merges.tokenizer.json", j.ToJsonString()));
 
-        Assert.Equal([600], whole.Encode(" xyzzy"));
-        Assert.True(plain.Encode(" xyzzy").Length > 1);
-        Assert.Equal(plain.Encode(" total"), whole.Encode(" total"));
+        Assert.Equal([600], whole.EncodeToIds(" xyzzy"));
+        Assert.True(plain.EncodeToIds(" xyzzy").Count > 1);
+        Assert.Equal(plain.EncodeToIds(" total"), whole.EncodeToIds(" total"));
         Assert.Equal(" xyzzy", whole.Decode([600]));
         Assert.Equal(601, whole.VocabSize);
     }
@@ -135,11 +135,11 @@ public class TokenizerLoadTests
         var t = MeDlmTokenizer.Load(TokenizerFiles.WriteTemp("prefix-nfc.tokenizer.json", j.ToJsonString()));
         var plain = TokenizerFiles.Load(TokenizerFiles.TinyGolden).Tokenizer;
 
-        Assert.Equal(plain.Encode(" total"), t.Encode("total"));
-        Assert.Equal(plain.Encode(" total"), t.Encode(" total"));
-        Assert.Equal(plain.Encode(" caf\u00e9"), t.Encode("cafe\u0301"));
-        int end = plain.Encode("<|im_end|>")[0];
-        Assert.Equal([.. plain.Encode(" x"), end, .. plain.Encode(" y")], t.Encode("x<|im_end|>y"));
+        Assert.Equal(plain.EncodeToIds(" total"), t.EncodeToIds("total"));
+        Assert.Equal(plain.EncodeToIds(" total"), t.EncodeToIds(" total"));
+        Assert.Equal(plain.EncodeToIds(" caf\u00e9"), t.EncodeToIds("cafe\u0301"));
+        int end = plain.EncodeToIds("<|im_end|>")[0];
+        Assert.Equal([.. plain.EncodeToIds(" x"), end, .. plain.EncodeToIds(" y")], t.EncodeToIds("x<|im_end|>y"));
     }
 
     [Fact]
@@ -150,13 +150,13 @@ public class TokenizerLoadTests
         var t = MeDlmTokenizer.Load(TokenizerFiles.WriteTemp("digits.tokenizer.json", j.ToJsonString()));
         var pieces = new List<string>();
         const string text = "ab12 c";
-        foreach (var (o, l) in t.Bpe.PreTokenizer!.PreTokenize(text))
+        foreach (var (o, l) in t.PreTokenizer!.PreTokenize(text))
         {
             pieces.Add(text.Substring(o, l));
         }
 
         Assert.Equal(["ab", "1", "2", " c"], pieces);
-        Assert.Equal(text, t.Decode(t.Encode(text)));
+        Assert.Equal(text, t.Decode(t.EncodeToIds(text)));
     }
 
     [Fact]

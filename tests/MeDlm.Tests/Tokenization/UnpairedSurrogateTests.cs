@@ -37,11 +37,12 @@ public class UnpairedSurrogateTests
         Assert.Equal(-1, text.IndexOf('\uFFFD', StringComparison.Ordinal));
         MeDlmTokenizer tok = Tokenizer;
         string at = $"index {index}";
-        AssertRefused(() => tok.Encode(text), at);
-        AssertRefused(() => tok.Encode(text.AsSpan()), at);
-        AssertRefused(() => tok.Encode(text.AsSpan(), new int[256]), at);
-        AssertRefused(() => tok.TryEncode(text.AsSpan(), new int[256], out _), at);
+        AssertRefused(() => tok.EncodeToIds(text), at);
+        AssertRefused(() => tok.EncodeToIds(text.AsSpan()), at);
+        AssertRefused(() => tok.EncodeToTokens(text, out _), at);
+        AssertRefused(() => tok.CountTokens(text), at);
         AssertRefused(() => tok.CountTokens(text.AsSpan()), at);
+        AssertRefused(() => tok.GetIndexByTokenCount(text, 2, out _, out _), at);
     }
 
     [Fact]
@@ -50,7 +51,7 @@ public class UnpairedSurrogateTests
         MeDlmTokenizer tok = Tokenizer;
         foreach (string text in (string[])["\ud83d\ude00", "a\U0001F642b", "\U00010000\U0010FFFF", "<|im_start|>\ud83d\ude00<|im_end|>"])
         {
-            int[] ids = tok.Encode(text);
+            int[] ids = [.. tok.EncodeToIds(text)];
             Assert.NotEmpty(ids);
             Assert.Equal(ids.Length, tok.CountTokens(text));
             Assert.Equal(text, tok.Decode(ids));
@@ -75,16 +76,18 @@ public class UnpairedSurrogateTests
     public void The_generator_refuses_it_in_a_prompt_or_a_message_before_running()
     {
         using var generator = new Generator(TestModels.TinyPackage);
-        var prompt = Assert.Throws<ArgumentException>(() => generator.Validate(new GenerationRequest { Prompt = "tell me \ud800", GenLength = 8 }));
+        var prompt = Assert.Throws<GenerationRequestException>(() => generator.Plan(new GenerationRequest { Prompt = "tell me \ud800", GenLength = 8 }));
         Assert.Contains("unpaired UTF-16 surrogate", prompt.Message, StringComparison.Ordinal);
-        var raw = Assert.Throws<ArgumentException>(() => generator.Validate(new GenerationRequest { Prompt = "\udc00", RawPrompt = true, GenLength = 8 }));
+        var raw = Assert.Throws<GenerationRequestException>(() => generator.Plan(new GenerationRequest { Prompt = "\udc00", RawPrompt = true, GenLength = 8 }));
         Assert.Contains("unpaired UTF-16 surrogate", raw.Message, StringComparison.Ordinal);
-        var system = Assert.Throws<ArgumentException>(() => generator.Validate(new GenerationRequest
+        var system = Assert.Throws<GenerationRequestException>(() => generator.Plan(new GenerationRequest
         {
             Messages = [ChatMessage.System("\ud83d"), ChatMessage.User("hi")],
             GenLength = 8,
         }));
         Assert.Contains("Message 0", system.Message, StringComparison.Ordinal);
+        Assert.Equal(nameof(GenerationRequest.Messages), system.Property);
+        Assert.Equal(nameof(GenerationRequest.Prompt), prompt.Property);
     }
 
     private static void AssertRefused(Action encode, string at)
