@@ -50,6 +50,10 @@ GOLDEN_PROMPTS = ("write sum_gt(xs) with k = 9", "ann has 3 pens and gets 5 more
 GOLDEN_MASKS = (3, 8)  # different mask counts too, so the rows differ in length by several positions
 
 BATCH_SEQ = {0: "batch", 1: "seq"}
+ARCHITECTURES = ("medlm", "llada", "dream")  # medlm: with edit head; llada, dream: stage 1 only
+# The manifest's context: the model's own, capped (Dream's config says 131072; nothing here runs that long,
+# and the runtime sizes buffers from it). --max-seq-len overrides.
+DEFAULT_MAX_SEQ_LEN = 4096
 
 
 # ---------------------------------------------------------------- graph wrappers
@@ -116,12 +120,13 @@ class _HalfLinear(torch.autograd.Function):
     while tracing but emits a plain float16 MatMul into the graph."""
 
     @staticmethod
-    def forward(ctx, x, w):
-        return _linear(x.float(), w.float()).to(x.dtype)
+    def forward(ctx, x, w, b):
+        return _linear(x.float(), w.float(), None if b is None else b.float()).to(x.dtype)
 
     @staticmethod
-    def symbolic(g, x, w):
-        return g.op("MatMul", x, g.op("Transpose", w, perm_i=[1, 0]))
+    def symbolic(g, x, w, b):
+        y = g.op("MatMul", x, g.op("Transpose", w, perm_i=[1, 0]))
+        return y if b is None or b.node().mustBeNone() else g.op("Add", y, b)
 
 
 class _HalfMatMul(torch.autograd.Function):
@@ -147,9 +152,7 @@ class _HalfSilu(torch.autograd.Function):
 def _linear16(x, w, b=None):
     if x.dtype != torch.float16:
         return _linear(x, w, b)
-    if b is not None:
-        raise NotImplementedError("float16 CPU export of a Linear with bias")
-    return _HalfLinear.apply(x, w)
+    return _HalfLinear.apply(x, w, b)
 
 
 def _matmul16(a, b):
@@ -252,24 +255,26 @@ def special_tokens(tok):
 
 
 def build_manifest(name, cfg: MeDlmConfig, specials, dtype, has_edit_head, denoiser_entry, edit_entry,
-                   gen_length, budget=1.0, edit_share=0.25):
+                   gen_length, budget=1.0, edit_share=0.25, architecture=None, max_seq_len=None):
     graphs = {"denoiser": denoiser_entry}
     if has_edit_head:
         graphs["edit_head"] = edit_entry
+    architecture = architecture or ("medlm" if has_edit_head else "llada")
+    cap = max_seq_len or DEFAULT_MAX_SEQ_LEN
     return {
         "format": FORMAT,
         "name": name,
-        "architecture": "medlm" if has_edit_head else "llada",
+        "architecture": architecture,
         "vocab_size": cfg.vocab_size,
         "hidden_size": cfg.hidden_size,
-        "max_sequence_length": cfg.max_position_embeddings,
-        "shifted_logits": False,
+        "max_sequence_length": min(cfg.max_position_embeddings, cap),
+        "shifted_logits": architecture == "dream",
         "dtype": dtype,
         "special_tokens": specials,
         "chat_template": dict(CHAT_TEMPLATE),
         "graphs": graphs,
         "generation": {"gen_length": gen_length, "budget": budget, "edit_share": edit_share if has_edit_head else 0.0,
-                       "algorithm": "medlm",
+                       "algorithm": "low_confidence" if architecture == "dream" else "medlm",
                        "block_length": gen_length, "temperature": 0.0},
         "model": cfg.to_dict(),
     }
@@ -283,8 +288,10 @@ def validate_manifest(m, folder=None):
             raise ValueError(f"manifest lacks {key!r}")
     if m["format"] != FORMAT:
         raise ValueError(f"format {m['format']!r}")
-    if m["architecture"] not in ("medlm", "llada"):
+    if m["architecture"] not in ARCHITECTURES:
         raise ValueError(f"architecture {m['architecture']!r}")
+    if m["shifted_logits"] != (m["architecture"] == "dream"):
+        raise ValueError("shifted_logits is true exactly for architecture dream")
     if m["dtype"] not in ("float32", "float16"):
         raise ValueError(f"dtype {m['dtype']!r}")
     st = m["special_tokens"]
@@ -300,6 +307,8 @@ def validate_manifest(m, folder=None):
         raise ValueError("graphs.denoiser missing or its outputs not full/topk")
     if g["denoiser"]["outputs"] == "topk" and not 0 < int(g["denoiser"].get("topk", 0)) <= m["vocab_size"]:
         raise ValueError("graphs.denoiser.topk must be in 1..vocab_size")
+    if "edit_head" in g and g["edit_head"].get("outputs", "full") not in ("full", "argmax"):
+        raise ValueError("graphs.edit_head.outputs must be full or argmax")
     if (m["architecture"] == "medlm") != ("edit_head" in g):
         raise ValueError("an edit_head graph exactly when architecture is medlm")
     if folder is not None:
@@ -312,7 +321,11 @@ def validate_manifest(m, folder=None):
             raise ValueError("denoiser hidden dim != hidden_size")
         if "edit_head" in g:
             e = onnx.load(os.path.join(folder, g["edit_head"]["file"]), load_external_data=False)
-            if e.graph.output[0].type.tensor_type.shape.dim[-1].dim_value != m["vocab_size"]:
+            names = [o.name for o in e.graph.output]
+            if g["edit_head"].get("outputs", "full") == "argmax":
+                if names != ["next_token_ids", "next_token_prob"]:
+                    raise ValueError(f"edit head argmax form must output next_token_ids, next_token_prob, not {names}")
+            elif e.graph.output[0].type.tensor_type.shape.dim[-1].dim_value != m["vocab_size"]:
                 raise ValueError("edit head vocab dim != vocab_size")
 
 
@@ -328,12 +341,16 @@ def sha256_file(path):
 
 
 def export_package(model, tokenizer_path, out, name, fp16=False, external_data=False, topk=None,
-                   edit_head=True, gen_length=bundle.GEN_LENGTH, budget=1.0, edit_share=0.25):
-    """Write the package folder; returns the manifest. The model is not modified (a copy is halved)."""
+                   edit_head=True, gen_length=bundle.GEN_LENGTH, budget=1.0, edit_share=0.25, architecture=None,
+                   specials=None, max_seq_len=None):
+    """Write the package folder; returns the manifest. The model is not modified (a copy is halved).
+    specials: the manifest's special ids (default: the ME-DLM tokens looked up in the tokenizer)."""
     os.makedirs(out, exist_ok=True)
-    tok = Tokenizer.load(tokenizer_path)
     cfg = model.config
-    specials = special_tokens(tok)
+    if specials is None:
+        specials = special_tokens(Tokenizer.load(tokenizer_path))
+    if architecture == "dream" and edit_head:
+        raise ValueError("a Dream model has no edit head")
     for k, v in specials.items():
         if v is not None and v >= cfg.vocab_size:
             raise ValueError(f"special token {k} = {v} is outside the model's vocab ({cfg.vocab_size})")
@@ -378,7 +395,7 @@ def export_package(model, tokenizer_path, out, name, fp16=False, external_data=F
     if os.path.abspath(tokenizer_path) != os.path.abspath(os.path.join(out, "tokenizer.json")):
         shutil.copyfile(tokenizer_path, os.path.join(out, "tokenizer.json"))
     manifest = build_manifest(name, cfg, specials, "float16" if fp16 else "float32", edit_head, entry, edit_entry,
-                              gen_length, budget, edit_share)
+                              gen_length, budget, edit_share, architecture, max_seq_len)
     validate_manifest(manifest, out)
     with open(os.path.join(out, MANIFEST), "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2, ensure_ascii=False)
@@ -525,8 +542,15 @@ def model_from_package(folder):
 
 def model_from_hf(folder):
     """MeDlmModel from a Hugging Face folder; returns (model, has_edit_head)."""
+    model, has_edit, _ = model_and_layout_from_hf(folder)
+    return model, has_edit
+
+
+def model_and_layout_from_hf(folder):
+    """(MeDlmModel, has_edit_head, layout) from a Hugging Face folder of any safetensors_io.LAYOUTS."""
     import safetensors_io
 
+    layout = safetensors_io.inspect_checkpoint(folder)[0]
     cfg, state = safetensors_io.load_hf_checkpoint(folder)
     with safetensors_io.no_init():
         model = MeDlmModel(cfg)
@@ -542,7 +566,7 @@ def model_from_hf(folder):
             raise ValueError(f"{name}: shape {tuple(t.shape)} in {folder}, {tuple(params[name].shape)} in model.py")
         params[name].data = t
     state.clear()
-    return model.eval(), "next_token_head.weight" not in missing
+    return model.eval(), "next_token_head.weight" not in missing, layout
 
 
 def main(argv=None):
@@ -561,10 +585,12 @@ def main(argv=None):
     p.add_argument("--gen-length", type=int, default=bundle.GEN_LENGTH, help="generation.gen_length default")
     p.add_argument("--budget", type=float, default=1.0, help="generation.budget default")
     p.add_argument("--edit-share", type=float, default=0.25, help="generation.edit_share default")
+    p.add_argument("--max-seq-len", type=int, help=f"cap of max_sequence_length (default {DEFAULT_MAX_SEQ_LEN})")
     p.add_argument("--golden", help="also write the logits golden file here (float32, full outputs)")
     p.add_argument("--verify", action="store_true", help="run the graphs with the numpy interpreter and compare")
     a = p.parse_args(argv)
 
+    architecture, specials = None, None
     if a.checkpoint:
         model, _ = bundle.load_checkpoint(a.checkpoint)
         has_edit = True
@@ -576,14 +602,20 @@ def main(argv=None):
             if "edit_head" not in json.load(f)["graphs"] and not a.no_edit_head:
                 sys.exit(f"{a.package} has no edit head: export it with --no-edit-head")
     else:
-        model, has_edit = model_from_hf(a.hf_checkpoint)
+        import safetensors_io
+
+        model, has_edit, layout = model_and_layout_from_hf(a.hf_checkpoint)
         tok_path = a.tokenizer or os.path.join(a.hf_checkpoint, "tokenizer.json")
-        if not has_edit and not a.no_edit_head:
+        if layout == "dream":
+            architecture, a.no_edit_head = "dream", True
+            specials = safetensors_io.special_token_ids(a.hf_checkpoint, tok_path)
+        elif not has_edit and not a.no_edit_head:
             sys.exit(f"{a.hf_checkpoint} has no next_token_head: export it with --no-edit-head")
     name = a.name or os.path.basename(os.path.normpath(a.out))
     manifest = export_package(model, tok_path, a.out, name, fp16=a.fp16, external_data=a.external_data, topk=a.topk,
                               edit_head=not a.no_edit_head, gen_length=a.gen_length, budget=a.budget,
-                              edit_share=a.edit_share)
+                              edit_share=a.edit_share, architecture=architecture, specials=specials,
+                              max_seq_len=a.max_seq_len)
     print(f"wrote {a.out}: {manifest['architecture']} {manifest['dtype']} vocab {manifest['vocab_size']} "
           f"graphs {', '.join(manifest['graphs'])}")
     if a.verify:

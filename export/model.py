@@ -1,8 +1,9 @@
-"""ME-DLM architecture: one bidirectional transformer with two heads (LLaDA layout).
+"""ME-DLM architecture: one bidirectional transformer with two heads (LLaDA layout), also Dream (Qwen2).
 
 Parameter names follow the Hugging Face LLaDA / ME-DLM checkpoints
 (model.embed_tokens, model.layers.N.self_attn.q_proj, ..., model.norm, lm_head, next_token_head),
-so the same module loads the real ME-DLM-Stage3 / LLaDA-8B weights through a state dict.
+so the same module loads the real ME-DLM-Stage3 / LLaDA-8B weights through a state dict. Dream checkpoints
+use the same names plus q/k/v biases (attention_bias), grouped-query attention and no next_token_head.
 """
 from dataclasses import dataclass, asdict
 
@@ -23,6 +24,7 @@ class MeDlmConfig:
     rms_norm_eps: float = 1e-5
     rope_theta: float = 10000.0
     max_position_embeddings: int = 128
+    attention_bias: bool = False  # q/k/v projection biases (Dream / Qwen2); o_proj never has one
 
     @classmethod
     def from_dict(cls, d):
@@ -61,9 +63,10 @@ class Attention(nn.Module):
         self.n_heads = cfg.num_attention_heads
         self.n_kv = cfg.num_key_value_heads
         self.head_dim = cfg.head_dim
-        self.q_proj = nn.Linear(cfg.hidden_size, self.n_heads * self.head_dim, bias=False)
-        self.k_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.head_dim, bias=False)
-        self.v_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.head_dim, bias=False)
+        bias = cfg.attention_bias
+        self.q_proj = nn.Linear(cfg.hidden_size, self.n_heads * self.head_dim, bias=bias)
+        self.k_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.head_dim, bias=bias)
+        self.v_proj = nn.Linear(cfg.hidden_size, self.n_kv * self.head_dim, bias=bias)
         self.o_proj = nn.Linear(self.n_heads * self.head_dim, cfg.hidden_size, bias=False)
 
     def forward(self, x, cos, sin, key_bias):
@@ -71,8 +74,12 @@ class Attention(nn.Module):
         q = self.q_proj(x).view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(b, t, self.n_kv, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(b, t, self.n_kv, self.head_dim).transpose(1, 2)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        if q.dtype == torch.float32:
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
+        else:  # RoPE in float32 as LLaDA does; cos/sin stay float32 for this reason
+            q = (q.float() * cos + rotate_half(q.float()) * sin).to(v.dtype)
+            k = (k.float() * cos + rotate_half(k.float()) * sin).to(v.dtype)
         if self.n_kv != self.n_heads:
             # expand + reshape (not repeat_interleave, which exports as a Loop)
             rep = self.n_heads // self.n_kv
@@ -125,8 +132,8 @@ class Backbone(nn.Module):
         pos = torch.arange(t, dtype=torch.float32, device=input_ids.device)
         freqs = pos[:, None] * self.inv_freq[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
-        cos = emb.cos().to(x.dtype)[None, None]
-        sin = emb.sin().to(x.dtype)[None, None]
+        cos = emb.cos()[None, None]
+        sin = emb.sin()[None, None]
         key_bias = (1.0 - attention_mask.to(torch.float32))[:, None, None, :] * -1e9
         key_bias = key_bias.to(x.dtype)
         for layer in self.layers:

@@ -5,8 +5,9 @@ end]}, optional "__metadata__": {str: str}}, then the raw little-endian bytes (o
 the header). Real checkpoints are bfloat16, which numpy lacks: bf16 is the high half of a float32, so it is read
 by shifting the 16 bits up.
 
-Two parameter layouts are accepted: the Llama-style layout of ME-DLM checkpoints (model.layers.N.self_attn.q_proj,
-... = model.py's names) and the original LLaDA layout (model.transformer.blocks.N.q_proj, ...), renamed on load.
+Three checkpoint layouts are accepted (LAYOUTS): the Llama-style layout of ME-DLM checkpoints
+(model.layers.N.self_attn.q_proj, ... = model.py's names), the original LLaDA layout
+(model.transformer.blocks.N.q_proj, ...), renamed on load, and Dream (Qwen2 names, q/k/v biases).
 """
 import contextlib
 import json
@@ -93,14 +94,20 @@ def save_file(tensors, path, metadata=None, dtypes=None):
 
 # ---------------------------------------------------------------- Hugging Face folders
 
+# Three checkpoint layouts, told apart by config.json (and, for LLaDA, by the tensor names):
+#   medlm  - Hugging Face LLaDA layout (model.layers.N.self_attn.q_proj, ...) + optional next_token_head (ME-DLM)
+#   llada  - original GSAI-ML LLaDA (model.transformer.blocks.N.q_proj, ...), stage 1 only
+#   dream  - Dream (Qwen2): q/k/v biases, grouped-query attention, untied lm_head, shifted logits
+LAYOUTS = ("medlm", "llada", "dream")
+
 # Original LLaDA (OLMo-style) names -> the ME-DLM / model.py names.
 _LLADA_RENAMES = [
     (r"model\.transformer\.wte\.weight", "model.embed_tokens.weight"),
     (r"model\.transformer\.ff_out\.weight", "lm_head.weight"),
     (r"model\.transformer\.ln_f\.weight", "model.norm.weight"),
-    (r"model\.transformer\.blocks\.(\d+)\.q_proj\.weight", r"model.layers.\1.self_attn.q_proj.weight"),
-    (r"model\.transformer\.blocks\.(\d+)\.k_proj\.weight", r"model.layers.\1.self_attn.k_proj.weight"),
-    (r"model\.transformer\.blocks\.(\d+)\.v_proj\.weight", r"model.layers.\1.self_attn.v_proj.weight"),
+    (r"model\.transformer\.blocks\.(\d+)\.q_proj\.(weight|bias)", r"model.layers.\1.self_attn.q_proj.\2"),
+    (r"model\.transformer\.blocks\.(\d+)\.k_proj\.(weight|bias)", r"model.layers.\1.self_attn.k_proj.\2"),
+    (r"model\.transformer\.blocks\.(\d+)\.v_proj\.(weight|bias)", r"model.layers.\1.self_attn.v_proj.\2"),
     (r"model\.transformer\.blocks\.(\d+)\.attn_out\.weight", r"model.layers.\1.self_attn.o_proj.weight"),
     (r"model\.transformer\.blocks\.(\d+)\.attn_norm\.weight", r"model.layers.\1.input_layernorm.weight"),
     (r"model\.transformer\.blocks\.(\d+)\.ff_norm\.weight", r"model.layers.\1.post_attention_layernorm.weight"),
@@ -112,6 +119,13 @@ _LLADA_RENAMES = [
 _LLADA_CONFIG = {"d_model": "hidden_size", "n_heads": "num_attention_heads", "n_kv_heads": "num_key_value_heads",
                  "n_layers": "num_hidden_layers", "mlp_hidden_size": "intermediate_size",
                  "max_sequence_length": "max_position_embeddings"}
+# Original LLaDA config values model.py implements; anything else is a different architecture.
+_LLADA_REQUIRED = {"alibi": (False, None), "rope": (True, None), "block_type": ("llama", None),
+                   "layer_norm_type": ("rms", "rms_norm", None), "activation_type": ("silu", "swiglu", None),
+                   "scale_logits": (False, None), "input_emb_norm": (False, None),
+                   "attention_layer_norm": (False, None), "multi_query_attention": (False, None)}
+_QK_NORM = re.compile(r".*\.(q_norm|k_norm|q_layernorm|k_layernorm|q_ln|k_ln)\.")
+_QKV_BIAS = re.compile(r"model\.layers\.\d+\.self_attn\.[qkv]_proj\.bias")
 
 
 def rename(name):
@@ -121,19 +135,58 @@ def rename(name):
     return name
 
 
-def hf_config(d):
-    """MeDlmConfig from a config.json dict in either layout (LLaDA pads the embedding to embedding_size)."""
+def detect_layout(config, names=()):
+    """One of LAYOUTS from a config.json dict (and the checkpoint's tensor names); ValueError otherwise."""
+    archs = [str(a) for a in (config.get("architectures") or [])]
+    model_type = str(config.get("model_type") or "").lower()
+    if model_type == "dream" or any(a.startswith("Dream") for a in archs):
+        return "dream"
+    if model_type == "llada" or any("LLaDA" in a for a in archs) or "d_model" in config:
+        return "llada" if any(n.startswith("model.transformer.") for n in names) or "d_model" in config else "medlm"
+    raise ValueError(f"config.json: unsupported architecture {archs or model_type or 'unknown'} "
+                     "(supported: LLaDA / ME-DLM (model_type llada) and Dream (model_type Dream))")
+
+
+def hf_config(d, names=None):
+    """MeDlmConfig from a config.json dict in any of LAYOUTS (LLaDA pads the embedding to embedding_size).
+    With names (the checkpoint's tensor names) biases and QK-norm are detected from the tensors themselves."""
+    layout = detect_layout(d, names or ())
     d = dict(d)
     for old, new in _LLADA_CONFIG.items():
         if old in d and new not in d:
             d[new] = d[old]
     if d.get("embedding_size"):
         d["vocab_size"] = d["embedding_size"]
-    for k in ("attention_bias", "include_bias"):
+    if d.get("rope_scaling"):
+        raise ValueError(f"config.json has rope_scaling={d['rope_scaling']!r}; only plain RoPE is supported")
+    if d.get("use_sliding_window"):
+        raise ValueError("config.json has use_sliding_window=true; the graphs attend over the whole sequence")
+    for k in ("qk_layernorm", "use_qk_norm", "qk_norm"):
         if d.get(k):
-            raise ValueError(f"config.json has {k}=true; model.py has no biases")
+            raise ValueError(f"config.json has {k}=true; QK-norm is not supported")
+    if d.get("hidden_act", "silu") != "silu":
+        raise ValueError(f"config.json has hidden_act={d['hidden_act']!r}; only silu (SwiGLU) is supported")
+    if layout == "llada":
+        for k, allowed in _LLADA_REQUIRED.items():
+            if d.get(k) not in allowed:
+                raise ValueError(f"config.json has {k}={d.get(k)!r}; model.py implements {allowed[0]!r}")
     if d.get("weight_tying") or d.get("tie_word_embeddings"):
-        raise ValueError("tied embeddings are not supported (LLaDA and ME-DLM do not tie)")
+        raise ValueError("tied embeddings are not supported (LLaDA, ME-DLM and Dream do not tie)")
+    bias_flag = bool(d.get("attention_bias") or d.get("include_bias") or d.get("include_qkv_bias"))
+    if names is not None:
+        names = [rename(n) for n in names]
+        qk = [n for n in names if _QK_NORM.match(n)]
+        if qk:
+            raise ValueError(f"checkpoint has QK-norm tensors ({qk[0]}); QK-norm is not supported")
+        other = [n for n in names if n.endswith(".bias") and not _QKV_BIAS.fullmatch(n)]
+        if other:
+            raise ValueError(f"checkpoint has a bias model.py lacks: {other[0]} (only q/k/v projection biases)")
+        has_bias = any(_QKV_BIAS.fullmatch(n) for n in names)
+        if bias_flag and not has_bias and not (layout == "dream"):
+            raise ValueError("config.json declares biases but the checkpoint has no q/k/v bias tensors")
+        d["attention_bias"] = has_bias
+    else:
+        d["attention_bias"] = layout == "dream" or bias_flag
     return MeDlmConfig.from_dict(d)
 
 
@@ -147,21 +200,122 @@ def checkpoint_files(folder):
     raise FileNotFoundError(f"{folder}: neither model.safetensors.index.json nor model.safetensors")
 
 
+def checkpoint_tensors(folder):
+    """{model.py name: (file path, header entry, data start)} of a checkpoint folder, without reading any data."""
+    out = {}
+    for fn in checkpoint_files(folder):
+        path = os.path.join(folder, fn)
+        header, _, start = read_header(path)
+        for name, info in header.items():
+            new = rename(name)
+            if new in out:
+                raise ValueError(f"{folder}: tensor {name} appears twice")
+            out[new] = (path, info, start)
+    return out
+
+
+def read_config(folder):
+    path = os.path.join(folder, "config.json")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{folder}: no config.json")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def inspect_checkpoint(folder):
+    """(layout, MeDlmConfig, tensor table of checkpoint_tensors) of a Hugging Face folder; reads headers only."""
+    config = read_config(folder)
+    tensors = checkpoint_tensors(folder)
+    raw_names = []
+    for fn in checkpoint_files(folder):
+        raw_names.extend(read_header(os.path.join(folder, fn))[0])
+    layout = detect_layout(config, raw_names)
+    cfg = hf_config(config, list(tensors))
+    if layout == "llada" and "next_token_head.weight" in tensors:
+        raise ValueError("an original-layout LLaDA checkpoint with a next_token_head is not a known layout")
+    return layout, cfg, tensors
+
+
+def read_tensor(entry, dtype=None):
+    """One tensor of a checkpoint_tensors entry, memory-mapped and converted to dtype (float32 when the file
+    holds bfloat16 and dtype is None). Only this tensor is read."""
+    path, info, start = entry
+    if info["dtype"] not in _NP:
+        raise ValueError(f"{path}: dtype {info['dtype']} is not supported")
+    b, e = info["data_offsets"]
+    raw = np.memmap(path, dtype=np.uint8, mode="r", offset=start + b, shape=(e - b,)) if e > b \
+        else np.zeros(0, np.uint8)
+    a = raw.view(np.dtype(_NP[info["dtype"]]).newbyteorder("<")).reshape(info["shape"])
+    if info["dtype"] == "BF16":
+        a = bf16_to_f32(a)
+    if dtype is not None and a.dtype != dtype:
+        a = a.astype(dtype)
+    elif isinstance(a, np.memmap) or a.dtype.byteorder not in ("=", "|"):
+        a = np.array(a, dtype=a.dtype.newbyteorder("="))  # a private copy, so the file can close
+    return a
+
+
 def load_hf_checkpoint(folder, dtype=np.float32):
     """(MeDlmConfig, state dict of torch tensors) from config.json + safetensors; float tensors cast to dtype.
-    next_token_head is absent for a plain LLaDA checkpoint (export it as a stage-1-only package)."""
-    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
-        cfg = hf_config(json.load(f))
+    next_token_head is absent for a plain LLaDA or Dream checkpoint (export it as a stage-1-only package)."""
+    _, cfg, tensors = inspect_checkpoint(folder)
     state = {}
-    for fn in checkpoint_files(folder):
-        for name, a in load_file(os.path.join(folder, fn)).items():
-            if a.dtype.kind == "f":
-                a = a.astype(dtype, copy=False)
-            state[rename(name)] = torch.from_numpy(np.ascontiguousarray(a))
+    for name, entry in tensors.items():
+        a = read_tensor(entry)
+        if a.dtype.kind == "f":
+            a = a.astype(dtype, copy=False)
+        state[name] = torch.from_numpy(np.ascontiguousarray(a))
     emb = state.get("model.embed_tokens.weight")
     if emb is not None and emb.shape[0] != cfg.vocab_size:
         raise ValueError(f"embedding has {emb.shape[0]} rows but config vocab_size is {cfg.vocab_size}")
     return cfg, state
+
+
+def special_token_ids(folder, tokenizer_path=None):
+    """Special ids a checkpoint's own tokenizer files name: {"mask", "pad", "eos"} (+ "end" = <|im_end|> when the
+    vocabulary has it), from tokenizer_config.json's *_token entries, else config.json / generation_config.json
+    *_token_id, checked against tokenizer.json's added tokens. Dream: <|mask|> 151666, <|endoftext|> 151643."""
+    tokenizer_path = tokenizer_path or os.path.join(folder, "tokenizer.json")
+    with open(tokenizer_path, encoding="utf-8") as f:
+        tj = json.load(f)
+    by_content = {t["content"]: t["id"] for t in tj.get("added_tokens", [])}
+    by_id = {i: c for c, i in by_content.items()}
+    files = {}
+    for fn in ("tokenizer_config.json", "config.json", "generation_config.json"):
+        if os.path.exists(os.path.join(folder, fn)):
+            with open(os.path.join(folder, fn), encoding="utf-8") as f:
+                files[fn] = json.load(f)
+    out = {}
+    for key in ("mask", "pad", "eos"):
+        tc = files.get("tokenizer_config.json", {}).get(f"{key}_token")
+        if isinstance(tc, dict):
+            tc = tc.get("content")
+        ids = {files[fn][f"{key}_token_id"] for fn in ("config.json", "generation_config.json")
+               if isinstance(files.get(fn, {}).get(f"{key}_token_id"), int)}
+        if tc is not None:
+            if tc not in by_content:
+                raise ValueError(f"tokenizer_config.json {key}_token {tc!r} is not an added token of {tokenizer_path}")
+            if ids and ids != {by_content[tc]}:
+                raise ValueError(f"{key} token: tokenizer_config.json says {tc!r} = {by_content[tc]}, "
+                                 f"config says {sorted(ids)}")
+            out[key] = by_content[tc]
+        elif len(ids) == 1:
+            i = ids.pop()
+            if i not in by_id:
+                raise ValueError(f"{key}_token_id {i} is not an added token of {tokenizer_path}")
+            out[key] = i
+        elif ids:
+            raise ValueError(f"{key}_token_id differs between config.json and generation_config.json: {sorted(ids)}")
+    if "eos" not in out and "pad" in out:
+        out["eos"] = out["pad"]
+    if "pad" not in out and "eos" in out:
+        out["pad"] = out["eos"]
+    missing = [k for k in ("mask", "pad") if k not in out]
+    if missing:
+        raise ValueError(f"{folder}: the tokenizer files name no {' / '.join(missing)} token")
+    if "<|im_end|>" in by_content:
+        out["end"] = by_content["<|im_end|>"]
+    return out
 
 
 def save_hf_checkpoint(model, folder, shards=1, bf16=False):
@@ -169,7 +323,7 @@ def save_hf_checkpoint(model, folder, shards=1, bf16=False):
     shards > 1); used to test the loader, and handy to hand a trained model to other tools."""
     os.makedirs(folder, exist_ok=True)
     cfg = dict(model.config.to_dict(), architectures=["LLaDAForCausalLM"], model_type="llada",
-               tie_word_embeddings=False, attention_bias=False)
+               tie_word_embeddings=False, attention_bias=model.config.attention_bias)
     with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as f:
         json.dump(cfg, f, indent=2)
     sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
