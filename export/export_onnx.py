@@ -307,6 +307,8 @@ def validate_manifest(m, folder=None):
         raise ValueError("graphs.denoiser missing or its outputs not full/topk")
     if g["denoiser"]["outputs"] == "topk" and not 0 < int(g["denoiser"].get("topk", 0)) <= m["vocab_size"]:
         raise ValueError("graphs.denoiser.topk must be in 1..vocab_size")
+    if "edit_head" in g and g["edit_head"].get("outputs", "full") not in ("full", "argmax"):
+        raise ValueError("graphs.edit_head.outputs must be full or argmax")
     if (m["architecture"] == "medlm") != ("edit_head" in g):
         raise ValueError("an edit_head graph exactly when architecture is medlm")
     if folder is not None:
@@ -319,7 +321,11 @@ def validate_manifest(m, folder=None):
             raise ValueError("denoiser hidden dim != hidden_size")
         if "edit_head" in g:
             e = onnx.load(os.path.join(folder, g["edit_head"]["file"]), load_external_data=False)
-            if e.graph.output[0].type.tensor_type.shape.dim[-1].dim_value != m["vocab_size"]:
+            names = [o.name for o in e.graph.output]
+            if g["edit_head"].get("outputs", "full") == "argmax":
+                if names != ["next_token_ids", "next_token_prob"]:
+                    raise ValueError(f"edit head argmax form must output next_token_ids, next_token_prob, not {names}")
+            elif e.graph.output[0].type.tensor_type.shape.dim[-1].dim_value != m["vocab_size"]:
                 raise ValueError("edit head vocab dim != vocab_size")
 
 

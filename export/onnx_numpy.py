@@ -92,7 +92,8 @@ def _run_node(node, ins):
         "Pow": lambda x, y: np.power(x, y).astype(x.dtype, copy=False),
         "MatMul": np.matmul, "Sqrt": np.sqrt, "Neg": np.negative, "Cos": np.cos, "Sin": np.sin,
         "Sigmoid": lambda x: (1.0 / (1.0 + np.exp(-x))).astype(x.dtype, copy=False),
-        "Identity": lambda x: x, "Equal": np.equal, "Where": np.where,
+        "Identity": lambda x: x, "Exp": np.exp, "Log": np.log,
+        "Reciprocal": lambda x: (1.0 / x).astype(x.dtype, copy=False), "Equal": np.equal, "Where": np.where,
         "Expand": lambda x, s: x * np.ones([int(v) for v in s], dtype=x.dtype),
         "Range": lambda s, lim, d: np.arange(s, lim, d, dtype=np.asarray(s).dtype),
         "Unsqueeze": _unsqueeze,
@@ -118,6 +119,19 @@ def _run_node(node, ins):
         return [_softmax(ins[0], a.get("axis", -1))]
     if t == "ReduceMean":
         return [_reduce(lambda x, ax, k: np.mean(x, axis=ax, keepdims=k))(ins[0], a.get("axes"), a.get("keepdims", 1))]
+    if t == "ReduceMax":
+        return [_reduce(lambda x, ax, k: np.max(x, axis=ax, keepdims=k))(ins[0], a.get("axes"), a.get("keepdims", 1))]
+    if t == "ReduceSum":  # opset 13+: axes is an input
+        return [_reduce(lambda x, ax, k: np.sum(x, axis=ax, keepdims=k))(ins[0], ins[1] if len(ins) > 1 else None,
+                                                                           a.get("keepdims", 1))]
+    if t == "ArgMax":
+        r = np.argmax(ins[0], axis=a.get("axis", 0))  # first maximum, as ONNX (select_last_index=0)
+        return [(np.expand_dims(r, a.get("axis", 0)) if a.get("keepdims", 1) else r).astype(np.int64)]
+    if t == "MatMulNBits":  # com.microsoft: B [N, blocks, blob] uint8, scales [N * blocks], no zero points
+        from stream_export import dequantize_blocks
+        n, k, bits = a["N"], a["K"], a["bits"]
+        w = dequantize_blocks(ins[1], ins[2].astype(np.float32), bits, k)
+        return [np.matmul(ins[0].astype(np.float32), w.T).astype(ins[0].dtype)]
     if t == "ReduceLogSumExp":
         return [_reduce(_logsumexp)(ins[0], a.get("axes"), a.get("keepdims", 1))]
     if t == "ConstantOfShape":
