@@ -129,3 +129,22 @@ internal sealed class Golden
         return r;
     }
 }
+
+/// <summary>The checks every golden tokenizer case gets, whichever reference wrote its ids.</summary>
+internal static class GoldenAssert
+{
+    /// <summary>Encoding <paramref name="text"/> gives the golden ids, from a string and from a span, and counts them.</summary>
+    public static void Encodes(MeDlmTokenizer tokenizer, string text, int[] ids)
+    {
+        Assert.Equal(ids, tokenizer.EncodeToIds(text));
+        Assert.Equal(ids, tokenizer.EncodeToIds(text.AsSpan()));
+        Assert.Equal(ids.Length, tokenizer.CountTokens(text));
+    }
+
+    /// <summary>Decoding the golden ids gives the reference's text, with and without special tokens.</summary>
+    public static void Decodes(MeDlmTokenizer tokenizer, int[] ids, string decoded, string decodedSkipSpecial)
+    {
+        Assert.Equal(decoded, tokenizer.Decode(ids));
+        Assert.Equal(decodedSkipSpecial, tokenizer.Decode(ids, skipSpecialTokens: true));
+    }
+}
