@@ -10,16 +10,14 @@ generated tokens and the response ids per prompt (so the caller can also check i
 import argparse
 import json
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import torch  # noqa: E402
+import torch
 
-import decoding  # noqa: E402
-from export_onnx import model_from_package  # noqa: E402
-from golden import run_case  # noqa: E402
+import decoding
+from export_onnx import model_from_package
+from golden import run_case
 
 
 def main():

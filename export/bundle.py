@@ -9,8 +9,19 @@ from decoding import SpecialIds
 from model import MeDlmConfig, MeDlmModel
 from tokenizer import SPECIAL_TOKENS, Tokenizer, train as train_tokenizer
 
-# ChatML without a system turn, no BOS (the ME-DLM prompt format).
-CHAT_TEMPLATE = "<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
+# The chat template (ChatML, no BOS: the ME-DLM prompt format): the one definition. The package manifest
+# carries it (export_onnx) and the C# runtime applies it from there.
+CHAT_TEMPLATE = {
+    "system": "<|im_start|>system\n{content}<|im_end|>\n",
+    "user": "<|im_start|>user\n{content}<|im_end|>\n",
+    "assistant": "<|im_start|>assistant\n{content}<|im_end|>\n",
+    "generation_prompt": "<|im_start|>assistant\n",
+}
+
+
+def chat_prompt(prompt):
+    """One user turn and the generation prompt (no system turn), as the runtime's ApplyPrompt builds it."""
+    return CHAT_TEMPLATE["user"].format(content=prompt) + CHAT_TEMPLATE["generation_prompt"]
 GEN_LENGTH = 48
 
 
@@ -27,16 +38,16 @@ def build_tokenizer(seed=0, num_merges=700):
     math = [it for it in train_items if it["kind"] == "math"]
     texts = []
     for it in code:
-        texts.append(CHAT_TEMPLATE.format(prompt=it["prompt"]))
+        texts.append(chat_prompt(it["prompt"]))
         texts.extend(it["answers"])
     for it in rng.sample(math, 20000):
-        texts.append(CHAT_TEMPLATE.format(prompt=it["prompt"]))
+        texts.append(chat_prompt(it["prompt"]))
         texts.append(rng.choice(it["answers"]))
     return train_tokenizer(texts, num_merges=num_merges, min_frequency=20)
 
 
 def encode_prompt(tok, prompt):
-    return tok.encode(CHAT_TEMPLATE.format(prompt=prompt))
+    return tok.encode(chat_prompt(prompt))
 
 
 def save_checkpoint(path, model, extra):

@@ -10,17 +10,15 @@ Writes the table as JSON (--json) and prints it as Markdown.
 import argparse
 import json
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import torch  # noqa: E402
+import torch
 
-import bundle  # noqa: E402
-import corpus  # noqa: E402
-import decoding  # noqa: E402
-from tokenizer import Tokenizer  # noqa: E402
+import bundle
+import corpus
+import decoding
+from tokenizer import Tokenizer
 
 BUDGETS = [("1/1", 1.0), ("1/2", 0.5), ("1/4", 0.25), ("1/8", 0.125)]
 

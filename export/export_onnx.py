@@ -27,23 +27,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import bundle  # noqa: E402
-from model import MeDlmConfig, MeDlmModel  # noqa: E402
-from tokenizer import SPECIAL_TOKENS, Tokenizer  # noqa: E402
+import bundle
+from model import MeDlmConfig, MeDlmModel
+from tokenizer import SPECIAL_TOKENS, Tokenizer
 
 OPSET = 17
 FORMAT = "medlm-package/1"
 GOLDEN_FORMAT = "medlm-golden-logits/1"
 MANIFEST = "medlm.json"
 EXTERNAL_LIMIT = int(1.8e9)  # protobuf refuses messages over 2 GB; keep a margin for the graph itself
-CHAT_TEMPLATE = {
-    "system": "<|im_start|>system\n{content}<|im_end|>\n",
-    "user": "<|im_start|>user\n{content}<|im_end|>\n",
-    "assistant": "<|im_start|>assistant\n{content}<|im_end|>\n",
-    "generation_prompt": "<|im_start|>assistant\n",
-}
+CHAT_TEMPLATE = bundle.CHAT_TEMPLATE
 # Manifest key -> tokenizer.SPECIAL_TOKENS key; this order is also the order of the topk graph's special_logits.
 SPECIAL_ORDER = (("mask", "mask"), ("pad", "pad"), ("delete", "del"), ("end", "end"))
 GOLDEN_PROMPTS = ("write sum_gt(xs) with k = 9", "ann has 3 pens and gets 5 more. how many pens now?")

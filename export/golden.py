@@ -12,16 +12,14 @@ import argparse
 import hashlib
 import json
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import torch  # noqa: E402
+import torch
 
-import bundle  # noqa: E402
-import decoding  # noqa: E402
-from evaluate import load_jsonl  # noqa: E402
-from tokenizer import Tokenizer  # noqa: E402
+import bundle
+import decoding
+from evaluate import load_jsonl
+from tokenizer import Tokenizer
 
 G = bundle.GEN_LENGTH
 

@@ -16,14 +16,13 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
-import torch  # noqa: E402
+import torch
 
-import decoding  # noqa: E402
-import export_onnx  # noqa: E402
-import tiny_checkpoints  # noqa: E402
-from tokenizer import Tokenizer  # noqa: E402
+import decoding
+import export_onnx
+import tiny_checkpoints
+from tokenizer import Tokenizer
 
 G = 32
 # Dream's own defaults are alg origin, 512 steps, eps 1e-3; a package states what suits its model

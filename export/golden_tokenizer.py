@@ -10,13 +10,11 @@ import copy
 import json
 import os
 import random
-import sys
 
 import regex
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tokenizer as tk  # noqa: E402
-from tokenizer import Tokenizer  # noqa: E402
+import tokenizer as tk
+from tokenizer import Tokenizer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)

@@ -6,11 +6,9 @@ import argparse
 import json
 import os
 import re
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from evaluate import markdown  # noqa: E402
+from evaluate import markdown
 
 
 def _minutes(log_lines, start_pat, end_pat):

@@ -10,7 +10,7 @@ import corpus
 import decoding
 import labels
 from tokenizer import Tokenizer
-from train import Data, G, log, lr_at, make_optimizer, mask_batch, optimise, pad_rows, probe, resume, save, weighted_ce
+from training import G, Data, log, lr_at, make_optimizer, mask_batch, optimise, pad_rows, probe, resume, save, weighted_ce
 
 
 def make_drafts(model, data, n):

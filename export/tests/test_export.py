@@ -2,7 +2,6 @@
 (no edit head, float16, top-K, external data), the golden file, and the graphs' numbers (numpy interpreter)."""
 import json
 import os
-import sys
 
 import numpy as np
 import onnx
@@ -10,13 +9,12 @@ import pytest
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, ".."))
 
-import bundle  # noqa: E402
-import export_onnx as E  # noqa: E402
-import onnx_numpy  # noqa: E402
-from model import MeDlmConfig, MeDlmModel  # noqa: E402
-from tokenizer import Tokenizer, train as train_tokenizer  # noqa: E402
+import bundle
+import export_onnx as E
+import onnx_numpy
+from model import MeDlmConfig, MeDlmModel
+from tokenizer import Tokenizer, train as train_tokenizer
 
 BUNDLED_TOKENIZER = os.path.join(HERE, "..", "..", "onnx", "medlm-tiny", "tokenizer.json")
 FLOAT, FLOAT16, INT64 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.INT64
@@ -30,7 +28,7 @@ KNOWN_OPS = {"Add", "Cast", "Concat", "Constant", "Cos", "Div", "Gather", "Ident
 def tok_path(tmp_path_factory):
     if os.path.exists(BUNDLED_TOKENIZER):
         return BUNDLED_TOKENIZER
-    texts = [bundle.CHAT_TEMPLATE.format(prompt=p) for p in E.GOLDEN_PROMPTS] + ["def f(xs):\n    return 1\n"] * 5
+    texts = [bundle.chat_prompt(p) for p in E.GOLDEN_PROMPTS] + ["def f(xs):\n    return 1\n"] * 5
     path = str(tmp_path_factory.mktemp("tok") / "tokenizer.json")
     train_tokenizer(texts, num_merges=50).save(path)
     return path
@@ -120,7 +118,7 @@ def test_manifest(package, model, tok_path):
     assert m["generation"]["algorithm"] == "medlm" and m["generation"]["gen_length"] == bundle.GEN_LENGTH
     # a plain prompt through the manifest's template is the prompt form the model was trained on
     ct = m["chat_template"]
-    assert ct["user"].format(content="hi") + ct["generation_prompt"] == bundle.CHAT_TEMPLATE.format(prompt="hi")
+    assert ct["user"].format(content="hi") + ct["generation_prompt"] == bundle.chat_prompt("hi")
     with open(os.path.join(out, "tokenizer.json"), "rb") as a, open(tok_path, "rb") as b:
         assert a.read() == b.read()
 
@@ -281,7 +279,7 @@ def test_golden_file(package, model, tmp_path):
         assert all(t == sp["pad"] for t in row[n:])
         assert row[n - 1] == sp["mask"]
         text = tok.decode([t for t in row[:n] if t != sp["mask"]])
-        assert text == bundle.CHAT_TEMPLATE.format(prompt=E.GOLDEN_PROMPTS[b])
+        assert text == bundle.chat_prompt(E.GOLDEN_PROMPTS[b])
         assert len(g["logits"][b]) == n and len(g["logits"][b][0]) == model.config.vocab_size
         assert len(g["hidden_states"][b][0]) == model.config.hidden_size
         assert len(g["next_token_logits"][b]) == n

@@ -1,12 +1,10 @@
 """model.py: shapes, bidirectional attention, padding invariance, Hugging Face parameter names."""
 import os
-import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from model import MeDlmConfig, MeDlmModel  # noqa: E402
+from model import MeDlmConfig, MeDlmModel
 
 CFG = MeDlmConfig(vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=4, head_dim=8, max_position_embeddings=64)

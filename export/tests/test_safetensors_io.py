@@ -2,18 +2,16 @@
 import json
 import os
 import struct
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, ".."))
 
-import export_onnx as E  # noqa: E402
-import safetensors_io as st  # noqa: E402
-from model import MeDlmConfig, MeDlmModel  # noqa: E402
+import export_onnx as E
+import safetensors_io as st
+from model import MeDlmConfig, MeDlmModel
 
 CFG = MeDlmConfig(vocab_size=40, hidden_size=16, intermediate_size=24, num_hidden_layers=2, num_attention_heads=2,
                   num_key_value_heads=2, head_dim=8, max_position_embeddings=32)
