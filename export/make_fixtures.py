@@ -23,6 +23,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+import bundle
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "fixtures")
 TOKENIZER = os.path.join(ROOT, "onnx", "medlm-tiny", "tokenizer.json")
@@ -169,12 +171,7 @@ def manifest(name="tiny-fixture", dtype="float32"):
         "shifted_logits": False,
         "dtype": dtype,
         "special_tokens": {"mask": 589, "pad": 588, "delete": 590, "end": 592, "eos": 588},
-        "chat_template": {
-            "system": "<|im_start|>system\n{content}<|im_end|>\n",
-            "user": "<|im_start|>user\n{content}<|im_end|>\n",
-            "assistant": "<|im_start|>assistant\n{content}<|im_end|>\n",
-            "generation_prompt": "<|im_start|>assistant\n",
-        },
+        "chat_template": dict(bundle.CHAT_TEMPLATE),
         "graphs": {"denoiser": {"file": "denoiser.onnx", "outputs": "full"}, "edit_head": {"file": "edit_head.onnx"}},
         "generation": {"gen_length": GEN_LENGTH, "budget": 1.0, "edit_share": 0.25, "algorithm": "medlm",
                        "block_length": GEN_LENGTH, "temperature": 0.0},
