@@ -12,24 +12,7 @@ internal sealed class RowPlan
     {
         ArgumentNullException.ThrowIfNull(plan);
         RequestIndex = requestIndex;
-        Prompt = plan.Prompt;
-        GenLength = plan.GenLength;
-        Algorithm = plan.Algorithm;
-        MaskSteps = plan.MaskSteps;
-        EditSteps = plan.EditRounds;
-        BlockLength = plan.BlockLength;
-        Temperature = plan.Temperature;
-        CfgScale = plan.CfgScale;
-        Threshold = plan.Threshold;
-        Seed = unchecked((ulong)plan.Seed);
-        LogitsEosInf = plan.LogitsEosInf;
-        ConfidenceEosEotInf = plan.ConfidenceEosEotInf;
-        LengthCap = plan.LengthCap;
-        Cancellation = plan.CancellationToken;
-        TopP = plan.TopP;
-        TopK = plan.TopK;
-        AlgTemp = plan.AlgTemp;
-        Eps = plan.Eps;
+        _plan = plan;
         DecodingAlgorithm algorithm = plan.Algorithm;
         bool logitsEosInf = plan.LogitsEosInf;
         bool confidenceEosEotInf = plan.ConfidenceEosEotInf;
@@ -70,53 +53,55 @@ internal sealed class RowPlan
         Transition = algorithm == DecodingAlgorithm.MeDlm || editSteps > 0;
     }
 
+    private readonly Generation.GenerationPlan _plan;
+
     public int RequestIndex { get; }
 
-    public int[] Prompt { get; }
+    public int[] Prompt => _plan.Prompt;
 
-    public int GenLength { get; }
+    public int GenLength => _plan.GenLength;
 
-    public DecodingAlgorithm Algorithm { get; }
+    public DecodingAlgorithm Algorithm => _plan.Algorithm;
 
     /// <summary>Stage-1 passes (ignored by <see cref="DecodingAlgorithm.Threshold"/>, whose passes vary).</summary>
-    public int MaskSteps { get; }
+    public int MaskSteps => _plan.MaskSteps;
 
     /// <summary>Edit rounds allowed (0: stage 1 only).</summary>
-    public int EditSteps { get; }
+    public int EditSteps => _plan.EditRounds;
 
-    public int BlockLength { get; }
+    public int BlockLength => _plan.BlockLength;
 
     public int Blocks => GenLength / BlockLength;
 
-    public double Temperature { get; }
+    public double Temperature => _plan.Temperature;
 
-    public double CfgScale { get; }
+    public double CfgScale => _plan.CfgScale;
 
-    public double Threshold { get; }
+    public double Threshold => _plan.Threshold;
 
-    public ulong Seed { get; }
+    public ulong Seed => unchecked((ulong)_plan.Seed);
 
-    public bool LogitsEosInf { get; }
+    public bool LogitsEosInf => _plan.LogitsEosInf;
 
-    public bool ConfidenceEosEotInf { get; }
+    public bool ConfidenceEosEotInf => _plan.ConfidenceEosEotInf;
 
     /// <summary>Longest a row may grow through insertions.</summary>
-    public int LengthCap { get; }
+    public int LengthCap => _plan.LengthCap;
 
     /// <summary>Dream top-p (1: off).</summary>
-    public double TopP { get; }
+    public double TopP => _plan.TopP;
 
     /// <summary>Dream top-k (0: off).</summary>
-    public int TopK { get; }
+    public int TopK => _plan.TopK;
 
     /// <summary>Dream alg_temp (0: greedy position selection).</summary>
-    public double AlgTemp { get; }
+    public double AlgTemp => _plan.AlgTemp;
 
     /// <summary>Dream's schedule end point eps of linspace(1, eps, steps + 1).</summary>
-    public double Eps { get; }
+    public double Eps => _plan.Eps;
 
     /// <summary>Cancels this row alone: it leaves the batch before the next pass.</summary>
-    public CancellationToken Cancellation { get; }
+    public CancellationToken Cancellation => _plan.CancellationToken;
 
     /// <summary>Ids excluded from the stage-1 prediction x0.</summary>
     public int[] ArgmaxBan { get; }
