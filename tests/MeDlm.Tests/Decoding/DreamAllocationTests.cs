@@ -15,7 +15,7 @@ public sealed class DreamAllocationTests
     [InlineData(DecodingAlgorithm.Origin, 0.5, 0.8, 0, 0.0)]
     public void Dream_passes_do_not_allocate(DecodingAlgorithm algorithm, double temperature, double topP, int topK, double algTemp)
     {
-        var package = DreamGoldenTests.DreamPackage;
+        var package = TestModels.DreamPackage;
         using var runner = new ModelRunner(package);
         var decoder = new BatchDecoder(runner, package.Manifest.SpecialTokens);
         var requests = new[]

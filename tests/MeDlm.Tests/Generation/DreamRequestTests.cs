@@ -25,7 +25,7 @@ public sealed class DreamRequestTests
     [MemberData(nameof(RefusedOnDream))]
     public void Settings_that_make_no_sense_for_a_Dream_package_are_refused(string what, string message)
     {
-        using var generator = new Generator(DreamGoldenTests.DreamPackage);
+        using var generator = new Generator(TestModels.DreamPackage);
         GenerationRequest request = what switch
         {
             "edits" => new() { PromptTokenIds = Prompt, EditSteps = 2 },
@@ -61,8 +61,8 @@ public sealed class DreamRequestTests
     [Fact]
     public void The_manifest_defaults_apply_when_the_request_says_nothing()
     {
-        using var generator = new Generator(DreamGoldenTests.DreamPackage);
-        GenerationDefaults d = DreamGoldenTests.DreamPackage.Manifest.Generation;
+        using var generator = new Generator(TestModels.DreamPackage);
+        GenerationDefaults d = TestModels.DreamPackage.Manifest.Generation;
         Assert.Equal(DecodingAlgorithm.MaskGitPlus, d.Algorithm);
         GenerationResult byDefault = generator.Generate(new GenerationRequest { PromptTokenIds = Prompt });
         GenerationResult spelled = generator.Generate(new GenerationRequest
@@ -72,13 +72,13 @@ public sealed class DreamRequestTests
         });
         Assert.Equal(d.GenLength / 2, byDefault.Stats.MaskPasses);
         Assert.Equal(spelled.TokenIds, byDefault.TokenIds);
-        Assert.DoesNotContain(DreamGoldenTests.DreamPackage.Manifest.SpecialTokens.Mask, byDefault.TokenIds);
+        Assert.DoesNotContain(TestModels.DreamPackage.Manifest.SpecialTokens.Mask, byDefault.TokenIds);
     }
 
     [Fact]
     public void The_plan_carries_the_Dream_settings_through_a_new_cancellation_token()
     {
-        using var generator = new Generator(DreamGoldenTests.DreamPackage);
+        using var generator = new Generator(TestModels.DreamPackage);
         GenerationPlan plan = generator.Plan(new GenerationRequest { PromptTokenIds = Prompt, TopP = 0.8, TopK = 7, AlgTemp = 0.4, Eps = 0.01 });
         using var cts = new CancellationTokenSource();
         GenerationPlan again = plan.WithCancellation(cts.Token);
@@ -96,7 +96,7 @@ public sealed class DreamRequestTests
         string dir = Directory.CreateTempSubdirectory("medlm-dream-").FullName;
         try
         {
-            foreach (string f in Directory.GetFiles(DreamGoldenTests.PackagePath))
+            foreach (string f in Directory.GetFiles(TestModels.DreamPackagePath))
             {
                 File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
             }

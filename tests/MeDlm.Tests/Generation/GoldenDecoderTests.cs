@@ -1,39 +1,51 @@
 using System.Text.Json;
 using MeDlm.Decoding;
 using MeDlm.Generation;
+using MeDlm.Model;
 
 namespace MeDlm.Tests.Generation;
 
 /// <summary>
-/// Token-for-token parity with the PyTorch reference decoders (export/decoding.py) through the golden file
-/// written by export/golden.py: every case runs as one right-padded batch and each row alone, and both
-/// must give the reference's draft, response, per-pass commit positions, passes, edit rounds and edits.
+/// Token-for-token parity with the PyTorch reference decoders (export/decoding.py) through the decoder golden
+/// files: export/golden.py's on the bundled model (ME-DLM, LLaDA, threshold) and export/golden_dream.py's on
+/// the tiny random Dream-layout package. Every case runs as one right-padded batch of mixed prompt lengths,
+/// each row alone, and through continuous batching (one row joins per pass); all must give the reference's
+/// draft, response, per-pass commit positions, passes, edit rounds and edits.
 /// </summary>
 public sealed class GoldenDecoderTests
 {
-    public static TheoryData<string> CaseNames()
+    /// <summary>The bundled model and <see cref="TestModels.DecoderGoldenPath"/>.</summary>
+    public const string Bundled = "medlm-tiny";
+
+    /// <summary>The Dream fixture package and <see cref="TestModels.DreamGoldenPath"/>.</summary>
+    public const string Dream = "tiny-dream";
+
+    public static TheoryData<string, string> CaseNames()
     {
-        var data = new TheoryData<string>();
-        string path = TestModels.DecoderGoldenPath;
-        if (!File.Exists(path))
+        var data = new TheoryData<string, string>();
+        foreach (string model in (string[])[Bundled, Dream])
         {
-            data.Add("<missing golden file>");
-            return data;
-        }
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-        foreach (JsonElement c in doc.RootElement.GetProperty("cases").EnumerateArray())
-        {
-            data.Add(c.GetProperty("name").GetString()!);
+            string path = GoldenPath(model);
+            if (!File.Exists(path))
+            {
+                data.Add(model, "<missing golden file>");
+                continue;
+            }
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            foreach (JsonElement c in doc.RootElement.GetProperty("cases").EnumerateArray())
+            {
+                data.Add(model, c.GetProperty("name").GetString()!);
+            }
         }
         return data;
     }
 
     [Theory]
     [MemberData(nameof(CaseNames))]
-    public void Batch_and_single_rows_match_the_reference(string caseName)
+    public void Batch_single_and_continuous_rows_match_the_reference(string model, string caseName)
     {
-        string path = TestModels.DecoderGoldenPath;
-        Assert.True(File.Exists(path), $"Decoder golden file {path} is missing: run export/golden.py (see its docstring).");
+        string path = GoldenPath(model);
+        Assert.True(File.Exists(path), $"Decoder golden file {path} is missing: run export/golden.py or export/golden_dream.py (see their docstrings).");
         using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
         JsonElement golden = default;
         foreach (JsonElement c in doc.RootElement.GetProperty("cases").EnumerateArray())
@@ -45,7 +57,7 @@ public sealed class GoldenDecoderTests
         }
         Assert.Equal(JsonValueKind.Object, golden.ValueKind);
 
-        var package = TestModels.TinyPackage;
+        ModelPackage package = model == Dream ? TestModels.DreamPackage : TestModels.TinyPackage;
         using var generator = new Generator(package);
         JsonElement[] rows = [.. golden.GetProperty("rows").EnumerateArray()];
         var requests = new GenerationRequest[rows.Length];
@@ -81,13 +93,20 @@ public sealed class GoldenDecoderTests
         }
     }
 
+    private static string GoldenPath(string model) => model == Dream ? TestModels.DreamGoldenPath : TestModels.DecoderGoldenPath;
+
+    /// <summary>
+    /// The one mapping from a golden case's <c>settings</c> (as export/golden.py and export/golden_dream.py
+    /// write them) to a request: a setting the golden files gain is read here. An absent setting is left
+    /// unset (the manifest's default), as the reference scripts leave it at theirs.
+    /// </summary>
     private static GenerationRequest ToRequest(JsonElement golden, JsonElement row, int index)
     {
         JsonElement s = golden.GetProperty("settings");
         DecodingAlgorithm algorithm = DecodingAlgorithms.TryParse(golden.GetProperty("algorithm").GetString(), out var a)
             ? a
             : throw new InvalidDataException("unknown algorithm");
-        int[] prompt = [.. row.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32())];
+        int[] prompt = Ints(row.GetProperty("prompt_ids"));
         bool medlm = algorithm == DecodingAlgorithm.MeDlm;
         long seed = s.TryGetProperty("seeds", out JsonElement seeds) && seeds.ValueKind == JsonValueKind.Array
             ? seeds[index].GetInt64()
@@ -104,6 +123,9 @@ public sealed class GoldenDecoderTests
             Temperature = OptionalDouble(s, "temperature") ?? 0.0,
             CfgScale = OptionalDouble(s, "cfg_scale") ?? 0.0,
             Threshold = OptionalDouble(s, "threshold"),
+            TopP = OptionalDouble(s, "top_p"),
+            TopK = Optional(s, "top_k"),
+            AlgTemp = OptionalDouble(s, "alg_temp"),
             Seed = seed,
             LogitsEosInf = s.TryGetProperty("logits_eos_inf", out JsonElement le) && le.GetBoolean(),
             ConfidenceEosEotInf = s.TryGetProperty("confidence_eos_eot_inf", out JsonElement ce) && ce.GetBoolean(),
@@ -118,7 +140,7 @@ public sealed class GoldenDecoderTests
 
     private static int[] Ints(JsonElement a) => [.. a.EnumerateArray().Select(e => e.GetInt32())];
 
-    private static void AssertRow(MeDlm.Model.ModelPackage package, JsonElement expected, GenerationResult actual, string where)
+    private static void AssertRow(ModelPackage package, JsonElement expected, GenerationResult actual, string where)
     {
         Assert.True(Ints(expected.GetProperty("prompt_ids")).SequenceEqual(actual.PromptTokenIds), $"{where}: prompt ids");
         JsonElement[] commits = [.. expected.GetProperty("commits").EnumerateArray()];

@@ -1,4 +1,5 @@
 using MeDlm.Model;
+using MeDlm.Tests.Shared;
 
 namespace MeDlm.Tests.Generation;
 
@@ -10,11 +11,11 @@ namespace MeDlm.Tests.Generation;
 /// </summary>
 internal static class TestModels
 {
-    private static readonly Lazy<string> Root = new(FindRoot);
     private static readonly Lazy<ModelPackage> Tiny = new(() => ModelPackage.Load(TinyPackagePath));
     private static readonly Lazy<ModelPackage> Fixture = new(() => ModelPackage.Load(FixturePackagePath));
+    private static readonly Lazy<ModelPackage> Dream = new(() => ModelPackage.Load(DreamPackagePath));
 
-    public static string RepoRoot => Root.Value;
+    public static string RepoRoot => RepositoryRoot.Path;
 
     public static string TinyPackagePath =>
         Environment.GetEnvironmentVariable("MEDLM_TEST_PACKAGE") is { Length: > 0 } p ? p : Path.Combine(RepoRoot, "onnx", "medlm-tiny");
@@ -33,6 +34,11 @@ internal static class TestModels
     /// <summary>A valid package with hand-made graphs (tests/fixtures/packages/tiny-fixture, export/make_fixtures.py).</summary>
     public static string FixturePackagePath => Path.Combine(RepoRoot, "tests", "fixtures", "packages", "tiny-fixture");
 
+    /// <summary>The tiny random Dream-layout package (export/golden_dream.py) and its decoder golden file.</summary>
+    public static string DreamPackagePath => Path.Combine(RepoRoot, "tests", "fixtures", "packages", "tiny-dream");
+
+    public static string DreamGoldenPath => Path.Combine(RepoRoot, "tests", "golden", "tiny-dream", "decoders.json");
+
     public static string BadGraphsPath => Path.Combine(RepoRoot, "tests", "fixtures", "bad-graphs");
 
     /// <summary>The bundled (or MEDLM_TEST_PACKAGE) model, loaded once for all tests.</summary>
@@ -41,15 +47,6 @@ internal static class TestModels
     /// <summary>The fixture package, loaded once for all tests.</summary>
     public static ModelPackage FixturePackage => Fixture.Value;
 
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MeDlm.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("The repository root (MeDlm.sln) was not found above " + AppContext.BaseDirectory);
-    }
+    /// <summary>The Dream fixture package, loaded once for all tests.</summary>
+    public static ModelPackage DreamPackage => Dream.Value;
 }
