@@ -6,6 +6,26 @@ namespace MeDlm.Tests;
 /// <summary>The top-K form kernels against the full-row kernels on the same rows.</summary>
 public class TopKLogitsTests
 {
+    /// <summary>
+    /// A random full row of 6 to 299 logits, two ban lists, the special ids (both bans and one more), K, and
+    /// the row's top-K <see cref="Form"/>.
+    /// </summary>
+    private sealed record TopKCase(int N, float[] Row, int[] BannedA, int[] BannedB, int[] Specials, int K,
+        long[] Ids, float[] Logits, float Lse, float[] Special)
+    {
+        public static TopKCase Draw(Random r)
+        {
+            int n = r.Next(6, 300);
+            float[] row = Gen.Row(r, n);
+            int[] bannedA = Enumerable.Range(0, r.Next(0, 3)).Select(_ => r.Next(n)).ToArray();
+            int[] bannedB = Enumerable.Range(0, r.Next(0, 3)).Select(_ => r.Next(n)).ToArray();
+            int[] specials = bannedA.Concat(bannedB).Append(r.Next(n)).Distinct().ToArray();
+            int k = r.Next(specials.Length + 1, Math.Min(n, 40) + 1);
+            (long[] ids, float[] logits, float lse, float[] special) = Form(r, row, k, specials);
+            return new TopKCase(n, row, bannedA, bannedB, specials, k, ids, logits, lse, special);
+        }
+    }
+
     /// <summary>A row's top-K form: K entries by (logit desc, id asc) in shuffled order, float32 lse, special logits.</summary>
     private static (long[] Ids, float[] Logits, float Lse, float[] Special) Form(Random r, float[] row, int k, int[] specialIds)
     {
@@ -24,13 +44,7 @@ public class TopKLogitsTests
         int compared = 0;
         for (int it = 0; it < 4000; it++)
         {
-            int n = r.Next(6, 300);
-            float[] row = Gen.Row(r, n);
-            int[] bannedA = Enumerable.Range(0, r.Next(0, 3)).Select(_ => r.Next(n)).ToArray();
-            int[] bannedB = Enumerable.Range(0, r.Next(0, 3)).Select(_ => r.Next(n)).ToArray();
-            int[] specials = bannedA.Concat(bannedB).Append(r.Next(n)).Distinct().ToArray();
-            int k = r.Next(specials.Length + 1, Math.Min(n, 40) + 1);
-            (long[] ids, float[] logits, float lse, float[] special) = Form(r, row, k, specials);
+            var (n, row, bannedA, bannedB, specials, k, ids, logits, lse, special) = TopKCase.Draw(r);
 
             int expected = Argmax.Index(row, bannedA);
             int x = TopKLogits.Argmax(ids, logits, bannedA, out float logit);
@@ -70,13 +84,7 @@ public class TopKLogitsTests
         int compared = 0;
         for (int it = 0; it < 4000; it++)
         {
-            int n = r.Next(6, 300);
-            float[] row = Gen.Row(r, n);
-            int[] bannedA = Enumerable.Range(0, r.Next(0, 3)).Select(_ => r.Next(n)).ToArray();
-            int[] bannedB = Enumerable.Range(0, r.Next(0, 3)).Select(_ => r.Next(n)).ToArray();
-            int[] specials = bannedA.Concat(bannedB).Append(r.Next(n)).Distinct().ToArray();
-            int k = r.Next(specials.Length + 1, Math.Min(n, 40) + 1);
-            (long[] ids, float[] logits, _, float[] special) = Form(r, row, k, specials);
+            var (n, row, bannedA, bannedB, specials, _, ids, logits, _, special) = TopKCase.Draw(r);
             int[] outside = Enumerable.Range(0, n).Where(i => !ids.Contains(i)).ToArray();
             double m = outside.Length == 0 ? double.NegativeInfinity : outside.Max(i => (double)row[i]);
             float rest = double.IsNegativeInfinity(m) ? float.NegativeInfinity : (float)(m + Math.Log(outside.Sum(i => Math.Exp(row[i] - m))));

