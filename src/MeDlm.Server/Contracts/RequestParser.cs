@@ -25,20 +25,12 @@ public static class RequestParser
         r.RequireNeutral("best_of", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int b) && b == 1, "best_of other than 1 is not supported");
         r.RequireNeutral("suffix", v => v.ValueKind == JsonValueKind.String && v.GetString()!.Length == 0, "suffix (insertion) is not supported");
         r.RequireNeutral("logprobs", v => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int l) && l == 0, "logprobs are not supported");
-        return new CompletionRequestBody
+        var completion = new CompletionRequestBody
         {
             Prompts = ReadPrompts(r),
             Echo = r.Bool("echo") ?? false,
-            Model = r.String("model"),
-            MaxTokens = r.Int("max_tokens"),
-            Temperature = ReadTemperature(r),
-            TopP = ReadTopP(r),
-            Seed = r.Long("seed"),
-            Stop = ReadStop(r, maxStopSequences),
-            Stream = r.Bool("stream") ?? false,
-            IncludeUsage = ReadIncludeUsage(r),
-            Medlm = ReadMedlm(r),
         };
+        return WithSharedFields(completion, r, maxTokens: null, maxStopSequences);
     }
 
     /// <summary>Parses a <c>/v1/chat/completions</c> body.</summary>
@@ -59,11 +51,20 @@ public static class RequestParser
         {
             throw ApiException.Invalid("max_completion_tokens", "max_tokens and max_completion_tokens disagree; send one of them");
         }
-        return new ChatCompletionRequestBody
+        var chat = new ChatCompletionRequestBody { Messages = ReadMessages(r) };
+        return WithSharedFields(chat, r, maxCompletionTokens ?? maxTokens, maxStopSequences);
+    }
+
+    /// <summary>
+    /// The fields both endpoints share, read after the endpoint's own (errors come in that order).
+    /// <paramref name="maxTokens"/> is the chat endpoint's reconciled value; null reads <c>max_tokens</c>.
+    /// </summary>
+    private static T WithSharedFields<T>(T body, FieldReader r, int? maxTokens, int maxStopSequences)
+        where T : GenerationRequestBody =>
+        (T)((GenerationRequestBody)body with
         {
-            Messages = ReadMessages(r),
             Model = r.String("model"),
-            MaxTokens = maxCompletionTokens ?? maxTokens,
+            MaxTokens = maxTokens ?? r.Int("max_tokens"),
             Temperature = ReadTemperature(r),
             TopP = ReadTopP(r),
             Seed = r.Long("seed"),
@@ -71,8 +72,7 @@ public static class RequestParser
             Stream = r.Bool("stream") ?? false,
             IncludeUsage = ReadIncludeUsage(r),
             Medlm = ReadMedlm(r),
-        };
-    }
+        });
 
     private static JsonDocument Parse(ReadOnlyMemory<byte> body)
     {
@@ -249,7 +249,7 @@ public static class RequestParser
 
     private static List<string> ReadPrompts(FieldReader r)
     {
-        JsonElement prompt = r.Raw("prompt") ?? throw ApiException.Invalid("prompt", "prompt is required", "missing_required_parameter");
+        JsonElement prompt = r.Raw("prompt") ?? throw r.Missing("prompt");
         List<string> prompts = ReadStringOrStrings(prompt, "prompt", " (token-id prompts are not supported)");
         if (prompt.ValueKind == JsonValueKind.Array && prompts.Count == 0)
         {
@@ -286,22 +286,15 @@ public static class RequestParser
 
     private static List<ChatMessage> ReadMessages(FieldReader r)
     {
-        JsonElement messages = r.Raw("messages") ?? throw ApiException.Invalid("messages", "messages is required", "missing_required_parameter");
+        JsonElement messages = r.Raw("messages") ?? throw r.Missing("messages");
         if (messages.ValueKind != JsonValueKind.Array)
         {
             throw ApiException.Invalid("messages", $"messages must be an array of messages, got {Describe(messages)}", "invalid_type");
         }
         var list = new List<ChatMessage>(messages.GetArrayLength());
-        int i = 0;
-        foreach (JsonElement m in messages.EnumerateArray())
+        foreach ((string at, JsonElement m, FieldReader mr) in ObjectItems(messages, "messages", "an object with role and content"))
         {
-            string at = $"messages[{i}]";
-            if (m.ValueKind != JsonValueKind.Object)
-            {
-                throw ApiException.Invalid(at, $"{at} must be an object with role and content, got {Describe(m)}", "invalid_type");
-            }
-            var mr = new FieldReader(m, at + ".");
-            string role = mr.String("role") ?? throw ApiException.Invalid(at + ".role", $"{at}.role is required", "missing_required_parameter");
+            string role = mr.String("role") ?? throw mr.Missing("role");
             string normalized = role switch
             {
                 "system" or "developer" => "system",
@@ -314,7 +307,6 @@ public static class RequestParser
                 throw ApiException.Invalid(at + ".tool_calls", "tool calls are not supported");
             }
             list.Add(new ChatMessage(normalized, ReadContent(mr, at)));
-            i++;
         }
         if (list.Count == 0)
         {
@@ -325,7 +317,7 @@ public static class RequestParser
 
     private static string ReadContent(FieldReader mr, string at)
     {
-        JsonElement content = mr.Raw("content") ?? throw ApiException.Invalid(at + ".content", $"{at}.content is required", "missing_required_parameter");
+        JsonElement content = mr.Raw("content") ?? throw mr.Missing("content");
         if (content.ValueKind == JsonValueKind.String)
         {
             return content.GetString()!;
@@ -336,24 +328,35 @@ public static class RequestParser
         }
         // Content parts: only text parts, joined as OpenAI joins them for text-only models.
         var text = new System.Text.StringBuilder();
-        int j = 0;
-        foreach (JsonElement part in content.EnumerateArray())
+        foreach ((string pat, _, FieldReader pr) in ObjectItems(content, at + ".content", "a content part object"))
         {
-            string pat = $"{at}.content[{j}]";
-            if (part.ValueKind != JsonValueKind.Object)
-            {
-                throw ApiException.Invalid(pat, $"{pat} must be a content part object, got {Describe(part)}", "invalid_type");
-            }
-            var pr = new FieldReader(part, pat + ".");
-            string type = pr.String("type") ?? throw ApiException.Invalid(pat + ".type", $"{pat}.type is required", "missing_required_parameter");
+            string type = pr.String("type") ?? throw pr.Missing("type");
             if (type != "text")
             {
                 throw ApiException.Invalid(pat + ".type", $"{pat}.type \"{type}\" is not supported; this model reads text only");
             }
-            text.Append(pr.String("text") ?? throw ApiException.Invalid(pat + ".text", $"{pat}.text is required", "missing_required_parameter"));
-            j++;
+            text.Append(pr.String("text") ?? throw pr.Missing("text"));
         }
         return text.ToString();
+    }
+
+    /// <summary>
+    /// The items of the array <paramref name="array"/> at <paramref name="at"/>, each of which must be an
+    /// object (<paramref name="mustBe"/> says what kind): its path (<c>messages[0]</c>), the item, and a reader
+    /// whose errors name the fields under that path.
+    /// </summary>
+    private static IEnumerable<(string At, JsonElement Item, FieldReader Reader)> ObjectItems(JsonElement array, string at, string mustBe)
+    {
+        int i = 0;
+        foreach (JsonElement item in array.EnumerateArray())
+        {
+            string itemAt = $"{at}[{i++}]";
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                throw ApiException.Invalid(itemAt, $"{itemAt} must be {mustBe}, got {Describe(item)}", "invalid_type");
+            }
+            yield return (itemAt, item, new FieldReader(item, itemAt + "."));
+        }
     }
 
     private static MedlmSettings ReadMedlm(FieldReader r)
@@ -443,13 +446,9 @@ public static class RequestParser
         public JsonElement? Raw(string name) =>
             obj.TryGetProperty(name, out JsonElement v) && v.ValueKind != JsonValueKind.Null ? v : null;
 
-        public string? String(string name)
-        {
-            JsonElement? v = Raw(name);
-            return v is not { } s ? null
-                : s.ValueKind == JsonValueKind.String ? s.GetString()
-                : throw Wrong(name, "a string", s);
-        }
+        public string? String(string name) => Typed(name, JsonValueKind.String, "a string")?.GetString();
+
+        public JsonElement? Object(string name) => Typed(name, JsonValueKind.Object, "an object");
 
         public bool? Bool(string name)
         {
@@ -465,14 +464,9 @@ public static class RequestParser
 
         public double? Double(string name)
         {
-            JsonElement? v = Raw(name);
-            if (v is not { } d)
+            if (Typed(name, JsonValueKind.Number, "a number") is not { } d)
             {
                 return null;
-            }
-            if (d.ValueKind != JsonValueKind.Number)
-            {
-                throw Wrong(name, "a number", d);
             }
             double value = d.GetDouble();
             return double.IsFinite(value) ? value : throw ApiException.Invalid(prefix + name, $"{prefix}{name} must be a finite number, got {d.GetRawText()}");
@@ -480,14 +474,9 @@ public static class RequestParser
 
         public long? Long(string name)
         {
-            JsonElement? v = Raw(name);
-            if (v is not { } l)
+            if (Typed(name, JsonValueKind.Number, "an integer") is not { } l)
             {
                 return null;
-            }
-            if (l.ValueKind != JsonValueKind.Number)
-            {
-                throw Wrong(name, "an integer", l);
             }
             return l.TryGetInt64(out long value)
                 ? value
@@ -496,14 +485,9 @@ public static class RequestParser
 
         public int? Int(string name)
         {
-            JsonElement? v = Raw(name);
-            if (v is not { } i)
+            if (Typed(name, JsonValueKind.Number, "an integer") is not { } i)
             {
                 return null;
-            }
-            if (i.ValueKind != JsonValueKind.Number)
-            {
-                throw Wrong(name, "an integer", i);
             }
             if (i.TryGetInt32(out int value))
             {
@@ -516,13 +500,9 @@ public static class RequestParser
                 : $"{prefix}{name} must be an integer, got {i.GetRawText()}");
         }
 
-        public JsonElement? Object(string name)
-        {
-            JsonElement? v = Raw(name);
-            return v is not { } o ? null
-                : o.ValueKind == JsonValueKind.Object ? o
-                : throw Wrong(name, "an object", o);
-        }
+        /// <summary>The error of a required field that is absent (or null).</summary>
+        public ApiException Missing(string name) =>
+            ApiException.Invalid(prefix + name, $"{prefix}{name} is required", "missing_required_parameter");
 
         /// <summary>Rejects a set field unless <paramref name="isNeutral"/> says its value asks for nothing.</summary>
         public void RequireNeutral(string name, Func<JsonElement, bool> isNeutral, string message)
@@ -531,6 +511,13 @@ public static class RequestParser
             {
                 throw ApiException.Invalid(prefix + name, message, "unsupported_parameter");
             }
+        }
+
+        /// <summary>The field when set, if it is of <paramref name="kind"/>; else the error naming what it must be.</summary>
+        private JsonElement? Typed(string name, JsonValueKind kind, string expected)
+        {
+            JsonElement? v = Raw(name);
+            return v is not { } t ? null : t.ValueKind == kind ? t : throw Wrong(name, expected, t);
         }
 
         private ApiException Wrong(string name, string expected, JsonElement got) =>

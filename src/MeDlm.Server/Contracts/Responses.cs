@@ -1,3 +1,7 @@
+global using ChatCompletionChunk = MeDlm.Server.Contracts.Completion<MeDlm.Server.Contracts.ChatChunkChoice, object>;
+global using ChatCompletionResponse = MeDlm.Server.Contracts.Completion<MeDlm.Server.Contracts.ChatChoice, System.Collections.Generic.IReadOnlyList<MeDlm.Server.Contracts.GenerationStatsBody>>;
+global using CompletionChunk = MeDlm.Server.Contracts.Completion<MeDlm.Server.Contracts.CompletionChoice, object>;
+global using CompletionResponse = MeDlm.Server.Contracts.Completion<MeDlm.Server.Contracts.CompletionChoice, System.Collections.Generic.IReadOnlyList<MeDlm.Server.Contracts.GenerationStatsBody>>;
 using System.Text.Json.Serialization;
 
 namespace MeDlm.Server.Contracts;
@@ -34,31 +38,8 @@ public sealed record CompletionChoice(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] object? Logprobs,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason);
 
-/// <summary><c>POST /v1/completions</c> answer.</summary>
-public sealed record CompletionResponse(
-    string Id,
-    [property: JsonPropertyName("object")] string ObjectType,
-    long Created,
-    string Model,
-    IReadOnlyList<CompletionChoice> Choices,
-    Usage Usage,
-    IReadOnlyList<GenerationStatsBody>? Medlm);
-
-/// <summary>
-/// A streamed chunk of a legacy completion. <c>Medlm</c> is a <see cref="DenoisingStep"/> on a step chunk
-/// and the choice's <see cref="GenerationStatsBody"/> on its finish chunk.
-/// </summary>
-public sealed record CompletionChunk(
-    string Id,
-    [property: JsonPropertyName("object")] string ObjectType,
-    long Created,
-    string Model,
-    IReadOnlyList<CompletionChoice> Choices,
-    Usage? Usage,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Medlm);
-
-/// <summary>A chat message in an answer.</summary>
-public sealed record ChatMessageBody(string Role, string Content);
+/// <summary>A chat message in an answer, and the delta of a streamed chat choice (what is absent is left out).</summary>
+public sealed record ChatMessageBody(string? Role, string? Content);
 
 /// <summary>A choice of a chat completion.</summary>
 public sealed record ChatChoice(
@@ -67,38 +48,30 @@ public sealed record ChatChoice(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] object? Logprobs,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason);
 
-/// <summary><c>POST /v1/chat/completions</c> answer.</summary>
-public sealed record ChatCompletionResponse(
-    string Id,
-    [property: JsonPropertyName("object")] string ObjectType,
-    long Created,
-    string Model,
-    IReadOnlyList<ChatChoice> Choices,
-    Usage Usage,
-    IReadOnlyList<GenerationStatsBody>? Medlm);
-
-/// <summary>The delta of a streamed chat choice.</summary>
-public sealed record ChatDelta(string? Role, string? Content);
-
 /// <summary>A choice of a streamed chat chunk.</summary>
 public sealed record ChatChunkChoice(
     int Index,
-    ChatDelta Delta,
+    ChatMessageBody Delta,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] object? Logprobs,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason);
 
 /// <summary>
-/// A streamed chat chunk (<c>chat.completion.chunk</c>). <c>Medlm</c> is a <see cref="DenoisingStep"/> on a
-/// step chunk and the choice's <see cref="GenerationStatsBody"/> on its finish chunk.
+/// The one envelope of every completion answer and streamed chunk, as OpenAI shapes them: <c>object</c> names
+/// the kind (<c>chat.completion</c>, <c>chat.completion.chunk</c>, <c>text_completion</c>) and
+/// <typeparamref name="TChoice"/> is its choice. A chunk carries <c>Usage</c> only in the usage chunk. <c>Medlm</c>
+/// is the choices' <see cref="GenerationStatsBody"/> list on an answer; on a chunk a <see cref="DenoisingStep"/>
+/// (a step chunk) or the choice's <see cref="GenerationStatsBody"/> (its finish chunk). The four kinds are named
+/// by the aliases at the top of this file.
 /// </summary>
-public sealed record ChatCompletionChunk(
+public sealed record Completion<TChoice, TMedlm>(
     string Id,
     [property: JsonPropertyName("object")] string ObjectType,
     long Created,
     string Model,
-    IReadOnlyList<ChatChunkChoice> Choices,
+    IReadOnlyList<TChoice> Choices,
     Usage? Usage,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Medlm);
+    TMedlm? Medlm)
+    where TMedlm : class;
 
 /// <summary>
 /// One denoising step of one choice, sent in the <c>medlm</c> field of a chunk whose choices carry no

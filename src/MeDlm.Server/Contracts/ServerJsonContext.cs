@@ -8,10 +8,10 @@ namespace MeDlm.Server.Contracts;
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(OpenAiErrorResponse))]
-[JsonSerializable(typeof(CompletionResponse))]
-[JsonSerializable(typeof(CompletionChunk))]
-[JsonSerializable(typeof(ChatCompletionResponse))]
-[JsonSerializable(typeof(ChatCompletionChunk))]
+[JsonSerializable(typeof(CompletionResponse), TypeInfoPropertyName = nameof(CompletionResponse))]
+[JsonSerializable(typeof(CompletionChunk), TypeInfoPropertyName = nameof(CompletionChunk))]
+[JsonSerializable(typeof(ChatCompletionResponse), TypeInfoPropertyName = nameof(ChatCompletionResponse))]
+[JsonSerializable(typeof(ChatCompletionChunk), TypeInfoPropertyName = nameof(ChatCompletionChunk))]
 // The chunks' medlm field is either (typed as object).
 [JsonSerializable(typeof(DenoisingStep))]
 [JsonSerializable(typeof(GenerationStatsBody))]

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using MeDlm.Server.Contracts;
 
 namespace MeDlm.Server.Endpoints;
 
@@ -56,7 +55,7 @@ internal sealed class ChatChunkWriter(HttpResponse response, string id, long cre
 {
     protected override byte[] Chunk(int choice, bool start, string? text, string? finishReason, object? medlm)
     {
-        var delta = start ? new ChatDelta("assistant", "") : new ChatDelta(null, text);
+        var delta = start ? new ChatMessageBody("assistant", "") : new ChatMessageBody(null, text);
         var chunk = new ChatCompletionChunk(Id, "chat.completion.chunk", Created, Model, [new ChatChunkChoice(choice, delta, null, finishReason)], null, medlm);
         return JsonSerializer.SerializeToUtf8Bytes(chunk, ServerJsonContext.Api.ChatCompletionChunk);
     }
