@@ -1,4 +1,3 @@
-using MeDlm.Server.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace MeDlm.Server;

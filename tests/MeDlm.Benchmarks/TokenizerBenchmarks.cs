@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using MeDlm.Tokenization;
+using MeDlm.Tests.Shared;
 
 namespace MeDlm.Benchmarks;
 
@@ -22,7 +23,7 @@ public class TokenizerBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _tokenizer = MeDlmTokenizer.Load(Path.Combine(FindRoot(), "onnx", "medlm-tiny", "tokenizer.json"));
+        _tokenizer = MeDlmTokenizer.Load(Path.Combine(RepositoryRoot.Path, "onnx", "medlm-tiny", "tokenizer.json"));
         _canvasDecoder = new CanvasDecoder(_tokenizer);
         _prompt = ChatTemplate.ChatML.ApplyPrompt(
             "Write a function sum_gt(xs) that returns the sum of the elements greater than 9.\n"
@@ -54,17 +55,4 @@ public class TokenizerBenchmarks
     [Benchmark(Description = "EncodeToIds ChatML prompt")]
     [BenchmarkCategory("encode")]
     public int Encode() => _tokenizer.EncodeToIds(_prompt).Count;
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MeDlm.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("MeDlm.sln not found above " + AppContext.BaseDirectory);
-    }
 }

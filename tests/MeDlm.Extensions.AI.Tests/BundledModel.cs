@@ -1,6 +1,3 @@
-using MeDlm.Generation;
-using MeDlm.Model;
-
 namespace MeDlm.Extensions.AI.Tests;
 
 /// <summary>The bundled model (onnx/medlm-tiny), loaded once, and a generator over it for the expected answers.</summary>
@@ -9,22 +6,10 @@ internal static class BundledModel
     private static readonly Lazy<ModelPackage> LazyPackage = new(() => ModelPackage.Load(Folder));
     private static readonly Lazy<Generator> LazyGenerator = new(() => new Generator(Package));
 
-    public static string Folder => Path.Combine(RepoRoot(), "onnx", "medlm-tiny");
+    public static string Folder => Path.Combine(RepositoryRoot.Path, "onnx", "medlm-tiny");
 
     public static ModelPackage Package => LazyPackage.Value;
 
     /// <summary>Shared by the clients under test and the expectations (the generator serialises calls).</summary>
     public static Generator Generator => LazyGenerator.Value;
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MeDlm.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("MeDlm.sln not found above the test binaries.");
-    }
 }

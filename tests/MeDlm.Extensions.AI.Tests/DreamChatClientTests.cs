@@ -1,18 +1,11 @@
-using MeDlm.Decoding;
-using MeDlm.Generation;
-using MeDlm.Model;
-using Microsoft.Extensions.AI;
-using MeDlmChatMessage = MeDlm.Tokenization.ChatMessage;
-
 namespace MeDlm.Extensions.AI.Tests;
 
 /// <summary>The adapter over the tiny Dream-layout package: TopP / TopK honoured, Dream settings passed through.</summary>
 public sealed class DreamChatClientTests
 {
-    private const string Prompt = "write sum_gt(xs) with k = 9";
+    private const string Prompt = TinyDream.Prompt;
 
-    private static string Folder =>
-        Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(BundledModel.Folder))!, "tests", "fixtures", "packages", "tiny-dream");
+    private static string Folder => TinyDream.Folder;
 
     [Fact]
     public async Task Dream_sampling_options_give_the_generators_answer()
@@ -24,21 +17,7 @@ public sealed class DreamChatClientTests
         options.AdditionalProperties = new() { [MeDlmChatOptions.Algorithm] = "entropy", [MeDlmChatOptions.MaskSteps] = 8, [MeDlmChatOptions.AlgTemp] = 0.3 };
         ChatResponse response = await client.GetResponseAsync(Prompt, options);
 
-        MeDlmChatMessage[] messages = [MeDlmChatMessage.User(Prompt)];
-        int promptLength = package.Tokenizer.EncodeToIds(package.Manifest.ChatTemplate.Apply(messages)).Count;
-        GenerationResult expected = generator.Generate(new GenerationRequest
-        {
-            Messages = messages,
-            GenLength = 32,
-            LengthCap = promptLength + 32,
-            Algorithm = DecodingAlgorithm.Entropy,
-            MaskSteps = 8,
-            Temperature = 0.7f,
-            TopP = 0.9f,
-            TopK = 12,
-            AlgTemp = 0.3,
-            Seed = 5,
-        });
+        GenerationResult expected = TinyDream.SampledEntropyAnswer(package, generator, temperature: 0.7f, topP: 0.9f);
         Assert.Equal(8, expected.Stats.MaskPasses);
         Assert.Equal(expected.Text, response.Text);
     }

@@ -1,8 +1,5 @@
 using System.Text.Json;
 using MeDlm.Decoding;
-using MeDlm.Generation;
-using MeDlm.Model;
-using Microsoft.Extensions.AI;
 using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
 using MeDlmChatMessage = MeDlm.Tokenization.ChatMessage;
 

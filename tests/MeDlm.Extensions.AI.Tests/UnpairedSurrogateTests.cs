@@ -1,4 +1,3 @@
-using Microsoft.Extensions.AI;
 using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
 
 namespace MeDlm.Extensions.AI.Tests;
@@ -12,38 +11,37 @@ public sealed class UnpairedSurrogateTests
 {
     private static MeDlmChatClient NewClient() => new(BundledModel.Generator);
 
-    public static TheoryData<bool> Streaming() => new(false, true);
-
-    [Theory]
-    [MemberData(nameof(Streaming))]
-    public async Task A_message_names_its_index_counted_in_the_callers_list(bool streaming)
+    /// <summary>Where the half pair sits (a message, the instructions, a stop sequence), plain and streaming.</summary>
+    public static TheoryData<string, bool> Places()
     {
-        using var client = NewClient();
-        AiChatMessage[] messages = [new(ChatRole.User, "hi"), new(ChatRole.Assistant, "ok \ud800"), new(ChatRole.User, "go")];
-        var e = await ThrowsAsync(client, messages, new ChatOptions { Instructions = "be brief" }, streaming);
-        Assert.Equal("messages", e.ParamName);
-        Assert.Contains("Message 1 holds an unpaired UTF-16 surrogate (U+D800) at index 3", e.Message, StringComparison.Ordinal);
+        var data = new TheoryData<string, bool>();
+        foreach (string place in (string[])["message", "instructions", "stop sequence"])
+        {
+            data.Add(place, false);
+            data.Add(place, true);
+        }
+        return data;
     }
 
     [Theory]
-    [MemberData(nameof(Streaming))]
-    public async Task The_instructions_are_named(bool streaming)
+    [MemberData(nameof(Places))]
+    public async Task A_half_pair_is_refused_naming_where_it_is(string place, bool streaming)
     {
+        // A message names its index counted in the caller's list. A stop sequence with half a pair could never
+        // match (answers are decoded from UTF-8, so they never hold one): it would silently never fire.
+        (AiChatMessage[] messages, ChatOptions options, string param, string message) = place switch
+        {
+            "message" => ((AiChatMessage[])[new(ChatRole.User, "hi"), new(ChatRole.Assistant, "ok \ud800"), new(ChatRole.User, "go")],
+                new ChatOptions { Instructions = "be brief" }, "messages", "Message 1 holds an unpaired UTF-16 surrogate (U+D800) at index 3"),
+            "instructions" => ([new(ChatRole.User, "hi")], new ChatOptions { Instructions = "\udc00 brief" }, "options",
+                "Instructions holds an unpaired UTF-16 surrogate (U+DC00) at index 0"),
+            _ => ([new(ChatRole.User, "hi")], new ChatOptions { StopSequences = ["\n", "x\ud83d"] }, "options",
+                "StopSequences[1] holds an unpaired UTF-16 surrogate (U+D83D) at index 1"),
+        };
         using var client = NewClient();
-        var e = await ThrowsAsync(client, [new(ChatRole.User, "hi")], new ChatOptions { Instructions = "\udc00 brief" }, streaming);
-        Assert.Equal("options", e.ParamName);
-        Assert.Contains("Instructions holds an unpaired UTF-16 surrogate (U+DC00) at index 0", e.Message, StringComparison.Ordinal);
-    }
-
-    [Theory]
-    [MemberData(nameof(Streaming))]
-    public async Task A_stop_sequence_that_could_never_match_is_refused(bool streaming)
-    {
-        // Answers are decoded from UTF-8, so they never hold half a pair: such a stop would silently never fire.
-        using var client = NewClient();
-        var e = await ThrowsAsync(client, [new(ChatRole.User, "hi")], new ChatOptions { StopSequences = ["\n", "x\ud83d"] }, streaming);
-        Assert.Equal("options", e.ParamName);
-        Assert.Contains("StopSequences[1] holds an unpaired UTF-16 surrogate (U+D83D) at index 1", e.Message, StringComparison.Ordinal);
+        var e = await ThrowsAsync(client, messages, options, streaming);
+        Assert.Equal(param, e.ParamName);
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Text.Json;
-using MeDlm.Server.Tests.Infrastructure;
-
 namespace MeDlm.Server.Tests;
 
 /// <summary>The OpenAI endpoints answered with raw HTTP: shapes, usage, settings, stop, seed, streaming.</summary>

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Text.Json;
-using MeDlm.Server.Tests.Infrastructure;
-
 namespace MeDlm.Server.Tests;
 
 /// <summary>Many clients at once: all answered, batched together, each answer the same as alone.</summary>

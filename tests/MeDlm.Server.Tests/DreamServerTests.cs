@@ -1,19 +1,15 @@
-using System.Net;
-using System.Text.Json;
-using MeDlm.Decoding;
 using MeDlm.Generation;
 using MeDlm.Model;
-using MeDlm.Server.Tests.Infrastructure;
-using MeDlm.Tokenization;
+using MeDlm.Tests.Shared;
 
 namespace MeDlm.Server.Tests;
 
 /// <summary>The server on the tiny Dream-layout package: OpenAI top_p and the medlm Dream settings, and 400s for what does not fit.</summary>
 public sealed class DreamServerTests
 {
-    private static string DreamFolder => Path.Combine(RepoPaths.RepoRoot, "tests", "fixtures", "packages", "tiny-dream");
+    private static string DreamFolder => TinyDream.Folder;
 
-    private const string Prompt = "write sum_gt(xs) with k = 9";
+    private const string Prompt = TinyDream.Prompt;
 
     [Fact]
     public async Task Chat_on_a_Dream_package_honours_top_p_and_the_Dream_settings()
@@ -27,47 +23,23 @@ public sealed class DreamServerTests
 
         using var package = ModelPackage.Load(DreamFolder);
         using var generator = new Generator(package);
-        ChatMessage[] messages = [ChatMessage.User(Prompt)];
-        int promptLength = package.Tokenizer.EncodeToIds(package.Manifest.ChatTemplate.Apply(messages)).Count;
-        GenerationResult expected = generator.Generate(new GenerationRequest
-        {
-            Messages = messages,
-            GenLength = 32,
-            LengthCap = promptLength + 32,
-            Algorithm = DecodingAlgorithm.Entropy,
-            MaskSteps = 8,
-            Temperature = 0.7,
-            TopP = 0.9,
-            TopK = 12,
-            AlgTemp = 0.3,
-            Seed = 5,
-        });
+        GenerationResult expected = TinyDream.SampledEntropyAnswer(package, generator, temperature: 0.7, topP: 0.9);
         Assert.Equal(expected.Text, content);
     }
 
     [Theory]
-    [InlineData("""{"algorithm":"low_confidence"}""", "medlm.algorithm")]
-    [InlineData("""{"edit_rounds":1}""", "medlm.edit_rounds")]
-    [InlineData("""{"threshold":0.5}""", "medlm.threshold")]
-    [InlineData("""{"eps":2}""", "medlm.eps")]
-    [InlineData("""{"top_k":-1}""", "medlm.top_k")]
-    public async Task Settings_that_do_not_fit_a_Dream_package_are_400(string medlm, string param)
+    [InlineData(true, """{"algorithm":"low_confidence"}""", "medlm.algorithm")]
+    [InlineData(true, """{"edit_rounds":1}""", "medlm.edit_rounds")]
+    [InlineData(true, """{"threshold":0.5}""", "medlm.threshold")]
+    [InlineData(true, """{"eps":2}""", "medlm.eps")]
+    [InlineData(true, """{"top_k":-1}""", "medlm.top_k")]
+    [InlineData(false, """{"algorithm":"entropy"}""", "medlm.algorithm")]
+    [InlineData(false, """{"top_k":5}""", "medlm.top_k")]
+    [InlineData(false, """{"alg_temp":0.5}""", "medlm.alg_temp")]
+    public async Task Settings_that_do_not_fit_the_package_are_400(bool dream, string medlm, string param)
     {
-        await using LoopbackServer server = await LoopbackServer.StartAsync(["Model:Path=" + DreamFolder]);
-        using HttpResponseMessage r = await server.PostJsonAsync("/v1/chat/completions",
-            $$$"""{"messages":[{"role":"user","content":"hi"}],"medlm":{{{medlm}}}}""");
-        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
-        using var doc = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
-        Assert.Equal(param, doc.RootElement.GetProperty("error").GetProperty("param").GetString());
-    }
-
-    [Theory]
-    [InlineData("""{"algorithm":"entropy"}""", "medlm.algorithm")]
-    [InlineData("""{"top_k":5}""", "medlm.top_k")]
-    [InlineData("""{"alg_temp":0.5}""", "medlm.alg_temp")]
-    public async Task Dream_settings_on_the_bundled_model_are_400(string medlm, string param)
-    {
-        await using LoopbackServer server = await LoopbackServer.StartAsync();
+        // On the Dream package: LLaDA / ME-DLM settings and out-of-range Dream ones; on the bundled model: Dream settings.
+        await using LoopbackServer server = await LoopbackServer.StartAsync(dream ? ["Model:Path=" + DreamFolder] : null);
         using HttpResponseMessage r = await server.PostJsonAsync("/v1/chat/completions",
             $$$"""{"messages":[{"role":"user","content":"hi"}],"medlm":{{{medlm}}}}""");
         Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);

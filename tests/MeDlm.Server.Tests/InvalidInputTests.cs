@@ -1,16 +1,11 @@
-using System.Net;
-using System.Text;
-using System.Text.Json;
-using MeDlm.Server.Tests.Infrastructure;
-
 namespace MeDlm.Server.Tests;
 
 /// <summary>Bad requests: each answered 4xx with a clear OpenAI-shaped error, and the server stays healthy.</summary>
 [Collection(SharedServerCollection.Name)]
 public sealed class InvalidInputTests(SharedServer shared)
 {
-    private const string Chat = "v1/chat/completions";
-    private const string Completions = "v1/completions";
+    private const string Chat = ApiErrors.Chat;
+    private const string Completions = ApiErrors.Completions;
 
     /// <summary>name, route, body, expected status, words the message must contain, the param named (or null).</summary>
     public static TheoryData<string, string, string, int, string, string?> Cases() => new()
@@ -100,9 +95,7 @@ public sealed class InvalidInputTests(SharedServer shared)
     public async Task Invalid_utf8_is_answered_400()
     {
         byte[] bytes = [.. Encoding.UTF8.GetBytes("""{"prompt":" """), 0xC3, 0x28, 0xFF, .. Encoding.UTF8.GetBytes("\"}")];
-        using var content = new ByteArrayContent(bytes);
-        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-        using HttpResponseMessage r = await shared.Server.Http.PostAsync(Completions, content);
+        using HttpResponseMessage r = await shared.Server.PostJsonBytesAsync(Completions, bytes);
         await AssertErrorAsync(r, "invalid UTF-8", 400, "not valid UTF-8", null);
         await AssertStillHealthyAsync();
     }
@@ -118,24 +111,14 @@ public sealed class InvalidInputTests(SharedServer shared)
 
     private static async Task AssertErrorAsync(HttpResponseMessage r, string name, int status, string message, string? param)
     {
-        string body = await r.Content.ReadAsStringAsync();
-        Assert.True(status == (int)r.StatusCode, $"{name}: expected {status}, got {(int)r.StatusCode}: {body}");
-        JsonElement error = JsonDocument.Parse(body).RootElement.GetProperty("error");
-        Assert.Contains(message, error.GetProperty("message").GetString(), StringComparison.Ordinal);
-        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
-        Assert.True(error.TryGetProperty("param", out JsonElement p) && error.TryGetProperty("code", out _), $"{name}: error lacks param/code: {body}");
+        JsonElement error = await ApiErrors.AssertErrorAsync(r, name, status, message);
         if (param is not null)
         {
-            Assert.Equal(param, p.GetString());
+            Assert.Equal(param, error.GetProperty("param").GetString());
         }
     }
 
-    private async Task AssertStillHealthyAsync()
-    {
-        using HttpResponseMessage ready = await shared.Server.Http.GetAsync("health/ready");
-        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-        Assert.Equal(0, await shared.Server.MetricAsync("medlm_queue_depth"));
-    }
+    private Task AssertStillHealthyAsync() => ApiErrors.AssertStillHealthyAsync(shared.Server);
 
     /// <summary>A body sent chunked (no Content-Length).</summary>
     private sealed class PushStreamContent(string text) : HttpContent

@@ -1,7 +1,4 @@
 using System.ClientModel;
-using System.Text;
-using System.Text.Json;
-using MeDlm.Server.Tests.Infrastructure;
 using OpenAI;
 using OpenAI.Chat;
 using OpenAI.Models;

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
-using MeDlm.Server.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace MeDlm.Server.Tests;
@@ -124,18 +122,14 @@ public sealed class PlaygroundBrowserTests(SharedServer shared, ITestOutputHelpe
         Assert.Equal(replaced, (await browser.EvaluateAsync("document.querySelectorAll('.canvas .tok.replace del.old').length")).GetInt32());
         Assert.Equal(replaced, (await browser.EvaluateAsync("document.querySelectorAll('.canvas .tok.replace ins').length")).GetInt32());
 
-        string wide = Path.Combine(ArtifactDirectory, "playground-edit-round.png");
-        await browser.ScreenshotAsync(wide);
-        output.WriteLine("screenshot: " + wide);
+        await ScreenshotAsync(browser, "playground-edit-round.png");
 
         // A phone-sized screen: nothing wider than the screen.
         await browser.SetViewportAsync(390, 844, mobile: true);
         await browser.WaitForAsync("document.documentElement.scrollWidth <= 390", TimeSpan.FromSeconds(5));
-        string narrow = Path.Combine(ArtifactDirectory, "playground-narrow.png");
-        await browser.ScreenshotAsync(narrow);
-        output.WriteLine("screenshot: " + narrow);
+        await ScreenshotAsync(browser, "playground-narrow.png");
 
-        Assert.True(browser.Errors.IsEmpty, "Console errors: " + string.Join("\n", browser.Errors));
+        AssertNoConsoleErrors(browser);
     }
 
     [Fact]
@@ -181,10 +175,8 @@ public sealed class PlaygroundBrowserTests(SharedServer shared, ITestOutputHelpe
         Assert.Equal(withEdits.GetProperty("medlm")[0].GetProperty("edits").GetProperty("replace").GetInt32(),
             (await browser.EvaluateAsync("document.querySelectorAll('.run')[0].querySelectorAll('.canvas .tok.replace').length")).GetInt32());
 
-        string path = Path.Combine(ArtifactDirectory, "playground-compare.png");
-        await browser.ScreenshotAsync(path);
-        output.WriteLine("screenshot: " + path);
-        Assert.True(browser.Errors.IsEmpty, "Console errors: " + string.Join("\n", browser.Errors));
+        await ScreenshotAsync(browser, "playground-compare.png");
+        AssertNoConsoleErrors(browser);
     }
 
     [Fact]
@@ -202,7 +194,7 @@ public sealed class PlaygroundBrowserTests(SharedServer shared, ITestOutputHelpe
 
         await browser.EvaluateAsync("document.getElementById('run').click()");
         await browser.WaitForAsync("document.querySelector('.run')?.dataset.state === 'done'", TimeSpan.FromSeconds(60));
-        Assert.True(browser.Errors.IsEmpty, "Console errors: " + string.Join("\n", browser.Errors));
+        AssertNoConsoleErrors(browser);
     }
 
     [Fact]
@@ -227,4 +219,15 @@ public sealed class PlaygroundBrowserTests(SharedServer shared, ITestOutputHelpe
         // The 401 of the first model request is the only error the browser may log (it logs failed loads itself).
         Assert.All(browser.Errors, e => Assert.Contains("401", e, StringComparison.Ordinal));
     }
+
+    /// <summary>Saves a screenshot under the artifacts folder (CI keeps it) and names it in the test output.</summary>
+    private async Task ScreenshotAsync(HeadlessChromium browser, string fileName)
+    {
+        string path = Path.Combine(ArtifactDirectory, fileName);
+        await browser.ScreenshotAsync(path);
+        output.WriteLine("screenshot: " + path);
+    }
+
+    private static void AssertNoConsoleErrors(HeadlessChromium browser) =>
+        Assert.True(browser.Errors.IsEmpty, "Console errors: " + string.Join("\n", browser.Errors));
 }

@@ -1,8 +1,5 @@
-using System.Net;
-using System.Text.Json;
 using MeDlm.Server.Hosting;
 using MeDlm.Server.Playground;
-using MeDlm.Server.Tests.Infrastructure;
 
 namespace MeDlm.Server.Tests;
 

@@ -1,8 +1,3 @@
-using System.Net;
-using System.Text;
-using System.Text.Json;
-using MeDlm.Server.Tests.Infrastructure;
-
 namespace MeDlm.Server.Tests;
 
 /// <summary>The real process: a bad configuration stops the start; SIGTERM drains and exits 0.</summary>

@@ -1,8 +1,3 @@
-using System.Net;
-using System.Text;
-using System.Text.Json;
-using MeDlm.Server.Tests.Infrastructure;
-
 namespace MeDlm.Server.Tests;
 
 /// <summary>A full queue answers 429; a client that leaves is cancelled without disturbing its batch.</summary>

@@ -1,7 +1,4 @@
-using System.Net;
-using System.Text.Json;
 using MeDlm.Server.Hosting;
-using MeDlm.Server.Tests.Infrastructure;
 
 namespace MeDlm.Server.Tests;
 

@@ -1,8 +1,3 @@
-using System.Net;
-using System.Text;
-using System.Text.Json;
-using MeDlm.Server.Tests.Infrastructure;
-
 namespace MeDlm.Server.Tests;
 
 /// <summary>
@@ -13,8 +8,8 @@ namespace MeDlm.Server.Tests;
 [Collection(SharedServerCollection.Name)]
 public sealed class UnicodeInputTests(SharedServer shared)
 {
-    private const string Chat = "v1/chat/completions";
-    private const string Completions = "v1/completions";
+    private const string Chat = ApiErrors.Chat;
+    private const string Completions = ApiErrors.Completions;
 
     /// <summary>name, route, body (JSON text: \u escapes stay escapes), the param named.</summary>
     public static TheoryData<string, string, string, string> LoneSurrogates() => new()
@@ -78,9 +73,7 @@ public sealed class UnicodeInputTests(SharedServer shared)
     [MemberData(nameof(InvalidUtf8))]
     public async Task A_body_that_is_not_utf8_is_a_400(string name, byte[] body)
     {
-        using var content = new ByteArrayContent(body);
-        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-        using HttpResponseMessage r = await shared.Server.Http.PostAsync(Completions, content);
+        using HttpResponseMessage r = await shared.Server.PostJsonBytesAsync(Completions, body);
         await AssertErrorAsync(r, name, "not valid UTF-8", null);
         await AssertStillHealthyAsync();
     }
@@ -89,20 +82,11 @@ public sealed class UnicodeInputTests(SharedServer shared)
 
     private static async Task AssertErrorAsync(HttpResponseMessage r, string name, string message, string? param)
     {
-        string body = await r.Content.ReadAsStringAsync();
-        Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"{name}: expected 400, got {(int)r.StatusCode}: {body}");
-        JsonElement error = JsonDocument.Parse(body).RootElement.GetProperty("error");
-        Assert.Contains(message, error.GetProperty("message").GetString(), StringComparison.Ordinal);
-        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        JsonElement error = await ApiErrors.AssertErrorAsync(r, name, 400, message);
         Assert.Equal("invalid_encoding", error.GetProperty("code").GetString());
-        Assert.True(error.TryGetProperty("param", out JsonElement p), $"{name}: error lacks param: {body}");
+        JsonElement p = error.GetProperty("param");
         Assert.Equal(param, p.ValueKind == JsonValueKind.Null ? null : p.GetString());
     }
 
-    private async Task AssertStillHealthyAsync()
-    {
-        using HttpResponseMessage ready = await shared.Server.Http.GetAsync("health/ready");
-        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-        Assert.Equal(0, await shared.Server.MetricAsync("medlm_queue_depth"));
-    }
+    private Task AssertStillHealthyAsync() => ApiErrors.AssertStillHealthyAsync(shared.Server);
 }

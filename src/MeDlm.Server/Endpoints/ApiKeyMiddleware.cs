@@ -1,8 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using MeDlm.Server.Contracts;
-using MeDlm.Server.Hosting;
-using MeDlm.Server.Metrics;
 using Microsoft.Extensions.Options;
 
 namespace MeDlm.Server.Endpoints;

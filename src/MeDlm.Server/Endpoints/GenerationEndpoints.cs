@@ -1,11 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
-using MeDlm.Generation;
-using MeDlm.Model;
-using MeDlm.Server.Contracts;
-using MeDlm.Server.Hosting;
-using MeDlm.Server.Metrics;
 using MeDlm.Server.Scheduling;
 using MeDlm.Tokenization;
 using Microsoft.Extensions.Options;

@@ -1,8 +1,4 @@
 using System.Text.RegularExpressions;
-using MeDlm.Generation;
-using MeDlm.Model;
-using MeDlm.Server.Contracts;
-using MeDlm.Server.Hosting;
 using MeDlm.Tokenization;
 
 namespace MeDlm.Server.Endpoints;

@@ -1,5 +1,4 @@
 using System.Buffers;
-using MeDlm.Server.Contracts;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace MeDlm.Server.Endpoints;

@@ -1,8 +1,4 @@
 using MeDlm.Decoding;
-using MeDlm.Model;
-using MeDlm.Server.Contracts;
-using MeDlm.Server.Hosting;
-using MeDlm.Server.Metrics;
 using MeDlm.Server.Scheduling;
 using MeDlm.Tokenization;
 using Microsoft.Extensions.Options;

@@ -1,6 +1,3 @@
-using MeDlm.Generation;
-using MeDlm.Model;
-
 namespace MeDlm.Server.Hosting;
 
 /// <summary>Where the served model is in its life.</summary>

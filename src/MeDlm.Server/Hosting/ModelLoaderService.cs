@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using MeDlm.Generation;
-using MeDlm.Model;
-using MeDlm.Server.Metrics;
 using MeDlm.Sessions;
 using Microsoft.Extensions.Options;
 

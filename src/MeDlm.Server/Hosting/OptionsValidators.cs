@@ -1,4 +1,3 @@
-using MeDlm.Model;
 using MeDlm.Sessions;
 using Microsoft.Extensions.Options;
 

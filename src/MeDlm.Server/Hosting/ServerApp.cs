@@ -1,6 +1,4 @@
-using MeDlm.Server.Contracts;
 using MeDlm.Server.Endpoints;
-using MeDlm.Server.Metrics;
 using MeDlm.Server.Playground;
 using MeDlm.Server.Scheduling;
 using Microsoft.AspNetCore.Diagnostics;

@@ -1,8 +1,6 @@
 using System.Net;
 using System.Reflection;
-using MeDlm.Server.Contracts;
 using MeDlm.Server.Endpoints;
-using MeDlm.Server.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;

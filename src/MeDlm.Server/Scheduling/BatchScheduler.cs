@@ -1,8 +1,5 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using MeDlm.Generation;
-using MeDlm.Server.Hosting;
-using MeDlm.Server.Metrics;
 using Microsoft.Extensions.Options;
 
 namespace MeDlm.Server.Scheduling;

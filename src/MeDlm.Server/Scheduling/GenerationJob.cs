@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using MeDlm.Generation;
 
 namespace MeDlm.Server.Scheduling;
 

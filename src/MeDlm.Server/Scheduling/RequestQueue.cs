@@ -1,6 +1,4 @@
 using System.Threading.Channels;
-using MeDlm.Server.Hosting;
-using MeDlm.Server.Metrics;
 using Microsoft.Extensions.Options;
 
 namespace MeDlm.Server.Scheduling;

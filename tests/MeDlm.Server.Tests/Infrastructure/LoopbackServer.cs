@@ -1,8 +1,5 @@
 using System.Globalization;
-using System.Net;
 using System.Net.Http.Headers;
-using System.Text;
-using System.Text.Json;
 using MeDlm.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -90,6 +87,14 @@ public sealed class LoopbackServer : IAsyncDisposable
     /// <summary>POSTs <paramref name="json"/> to <paramref name="path"/>.</summary>
     public Task<HttpResponseMessage> PostJsonAsync(string path, string json, CancellationToken ct = default) =>
         Http.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"), ct);
+
+    /// <summary>POSTs <paramref name="body"/> as it is, bytes labelled <c>application/json</c>.</summary>
+    public async Task<HttpResponseMessage> PostJsonBytesAsync(string path, byte[] body)
+    {
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return await Http.PostAsync(path, content);
+    }
 
     /// <summary>POSTs and parses the answer, asserting 200.</summary>
     public async Task<JsonElement> PostOkAsync(string path, string json)

@@ -1,3 +1,4 @@
+using MeDlm.Tests.Shared;
 namespace MeDlm.Server.Tests.Infrastructure;
 
 /// <summary>Where the tests find the repository and the model they serve.</summary>
@@ -6,10 +7,8 @@ public static class RepoPaths
     /// <summary>The model every server test serves, relative to the repository root: the bundled package.</summary>
     public const string ModelPackage = "onnx/medlm-tiny";
 
-    private static readonly Lazy<string> Root = new(FindRoot);
-
     /// <summary>The folder holding MeDlm.sln, found by walking up from the test binaries.</summary>
-    public static string RepoRoot => Root.Value;
+    public static string RepoRoot => RepositoryRoot.Path;
 
     /// <summary>
     /// Full path of <see cref="ModelPackage"/>. MEDLM_TEST_PACKAGE may point elsewhere while developing
@@ -30,16 +29,4 @@ public static class RepoPaths
 
     /// <summary>The server's entry assembly, copied next to the tests by the project reference.</summary>
     public static string ServerDll => Path.Combine(AppContext.BaseDirectory, "MeDlm.Server.dll");
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MeDlm.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("The repository root (MeDlm.sln) was not found above " + AppContext.BaseDirectory);
-    }
 }

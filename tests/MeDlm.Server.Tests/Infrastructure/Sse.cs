@@ -1,6 +1,3 @@
-using System.Text;
-using System.Text.Json;
-
 namespace MeDlm.Server.Tests.Infrastructure;
 
 /// <summary>Server-sent events as OpenAI sends them: <c>data: {json}</c> blocks, ending with <c>data: [DONE]</c>.</summary>
