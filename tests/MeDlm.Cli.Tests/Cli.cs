@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Text;
+using MeDlm.Cli.Evaluation;
+using MeDlm.Tests.Shared;
 
 namespace MeDlm.Cli.Tests;
 
@@ -13,7 +15,7 @@ public sealed record CliRun(int ExitCode, string Stdout, string Stderr)
 public static class Cli
 {
     /// <summary>The repository root (the folder with MeDlm.sln above the test assembly).</summary>
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot => RepositoryRoot.Path;
 
     /// <summary>
     /// The model the end-to-end tests use: the bundled onnx/medlm-tiny, or MEDLM_CLI_TEST_MODEL for a
@@ -45,10 +47,6 @@ public static class Cli
     {
         var psi = new ProcessStartInfo("dotnet")
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
             WorkingDirectory = workingDirectory,
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
@@ -58,27 +56,9 @@ public static class Cli
         {
             psi.ArgumentList.Add(a);
         }
-        using Process p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        Task<string> o = p.StandardOutput.ReadToEndAsync();
-        Task<string> e = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(timeout))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"medlm {string.Join(' ', args)} did not finish within {timeout.TotalSeconds} s");
-        }
-        p.WaitForExit();
-        return new CliRun(p.ExitCode, o.Result, e.Result);
-    }
-
-    private static string FindRepoRoot()
-    {
-        DirectoryInfo? dir = new(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "MeDlm.sln")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new InvalidOperationException($"MeDlm.sln not found above {AppContext.BaseDirectory}");
+        ChildProcessRun run = ChildProcess.Run(psi, timeout);
+        Assert.False(run.TimedOut, $"medlm {string.Join(' ', args)} did not finish within {timeout.TotalSeconds} s");
+        return new CliRun(run.ExitCode, run.Stdout, run.Stderr);
     }
 
     private static string FindTool()

@@ -22,29 +22,13 @@ internal static class PythonLocator
     /// <summary>Whether <c>python -c probe</c> exits 0 within the timeout.</summary>
     public static bool Probe(string python, string probe, TimeSpan timeout)
     {
-        var psi = new ProcessStartInfo(python)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
+        var psi = new ProcessStartInfo(python);
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add(probe);
         try
         {
-            using Process p = Process.Start(psi)!;
-            p.StandardInput.Close();
-            // Drain the pipes so that a chatty import cannot block the child.
-            Task<string> o = p.StandardOutput.ReadToEndAsync();
-            Task<string> e = p.StandardError.ReadToEndAsync();
-            if (!p.WaitForExit(timeout))
-            {
-                p.Kill(entireProcessTree: true);
-                return false;
-            }
-            Task.WaitAll(o, e);
-            return p.ExitCode == 0;
+            ChildProcessRun run = ChildProcess.Run(psi, timeout);
+            return !run.TimedOut && run.ExitCode == 0;
         }
         catch (System.ComponentModel.Win32Exception)
         {
