@@ -66,25 +66,27 @@ def _code_variants(task, p, k):
                     out.append(head + f"    {r} = []\n    for {e} in {p}:\n        if {e} < {k}:\n            {r}.append({e})\n    return {r}")
                     out.append(head + f"    {r} = []\n    for {i} in range(len({p})):\n        if {p}[{i}] < {k}:\n            {r}.append({p}[{i}])\n    return {r}")
         # builtin / comprehension style
-        if task == "sum_gt":
-            out.append(head + f"    return sum({e} for {e} in {p} if {e} > {k})")
-        elif task == "count_gt":
-            out.append(head + f"    return len([{e} for {e} in {p} if {e} > {k}])")
-        elif task == "count_eq":
-            out.append(head + f"    return len([{e} for {e} in {p} if {e} == {k}])")
-        elif task == "add_k":
-            out.append(head + f"    return [{e} + {k} for {e} in {p}]")
-        elif task == "mul_k":
-            out.append(head + f"    return [{e} * {k} for {e} in {p}]")
-        elif task == "keep_lt":
-            out.append(head + f"    return [{e} for {e} in {p} if {e} < {k}]")
-    if task == "count_eq":
-        out.append(head + f"    return {p}.count({k})")
-    if task == "max_k":
-        out.append(head + f"    return max({p} + [{k}])")
-    if task == "min_k":
-        out.append(head + f"    return min({p} + [{k}])")
+        if task in COMPREHENSIONS:
+            out.append(head + "    return " + COMPREHENSIONS[task].format(e=e, p=p, k=k))
+    if task in BUILTINS:
+        out.append(head + "    return " + BUILTINS[task].format(p=p, k=k))
     return sorted(set(out))
+
+
+# The one-line answers: a comprehension over loop variable {e} (one per loop name), and builtin calls.
+COMPREHENSIONS = {
+    "sum_gt": "sum({e} for {e} in {p} if {e} > {k})",
+    "count_gt": "len([{e} for {e} in {p} if {e} > {k}])",
+    "count_eq": "len([{e} for {e} in {p} if {e} == {k}])",
+    "add_k": "[{e} + {k} for {e} in {p}]",
+    "mul_k": "[{e} * {k} for {e} in {p}]",
+    "keep_lt": "[{e} for {e} in {p} if {e} < {k}]",
+}
+BUILTINS = {
+    "count_eq": "{p}.count({k})",
+    "max_k": "max({p} + [{k}])",
+    "min_k": "min({p} + [{k}])",
+}
 
 
 NAMES = ["ann", "bob", "cal", "dan", "eve", "fay", "gus", "hal", "ivy", "jo", "kim", "lee", "max", "ned", "ola", "pam"]

@@ -148,13 +148,7 @@ def llama3_variant(path):
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     tok = Tokenizer.load(TOKENIZER)
-    golden = {
-        "tokenizer": "onnx/medlm-tiny/tokenizer.json",
-        "vocab_size": tok.vocab_size,
-        "special_tokens": tok.special,
-        "cases": cases_for(tok),
-        "decode_only": decode_only_cases(tok),
-    }
+    golden = golden_file(tok, "onnx/medlm-tiny/tokenizer.json", decode_only_cases(tok))
     write(os.path.join(OUT_DIR, "medlm-tiny.json"), golden)
 
     variant = llama3_variant(TOKENIZER)
@@ -164,16 +158,21 @@ def main():
     tk.SPLIT = regex.compile(LLAMA3_SPLIT)  # Tokenizer.encode reads the module-level split regex
     try:
         tok3 = Tokenizer.load(variant_path)
-        golden3 = {
-            "tokenizer": "tests/golden/tokenizer/medlm-tiny-llama3-split.tokenizer.json",
-            "vocab_size": tok3.vocab_size,
-            "special_tokens": tok3.special,
-            "cases": cases_for(tok3),
-            "decode_only": [],
-        }
+        golden3 = golden_file(tok3, "tests/golden/tokenizer/medlm-tiny-llama3-split.tokenizer.json", [])
     finally:
         tk.SPLIT = saved
     write(os.path.join(OUT_DIR, "medlm-tiny-llama3-split.json"), golden3)
+
+
+def golden_file(tok, tokenizer_path, decode_only):
+    """One golden file: the tokenizer it was made with (repository-relative), its vocabulary and specials, the cases."""
+    return {
+        "tokenizer": tokenizer_path,
+        "vocab_size": tok.vocab_size,
+        "special_tokens": tok.special,
+        "cases": cases_for(tok),
+        "decode_only": decode_only,
+    }
 
 
 def write(path, obj):
