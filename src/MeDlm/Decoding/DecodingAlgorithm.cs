@@ -53,38 +53,25 @@ public static class DecodingAlgorithms
     public static bool IsDream(DecodingAlgorithm algorithm) =>
         algorithm is DecodingAlgorithm.Origin or DecodingAlgorithm.MaskGitPlus or DecodingAlgorithm.TopKMargin or DecodingAlgorithm.Entropy;
 
-    /// <summary>Parses a manifest / reference name (case-insensitive; also accepts the enum names).</summary>
+    private static readonly DecodingAlgorithm[] All = Enum.GetValues<DecodingAlgorithm>();
+
+    /// <summary>
+    /// Parses a manifest / reference name (<see cref="Name"/>; case-insensitive), or the name without its
+    /// underscores, which is also the enum name (<c>low_confidence</c>, <c>lowconfidence</c>, <c>LowConfidence</c>).
+    /// </summary>
     public static bool TryParse(string? name, out DecodingAlgorithm algorithm)
     {
-        switch (name?.Trim().ToLowerInvariant())
+        string? key = name?.Trim().ToLowerInvariant();
+        foreach (DecodingAlgorithm a in All)
         {
-            case "medlm":
-                algorithm = DecodingAlgorithm.MeDlm;
+            string canonical = Name(a);
+            if (key == canonical || key == canonical.Replace("_", "", StringComparison.Ordinal))
+            {
+                algorithm = a;
                 return true;
-            case "low_confidence" or "lowconfidence":
-                algorithm = DecodingAlgorithm.LowConfidence;
-                return true;
-            case "random":
-                algorithm = DecodingAlgorithm.Random;
-                return true;
-            case "threshold":
-                algorithm = DecodingAlgorithm.Threshold;
-                return true;
-            case "origin":
-                algorithm = DecodingAlgorithm.Origin;
-                return true;
-            case "maskgit_plus" or "maskgitplus":
-                algorithm = DecodingAlgorithm.MaskGitPlus;
-                return true;
-            case "topk_margin" or "topkmargin":
-                algorithm = DecodingAlgorithm.TopKMargin;
-                return true;
-            case "entropy":
-                algorithm = DecodingAlgorithm.Entropy;
-                return true;
-            default:
-                algorithm = default;
-                return false;
+            }
         }
+        algorithm = default;
+        return false;
     }
 }

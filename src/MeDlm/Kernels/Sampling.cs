@@ -120,7 +120,7 @@ public static class Sampling
             {
                 z += Weight(logits, banned, v, m, invT);
             }
-            return WalkById(logits, banned, m, invT, uniform * z, fallback);
+            return WalkById(logits, banned, default, m, invT, uniform * z, fallback);
         }
 
         int count;
@@ -174,25 +174,7 @@ public static class Sampling
         {
             zk += Weight(logits, default, (int)kept[j], m, invT);
         }
-        double target = uniform * zk;
-        double acc = 0;
-        int last = (int)kept[0];
-        for (int j = 0; j < kept.Length; j++)
-        {
-            int id = (int)kept[j];
-            double w = Weight(logits, default, id, m, invT);
-            if (w <= 0)
-            {
-                continue;
-            }
-            last = id;
-            acc += w;
-            if (acc > target)
-            {
-                return id;
-            }
-        }
-        return last;
+        return WalkById(logits, default, kept, m, invT, uniform * zk, (int)kept[0]);
     }
 
     private static double Weight(ReadOnlySpan<float> logits, ReadOnlySpan<int> banned, int v, double m, double invT)
@@ -205,12 +187,21 @@ public static class Sampling
         return Math.Exp((l - m) * invT);
     }
 
-    private static int WalkById(ReadOnlySpan<float> logits, ReadOnlySpan<int> banned, double m, double invT, double target, int fallback)
+    /// <summary>
+    /// The draw: walks ids in ascending order (every id of the row when <paramref name="kept"/> is empty, else
+    /// the kept ids) accumulating their weights; returns the first whose running sum exceeds
+    /// <paramref name="target"/>, else the last with weight (<paramref name="fallback"/> when none has).
+    /// </summary>
+    private static int WalkById(ReadOnlySpan<float> logits, ReadOnlySpan<int> banned, ReadOnlySpan<ulong> kept, double m, double invT,
+        double target, int fallback)
     {
+        bool all = kept.IsEmpty;
+        int count = all ? logits.Length : kept.Length;
         double acc = 0;
         int last = fallback;
-        for (int v = 0; v < logits.Length; v++)
+        for (int j = 0; j < count; j++)
         {
+            int v = all ? j : (int)kept[j];
             double w = Weight(logits, banned, v, m, invT);
             if (w <= 0)
             {
