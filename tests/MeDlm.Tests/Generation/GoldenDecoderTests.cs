@@ -14,57 +14,80 @@ namespace MeDlm.Tests.Generation;
 /// </summary>
 public sealed class GoldenDecoderTests
 {
-    /// <summary>The bundled model and <see cref="TestModels.DecoderGoldenPath"/>.</summary>
-    public const string Bundled = "medlm-tiny";
+    public static TheoryData<string> CaseNames() => Names(TestModels.DecoderGoldenPath);
 
-    /// <summary>The Dream fixture package and <see cref="TestModels.DreamGoldenPath"/>.</summary>
-    public const string Dream = "tiny-dream";
+    public static TheoryData<string> DreamCaseNames() => Names(TestModels.DreamGoldenPath);
 
-    public static TheoryData<string, string> CaseNames()
+    [Theory]
+    [MemberData(nameof(CaseNames))]
+    public void Batch_and_single_rows_match_the_reference(string caseName) => AssertCase(TestModels.TinyPackage, caseName);
+
+    [Theory]
+    [MemberData(nameof(DreamCaseNames))]
+    public void Dream_batch_single_and_continuous_rows_match_the_reference(string caseName) =>
+        AssertCase(TestModels.DreamPackage, TestModels.DreamGoldenPath, caseName);
+
+    /// <summary>The case names of a golden file (one placeholder when the file is missing, so that the test says so).</summary>
+    private static TheoryData<string> Names(string path)
     {
-        var data = new TheoryData<string, string>();
-        foreach (string model in (string[])[Bundled, Dream])
+        var data = new TheoryData<string>();
+        if (!File.Exists(path))
         {
-            string path = GoldenPath(model);
-            if (!File.Exists(path))
-            {
-                data.Add(model, "<missing golden file>");
-                continue;
-            }
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            foreach (JsonElement c in doc.RootElement.GetProperty("cases").EnumerateArray())
-            {
-                data.Add(model, c.GetProperty("name").GetString()!);
-            }
+            data.Add("<missing golden file>");
+            return data;
+        }
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+        foreach (JsonElement c in doc.RootElement.GetProperty("cases").EnumerateArray())
+        {
+            data.Add(c.GetProperty("name").GetString()!);
         }
         return data;
     }
 
-    [Theory]
-    [MemberData(nameof(CaseNames))]
-    public void Batch_single_and_continuous_rows_match_the_reference(string model, string caseName)
+    /// <summary>The bundled model's golden case by name.</summary>
+    internal static JsonElement Case(string caseName) => Case(TestModels.DecoderGoldenPath, caseName);
+
+    /// <summary>The case of golden file <paramref name="path"/> by name.</summary>
+    internal static JsonElement Case(string path, string caseName)
     {
-        string path = GoldenPath(model);
         Assert.True(File.Exists(path), $"Decoder golden file {path} is missing: run export/golden.py or export/golden_dream.py (see their docstrings).");
         using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-        JsonElement golden = default;
         foreach (JsonElement c in doc.RootElement.GetProperty("cases").EnumerateArray())
         {
             if (c.GetProperty("name").GetString() == caseName)
             {
-                golden = c;
+                return c.Clone();
             }
         }
-        Assert.Equal(JsonValueKind.Object, golden.ValueKind);
+        throw new InvalidDataException($"No golden case {caseName} in {path}.");
+    }
 
-        ModelPackage package = model == Dream ? TestModels.DreamPackage : TestModels.TinyPackage;
-        using var generator = new Generator(package);
+    /// <summary>The requests of a golden case, one per row.</summary>
+    internal static GenerationRequest[] Requests(JsonElement golden)
+    {
         JsonElement[] rows = [.. golden.GetProperty("rows").EnumerateArray()];
         var requests = new GenerationRequest[rows.Length];
         for (int r = 0; r < rows.Length; r++)
         {
             requests[r] = ToRequest(golden, rows[r], r);
         }
+        return requests;
+    }
+
+    /// <summary>Runs the bundled model's golden case <paramref name="caseName"/> on <paramref name="package"/> (see below).</summary>
+    internal static void AssertCase(ModelPackage package, string caseName) => AssertCase(package, TestModels.DecoderGoldenPath, caseName);
+
+    /// <summary>
+    /// Runs case <paramref name="caseName"/> of golden file <paramref name="path"/> on <paramref name="package"/> as
+    /// one batch, each row alone and continuously batched, and asserts the reference's tokens, passes and edits
+    /// for every row.
+    /// </summary>
+    internal static void AssertCase(ModelPackage package, string path, string caseName)
+    {
+        JsonElement golden = Case(path, caseName);
+        using var generator = new Generator(package);
+        JsonElement[] rows = [.. golden.GetProperty("rows").EnumerateArray()];
+        GenerationRequest[] requests = Requests(golden);
 
         IReadOnlyList<GenerationResult> batch = generator.GenerateBatch(requests);
         for (int r = 0; r < rows.Length; r++)
@@ -92,8 +115,6 @@ public sealed class GoldenDecoderTests
             AssertRow(package, rows[r], Assert.IsType<GenerationResult>(joined[r]), $"{caseName} row {r} (continuous)");
         }
     }
-
-    private static string GoldenPath(string model) => model == Dream ? TestModels.DreamGoldenPath : TestModels.DecoderGoldenPath;
 
     /// <summary>
     /// The one mapping from a golden case's <c>settings</c> (as export/golden.py and export/golden_dream.py
