@@ -7,12 +7,9 @@ public class ArgmaxTests
     [Fact]
     public void Matches_reference_with_banned_ids_ties_and_infinities()
     {
-        var r = new Random(2001);
-        for (int it = 0; it < 3000; it++)
+        foreach ((int it, Random r) in Gen.Runs(2001, 3000))
         {
-            int n = Gen.Length(r);
-            var l = Gen.Row(r, n);
-            var banned = Gen.Banned(r, n);
+            var (n, l, banned) = Gen.BannedRow(r);
             Assert.Equal(Reference.Argmax(l, banned), Argmax.Index(l, banned));
         }
     }

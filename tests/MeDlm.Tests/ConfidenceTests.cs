@@ -7,8 +7,7 @@ public class ConfidenceTests
     [Fact]
     public void Probability_matches_reference()
     {
-        var r = new Random(3001);
-        for (int it = 0; it < 2000; it++)
+        foreach ((int it, Random r) in Gen.Runs(3001, 2000))
         {
             int n = Gen.Length(r);
             if (n == 0)
@@ -25,8 +24,7 @@ public class ConfidenceTests
     [Fact]
     public void Margin_and_entropy_match_reference()
     {
-        var r = new Random(3002);
-        for (int it = 0; it < 1500; it++)
+        foreach ((int it, Random r) in Gen.Runs(3002, 1500))
         {
             var l = Gen.Row(r, Gen.Length(r));
             float margin = Confidence.Margin(l);
@@ -40,12 +38,9 @@ public class ConfidenceTests
     [Fact]
     public void Stage1_fused_kernel_matches_the_literal_rule()
     {
-        var r = new Random(3003);
-        for (int it = 0; it < 3000; it++)
+        foreach ((int it, Random r) in Gen.Runs(3003, 3000))
         {
-            int n = Gen.Length(r);
-            var l = Gen.Row(r, n);
-            var a = Gen.Banned(r, n);
+            var (n, l, a) = Gen.BannedRow(r);
             var p = Gen.Banned(r, n);
             if (n > 0 && r.Next(4) == 0)
             {
@@ -100,8 +95,7 @@ public class ConfidenceTests
     [Fact]
     public void Exact_probability_matches_the_float64_reference_with_both_bans()
     {
-        var r = new Random(3011);
-        for (int it = 0; it < 1500; it++)
+        foreach ((int it, Random r) in Gen.Runs(3011, 1500))
         {
             int n = Gen.Length(r);
             var l = Gen.Row(r, n);

@@ -8,6 +8,27 @@ internal static class Gen
 
     public static int Length(Random r) => Lengths[r.Next(Lengths.Length)];
 
+    /// <summary>
+    /// The iterations of a seeded property test: the iteration index and the one generator all of its draws
+    /// come from (seeded once with <paramref name="seed"/>, so every run draws the same cases).
+    /// </summary>
+    public static IEnumerable<(int It, Random R)> Runs(int seed, int count)
+    {
+        var r = new Random(seed);
+        for (int it = 0; it < count; it++)
+        {
+            yield return (it, r);
+        }
+    }
+
+    /// <summary>A row of random length and kind and random bans for it, drawn in that order (<see cref="Length"/>, <see cref="Row"/>, <see cref="Banned"/>).</summary>
+    public static (int N, float[] Row, int[] Banned) BannedRow(Random r)
+    {
+        int n = Length(r);
+        float[] row = Row(r, n);
+        return (n, row, Banned(r, n));
+    }
+
     /// <summary>A logits row of a random "kind".</summary>
     public static float[] Row(Random r, int n)
     {

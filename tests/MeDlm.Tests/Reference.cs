@@ -271,21 +271,17 @@ internal static class Reference
             zk = z;
         }
         double target = u * zk;
+        // The first kept token with weight whose running sum passes the target, else the last with weight.
         double acc = 0;
         int last = fallback;
-        foreach (int v in kept)
+        foreach (int v in kept.Where(v => W(v) > 0))
         {
-            double w = W(v);
-            if (w <= 0)
-            {
-                continue;
-            }
-            last = v;
-            acc += w;
+            acc += W(v);
             if (acc > target)
             {
                 return v;
             }
+            last = v;
         }
         return last;
     }

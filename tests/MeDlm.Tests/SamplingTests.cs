@@ -27,12 +27,9 @@ public class SamplingTests
     [Fact]
     public void Gumbel_matches_reference_formula()
     {
-        var r = new Random(4001);
-        for (int it = 0; it < 800; it++)
+        foreach ((int it, Random r) in Gen.Runs(4001, 800))
         {
-            int n = Gen.Length(r);
-            var l = Gen.Row(r, n);
-            var banned = Gen.Banned(r, n);
+            var (n, l, banned) = Gen.BannedRow(r);
             double t = r.Next(4) switch { 0 => 0, 1 => 0.3, 2 => 1, _ => 2.5 };
             ulong key = CounterRng.Key((ulong)it, CounterRng.PurposeGumbel, (ulong)r.Next(64), (ulong)r.Next(600));
             int expected = t > 0 ? GumbelReference(l, t, key, banned) : Reference.Argmax(l, banned);
@@ -44,9 +41,8 @@ public class SamplingTests
     public void Gumbel_agrees_with_LLaDA_literal_expression_on_moderate_logits()
     {
         // LLaDA: argmax exp(l) / (-log U)^T in float64. The kernel takes the log of it.
-        var r = new Random(4002);
         int agree = 0, total = 0;
-        for (int it = 0; it < 2000; it++)
+        foreach ((int it, Random r) in Gen.Runs(4002, 2000))
         {
             var l = Enumerable.Range(0, 50).Select(_ => (float)(Gen.Normal(r) * 3)).ToArray();
             double t = 0.5 + r.NextDouble();
@@ -91,10 +87,9 @@ public class SamplingTests
     [Fact]
     public void Categorical_matches_reference_definition()
     {
-        var r = new Random(4003);
         int[] ks = [0, 1, 2, 3, 10, 50, 1000];
         double[] ps = [1.0, 0.99, 0.9, 0.5, 0.1, 0.0];
-        for (int it = 0; it < 3000; it++)
+        foreach ((int it, Random r) in Gen.Runs(4003, 3000))
         {
             int n = Gen.Lengths[r.Next(12)]; // up to 64: the reference sorts with LINQ
             var l = Gen.Row(r, n);
@@ -114,8 +109,7 @@ public class SamplingTests
     public void Categorical_matches_reference_on_long_rows_with_many_ties()
     {
         // Logits on a coarse grid (many exact ties across the top-k / top-p boundary), rows of a few thousand.
-        var r = new Random(4004);
-        for (int it = 0; it < 120; it++)
+        foreach ((int it, Random r) in Gen.Runs(4004, 120))
         {
             int n = 1 + r.Next(3000);
             var l = new float[n];

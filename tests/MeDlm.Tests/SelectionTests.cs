@@ -31,8 +31,7 @@ public class SelectionTests
     [Fact]
     public void TopK_matches_full_sort_reference()
     {
-        var r = new Random(5001);
-        for (int it = 0; it < 4000; it++)
+        foreach ((int it, Random r) in Gen.Runs(5001, 4000))
         {
             int n = r.Next(3) == 0 ? r.Next(5) : r.Next(700);
             var s = Scores(r, n);
@@ -71,8 +70,7 @@ public class SelectionTests
     [Fact]
     public void Threshold_matches_reference()
     {
-        var r = new Random(5002);
-        for (int it = 0; it < 3000; it++)
+        foreach ((int it, Random r) in Gen.Runs(5002, 3000))
         {
             int n = r.Next(3) == 0 ? r.Next(4) : r.Next(300);
             var s = Scores(r, n);

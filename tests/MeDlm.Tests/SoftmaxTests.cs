@@ -7,8 +7,7 @@ public class SoftmaxTests
     [Fact]
     public void Softmax_matches_reference_on_random_rows()
     {
-        var r = new Random(1001);
-        for (int it = 0; it < 1500; it++)
+        foreach ((int it, Random r) in Gen.Runs(1001, 1500))
         {
             var l = Gen.Row(r, Gen.Length(r));
             var dest = new float[l.Length];
@@ -60,8 +59,7 @@ public class SoftmaxTests
     [Fact]
     public void Works_in_place()
     {
-        var r = new Random(1003);
-        for (int it = 0; it < 100; it++)
+        foreach ((int it, Random r) in Gen.Runs(1003, 100))
         {
             var l = Gen.Row(r, Gen.Length(r));
             var a = (float[])l.Clone();

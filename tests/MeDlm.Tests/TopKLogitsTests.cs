@@ -40,9 +40,8 @@ public class TopKLogitsTests
     [Fact]
     public void Argmax_and_probability_match_the_full_row()
     {
-        var r = new Random(7001);
         int compared = 0;
-        for (int it = 0; it < 4000; it++)
+        foreach ((int it, Random r) in Gen.Runs(7001, 4000))
         {
             var (n, row, bannedA, bannedB, specials, k, ids, logits, lse, special) = TopKCase.Draw(r);
 
@@ -80,9 +79,8 @@ public class TopKLogitsTests
     [Fact]
     public void Probability_from_the_rest_matches_the_full_row()
     {
-        var r = new Random(7002);
         int compared = 0;
-        for (int it = 0; it < 4000; it++)
+        foreach ((int it, Random r) in Gen.Runs(7002, 4000))
         {
             var (n, row, bannedA, bannedB, specials, _, ids, logits, _, special) = TopKCase.Draw(r);
             int[] outside = Enumerable.Range(0, n).Where(i => !ids.Contains(i)).ToArray();
