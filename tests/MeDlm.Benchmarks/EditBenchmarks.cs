@@ -1,6 +1,3 @@
-using BenchmarkDotNet.Attributes;
-using MeDlm.Kernels;
-
 namespace MeDlm.Benchmarks;
 
 /// <summary>

@@ -1,6 +1,4 @@
 using System.Numerics.Tensors;
-using BenchmarkDotNet.Attributes;
-using MeDlm.Kernels;
 
 namespace MeDlm.Benchmarks;
 

@@ -1,6 +1,3 @@
-using BenchmarkDotNet.Attributes;
-using MeDlm.Kernels;
-
 namespace MeDlm.Benchmarks;
 
 /// <summary>Choosing the positions to commit (the decoders' float64 confidences): k = 32 of N positions, half of them already committed (-inf).</summary>

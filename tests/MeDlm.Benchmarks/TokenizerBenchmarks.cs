@@ -1,4 +1,3 @@
-using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using MeDlm.Tokenization;
 using MeDlm.Tests.Shared;

@@ -15,25 +15,21 @@ public enum GenerationRequestError
 /// (and every generate call) before any pass. <see cref="Property"/> names the request property at fault,
 /// so that a host can report it under its own name (the server's <c>max_tokens</c>, <c>medlm.budget</c>).
 /// </summary>
-public sealed class GenerationRequestException : ArgumentException
+/// <param name="property">The request property at fault.</param>
+/// <param name="message">What is wrong, naming the property and the value.</param>
+/// <param name="requestIndex">The request's index in its batch.</param>
+/// <param name="error">The kind of mistake.</param>
+/// <param name="inner">The exception that revealed it, if any.</param>
+public sealed class GenerationRequestException(string property, string message, int requestIndex = 0,
+    GenerationRequestError error = GenerationRequestError.InvalidValue, Exception? inner = null)
+    : ArgumentException(message, inner)
 {
-    /// <summary>Creates the exception for <paramref name="property"/> of the request at <paramref name="requestIndex"/>.</summary>
-    public GenerationRequestException(string property, string message, int requestIndex = 0,
-        GenerationRequestError error = GenerationRequestError.InvalidValue, Exception? inner = null)
-        : base(message, inner)
-    {
-        ArgumentNullException.ThrowIfNull(property);
-        Property = property;
-        RequestIndex = requestIndex;
-        Error = error;
-    }
-
     /// <summary>The <see cref="GenerationRequest"/> property at fault (<c>nameof(GenerationRequest.Budget)</c> ...).</summary>
-    public string Property { get; }
+    public string Property { get; } = property ?? throw new ArgumentNullException(nameof(property));
 
     /// <summary>The request's index in its batch (0 for a single request).</summary>
-    public int RequestIndex { get; }
+    public int RequestIndex { get; } = requestIndex;
 
     /// <summary>The kind of mistake.</summary>
-    public GenerationRequestError Error { get; }
+    public GenerationRequestError Error { get; } = error;
 }
