@@ -6,12 +6,11 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
 import export_onnx as E
-import onnx_numpy
 import safetensors_io as st
 import tiny_checkpoints as tc
+from package_check import maxdiff, run_package
 from tokenizer import Tokenizer
 
 
@@ -24,18 +23,10 @@ def export(folder, out, *extra):
 
 def graph_vs_module(pkg, model):
     """max abs diff of the denoiser's logits (and edit head) against the module, at the golden batch's real positions."""
-    with open(os.path.join(pkg, "medlm.json"), encoding="utf-8") as f:
-        m = json.load(f)
-    tok = Tokenizer.load(os.path.join(pkg, "tokenizer.json"))
-    ids, att, lengths = E.golden_batch(tok, m["special_tokens"])
-    with torch.no_grad():
-        logits, next_logits, _ = [t.numpy() for t in model(ids, att)]
-    got = onnx_numpy.run(os.path.join(pkg, "denoiser.onnx"), {"input_ids": ids.numpy(), "attention_mask": att.numpy()})
-    d = max(float(np.abs(got["logits"][b, :n] - logits[b, :n]).max()) for b, n in enumerate(lengths))
+    m, got, ref, lengths = run_package(pkg, model)
+    d = maxdiff(got["logits"], ref["logits"], lengths)
     if "edit_head" in m["graphs"]:
-        e = onnx_numpy.run(os.path.join(pkg, "edit_head.onnx"), {"hidden_states": got["hidden_states"]})
-        d = max(d, max(float(np.abs(e["next_token_logits"][b, :n] - next_logits[b, :n]).max())
-                       for b, n in enumerate(lengths)))
+        d = max(d, maxdiff(got["next_token_logits"], ref["next_token_logits"], lengths))
     return d
 
 

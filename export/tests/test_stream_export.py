@@ -1,6 +1,5 @@
 """stream_export.py: graphs built from the checkpoint files directly, tensor by tensor, for each layout, dtype,
 weight quantization and output form, against the PyTorch module that wrote the checkpoint."""
-import json
 import os
 
 import numpy as np
@@ -9,11 +8,10 @@ import pytest
 import torch
 
 import export_onnx as E
-import onnx_numpy
 import safetensors_io as st
 import stream_export as S
 import tiny_checkpoints as tc
-from tokenizer import Tokenizer
+from package_check import maxdiff, run_package
 
 
 @pytest.fixture(scope="module", params=st.LAYOUTS)
@@ -21,24 +19,6 @@ def checkpoint(request, tmp_path_factory):
     folder = str(tmp_path_factory.mktemp("ck") / request.param)
     model = tc.write_tiny_checkpoint(folder, request.param, shards=2, bf16=True)
     return request.param, folder, model
-
-
-def run_package(pkg, model):
-    """(graph outputs, module outputs, lengths) on the golden batch."""
-    with open(os.path.join(pkg, "medlm.json"), encoding="utf-8") as f:
-        m = json.load(f)
-    tok = Tokenizer.load(os.path.join(pkg, "tokenizer.json"))
-    ids, att, lengths = E.golden_batch(tok, m["special_tokens"])
-    with torch.no_grad():
-        logits, next_logits, hidden = [t.numpy() for t in model(ids, att)]
-    got = onnx_numpy.run(os.path.join(pkg, "denoiser.onnx"), {"input_ids": ids.numpy(), "attention_mask": att.numpy()})
-    if "edit_head" in m["graphs"]:
-        got.update(onnx_numpy.run(os.path.join(pkg, "edit_head.onnx"), {"hidden_states": got["hidden_states"]}))
-    return m, got, {"logits": logits, "next_token_logits": next_logits, "hidden_states": hidden}, lengths
-
-
-def maxdiff(a, b, lengths):
-    return max(float(np.abs(a[i, :n].astype(np.float64) - b[i, :n]).max()) for i, n in enumerate(lengths))
 
 
 def export(folder, out, layout, *extra):
