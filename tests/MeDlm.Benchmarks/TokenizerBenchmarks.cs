@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Configs;
-using MeDlm.Tokenization;
 using MeDlm.Tests.Shared;
+using MeDlm.Tokenization;
 
 namespace MeDlm.Benchmarks;
 

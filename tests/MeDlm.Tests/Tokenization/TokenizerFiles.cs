@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using MeDlm.Tokenization;
 using MeDlm.Tests.Shared;
+using MeDlm.Tokenization;
 
 namespace MeDlm.Tests.Tokenization;
 
