@@ -107,16 +107,21 @@ class RowTrace:
 # ---------------------------------------------------------------- stage 1: ME-DLM
 
 
-def switch_early(conf, pos, masked, switch_threshold):
+def switch_early(l, x0, pos, masked, switch_threshold):
     """The early switch (docs/DESIGN.md §2.6): after a pass's choice `pos`, when every masked candidate left
-    has conf >= switch_threshold, all masked candidates are committed in this pass. Returns the positions to
-    commit and whether stage 1 ends here (False, pos unchanged, when one falls short or none is left)."""
+    has p >= switch_threshold, all masked candidates are committed in this pass. p = softmax(l.double())[x0]
+    with l the logits after the prediction's bans only: unlike the ranking confidence, PAD and END stay in the
+    normaliser, so a confidently predicted PAD tail counts. Returns the positions to commit and whether stage 1
+    ends here (False, pos unchanged, when one falls short or none is left)."""
     if not switch_threshold:
         return pos, False
     chosen = set(pos)
     rest = [i for i in masked if i not in chosen]
-    if not rest or any(float(conf[i]) < switch_threshold for i in rest):
+    if not rest:
         return pos, False
+    for i in rest:
+        if float(torch.softmax(l[i].double(), -1)[int(x0[i])]) < switch_threshold:
+            return pos, False
     return sorted(masked), True
 
 
@@ -136,6 +141,7 @@ def medlm_stage1(model, prompts, gen_length, steps, ids: SpecialIds, switch_thre
             l = logits[j, :len(row)].clone()
             l[:, ids.delete] = float("-inf")
             x0 = l.argmax(-1)
+            predicted = l.clone()  # the prediction's logits (DEL banned), for the switch
             l[:, ids.pad] = float("-inf")
             # confidence in float64: the exact value, so a runtime summing in another order cannot
             # flip the ranking of two positions that float32 rounding would make (nearly) tied
@@ -143,7 +149,7 @@ def medlm_stage1(model, prompts, gen_length, steps, ids: SpecialIds, switch_thre
             masked = torch.tensor([t == ids.mask for t in row])
             conf[~masked] = float("-inf")
             pos = top_positions(conf, k)
-            pos, switched = switch_early(conf, pos, [i for i in range(len(row)) if row[i] == ids.mask], switch_threshold)
+            pos, switched = switch_early(predicted, x0, pos, [i for i in range(len(row)) if row[i] == ids.mask], switch_threshold)
             for i in pos:
                 row[i] = int(x0[i])
             traces[b].commits.append(sorted(pos))
@@ -392,7 +398,7 @@ def llada_generate(model, prompts, gen_length, steps, ids: SpecialIds, block_len
             else:
                 pos = top_positions(conf, st["sched"][st["step_in_block"]])
             if st["block"] == n_blocks - 1:
-                pos, switched = switch_early(conf, pos, masked, switch_threshold)
+                pos, switched = switch_early(l, x0, pos, masked, switch_threshold)
                 if switched:
                     for i in pos:
                         row[i] = x0[i]

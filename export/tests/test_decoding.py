@@ -206,13 +206,18 @@ def test_switch_commits_the_confident_rest_and_ends_stage_one():
     tr = decoding.llada_generate(m, [[1, 2, 3]], 3, 0, IDS, remasking="threshold", threshold=0.9,
                                  switch_threshold=0.7)[0]
     assert tr.commits == [[3, 4, 5]] and tr.mask_passes == 1 and IDS.mask not in tr.tokens
-    # a schedule algorithm stops early too; medlm likewise, but a PAD prediction has confidence 0 there
+    # a schedule algorithm stops early too, and medlm likewise
     tr = decoding.llada_generate(m, [[1, 2, 3]], 3, 3, IDS, switch_threshold=0.7)[0]
     assert tr.commits == [[3, 4, 5]]
     tr = decoding.medlm_stage1(m, [[1, 2, 3]], 3, 3, IDS, switch_threshold=0.7)[0]
     assert tr.commits == [[3, 4, 5]] and tr.mask_passes == 1
+    # medlm ranks a PAD prediction at confidence 0 (committed last), but the switch reads its real probability:
+    # a confident PAD tail is committed at once
     padded = TableModel(lambda i, row: {5: 14.0} if i == 3 else {IDS.pad: 14.0})
     tr = decoding.medlm_stage1(padded, [[1, 2, 3]], 3, 3, IDS, switch_threshold=0.9)[0]
+    assert tr.commits == [[3, 4, 5]] and tr.tokens == [1, 2, 3, 5, IDS.pad, IDS.pad]
+    unsure = TableModel(lambda i, row: {5: 14.0} if i == 3 else {IDS.pad: 1.0, 6: 0.5})
+    tr = decoding.medlm_stage1(unsure, [[1, 2, 3]], 3, 3, IDS, switch_threshold=0.9)[0]
     assert tr.mask_passes == 3
 
 

@@ -170,15 +170,18 @@ internal sealed class UnmaskStep(SpecialTokens ids)
 
     /// <summary>
     /// The early switch (docs/DESIGN.md §2.6), in the last block after the pass's choice: when every candidate left
-    /// masked has confidence &gt;= the switch threshold (decided in float64: approximate ones within E of it are
-    /// recomputed), all candidates are committed in this pass (<paramref name="selected"/> becomes all of them,
-    /// ascending). False, with the choice unchanged, when one falls short or none is left.
+    /// masked has p &gt;= the switch threshold, all candidates are committed in this pass (<paramref name="selected"/>
+    /// becomes all of them, ascending). p is the probability of x0 with the prediction's bans only: PAD and END stay
+    /// in the normaliser, so a confidently predicted PAD tail counts (where the algorithm has no normaliser ban p is
+    /// its confidence, recomputed in float64 only near the threshold). False, with the choice unchanged, when one
+    /// falls short or none is left; the candidates are tested in order and the first short one ends the test.
     /// </summary>
     private static bool SwitchEarly(RowState row, in SequenceLogits logits, Span<double> conf, bool approximate, Span<int> selected,
         ref int count)
     {
         RowPlan plan = row.Plan;
         double threshold = plan.SwitchThreshold;
+        bool ownConfidence = plan.NormaliserBan.Length == 0;
         int j = 0;
         bool anyLeft = false;
         for (int i = 0; i < conf.Length; i++)
@@ -193,11 +196,16 @@ internal sealed class UnmaskStep(SpecialTokens ids)
                 continue;
             }
             anyLeft = true;
-            if (approximate && Math.Abs(conf[i] - threshold) <= Confidence.ArgmaxProbabilityError)
+            double p = conf[i];
+            if (!ownConfidence)
             {
-                conf[i] = logits.ExactProbability(i, row.X0[i], plan.ArgmaxBan, plan.NormaliserBan);
+                p = logits.ExactProbability(i, row.X0[i], plan.ArgmaxBan, default);
             }
-            if (conf[i] < threshold)
+            else if (approximate && Math.Abs(p - threshold) <= Confidence.ArgmaxProbabilityError)
+            {
+                p = logits.ExactProbability(i, row.X0[i], plan.ArgmaxBan, default);
+            }
+            if (p < threshold)
             {
                 return false;
             }

@@ -65,8 +65,8 @@ public sealed class GenerationRequest
 
     /// <summary>
     /// Early switch from stage 1 to the edit rounds, in [0, 1] (docs/DESIGN.md §2.6): in the last block, after a pass's
-    /// commits, when every position still masked has confidence at least this, they are all committed in the same
-    /// pass and stage 1 ends. 0 is off (default: the manifest's <c>generation.switch_threshold</c>, else 0). Not with
+    /// choice, when every position still masked has a prediction whose probability is at least this (PAD included:
+    /// a confident PAD tail counts), they are all committed in the same pass and stage 1 ends. 0 is off (default: the manifest's <c>generation.switch_threshold</c>, else 0). Not with
     /// <see cref="DecodingAlgorithm.Random"/> (its scores are noise) or a Dream package.
     /// </summary>
     public double? SwitchThreshold { get; init; }
