@@ -107,16 +107,41 @@ class RowTrace:
 # ---------------------------------------------------------------- stage 1: ME-DLM
 
 
-def medlm_stage1(model, prompts, gen_length, steps, ids: SpecialIds):
-    """ME-DLM reference mask decoding (single block, max-probability scores). Returns RowTraces."""
+def switch_early(l, x0, pos, masked, switch_threshold):
+    """The early switch (docs/DESIGN.md §2.6): after a pass's choice `pos`, when every masked candidate left
+    has p >= switch_threshold, all masked candidates are committed in this pass. p = softmax(l.double())[x0]
+    with l the logits after the prediction's bans only: unlike the ranking confidence, PAD and END stay in the
+    normaliser, so a confidently predicted PAD tail counts. Returns the positions to commit and whether stage 1
+    ends here (False, pos unchanged, when one falls short or none is left)."""
+    if not switch_threshold:
+        return pos, False
+    chosen = set(pos)
+    rest = [i for i in masked if i not in chosen]
+    if not rest:
+        return pos, False
+    for i in rest:
+        if float(torch.softmax(l[i].double(), -1)[int(x0[i])]) < switch_threshold:
+            return pos, False
+    return sorted(masked), True
+
+
+def medlm_stage1(model, prompts, gen_length, steps, ids: SpecialIds, switch_threshold=None):
+    """ME-DLM reference mask decoding (single block, max-probability scores). Returns RowTraces.
+    With switch_threshold a row whose remaining masks are all that confident commits them and stops early."""
     rows = [list(p) + [ids.mask] * gen_length for p in prompts]
     traces = [RowTrace(len(p), rows[b]) for b, p in enumerate(prompts)]
+    active = list(range(len(rows)))
     for k in schedule(gen_length, steps):
-        logits, _ = _forward(model, rows, ids.pad)
-        for b, row in enumerate(rows):
-            l = logits[b, :len(row)].clone()
+        if not active:
+            break
+        logits, _ = _forward(model, [rows[b] for b in active], ids.pad)
+        still = []
+        for j, b in enumerate(active):
+            row = rows[b]
+            l = logits[j, :len(row)].clone()
             l[:, ids.delete] = float("-inf")
             x0 = l.argmax(-1)
+            predicted = l.clone()  # the prediction's logits (DEL banned), for the switch
             l[:, ids.pad] = float("-inf")
             # confidence in float64: the exact value, so a runtime summing in another order cannot
             # flip the ranking of two positions that float32 rounding would make (nearly) tied
@@ -124,10 +149,14 @@ def medlm_stage1(model, prompts, gen_length, steps, ids: SpecialIds):
             masked = torch.tensor([t == ids.mask for t in row])
             conf[~masked] = float("-inf")
             pos = top_positions(conf, k)
+            pos, switched = switch_early(predicted, x0, pos, [i for i in range(len(row)) if row[i] == ids.mask], switch_threshold)
             for i in pos:
                 row[i] = int(x0[i])
             traces[b].commits.append(sorted(pos))
             traces[b].mask_passes += 1
+            if not switched:
+                still.append(b)
+        active = still
     return traces
 
 
@@ -168,8 +197,32 @@ def apply_edits(x, cur, nxt, prompt_len, delete_id, cap):
     return out, counts, fixed
 
 
-def edit_rounds(model, traces, rounds, ids: SpecialIds, cap):
-    """Run up to `rounds` edit rounds per row; a row at its fixed point leaves the batch."""
+def gate_edits(x, cur, nxt, p_cur, p_nxt, prompt_len, threshold):
+    """The confidence gate of an edit round (docs/DESIGN.md §2.3), before apply_edits: on response positions the
+    insertion proposed before i (nxt[i] != cur[i]) stands only where p_nxt[i] >= threshold, the replacement or
+    deletion (cur[i] != x[i]) only where p_cur[i] >= threshold (else cur[i] = x[i]); a withdrawn insertion
+    sets nxt[i] = cur[i]. Returns the gated (cur, nxt)."""
+    cur, nxt = list(cur), list(nxt)
+    for i in range(prompt_len, len(x)):
+        insert = nxt[i] != cur[i] and p_nxt[i] >= threshold
+        if p_cur[i] < threshold:
+            cur[i] = x[i]
+        if not insert:
+            nxt[i] = cur[i]
+    return cur, nxt
+
+
+def argmax_probability(logits_rows):
+    """Per row: (argmax, softmax(l.double())[argmax]) of float32 logits, ties to the lower id."""
+    x = logits_rows.argmax(-1)
+    p = torch.softmax(logits_rows.double(), -1).gather(-1, x[:, None])[:, 0]
+    return x.tolist(), p.tolist()
+
+
+def edit_rounds(model, traces, rounds, ids: SpecialIds, cap, edit_threshold=0.0):
+    """Run up to `rounds` edit rounds per row; a row at its fixed point leaves the batch. With edit_threshold > 0
+    each proposal is gated by its head's probability (gate_edits); a round where no gated edit applies is a
+    fixed point."""
     active = list(range(len(traces)))
     for _ in range(rounds):
         if not active:
@@ -180,9 +233,12 @@ def edit_rounds(model, traces, rounds, ids: SpecialIds, cap):
         for j, b in enumerate(active):
             t = traces[b]
             n = len(t.tokens)
-            cur = logits[j, :n].argmax(-1).tolist()
-            nxt_head = next_logits[j, :n].argmax(-1).tolist()
+            cur, p_cur = argmax_probability(logits[j, :n])
+            nxt_head, p_head = argmax_probability(next_logits[j, :n])
             nxt = [nxt_head[(i - 1) % n] for i in range(n)]  # nxt[i] = next head at i-1 (roll by one)
+            if edit_threshold > 0:
+                p_nxt = [p_head[(i - 1) % n] for i in range(n)]
+                cur, nxt = gate_edits(t.tokens, cur, nxt, p_cur, p_nxt, t.prompt_len, edit_threshold)
             new, counts, fixed = apply_edits(t.tokens, cur, nxt, t.prompt_len, ids.delete, cap)
             t.edit_rounds += 1
             if fixed:
@@ -209,15 +265,33 @@ def answer(trace, ids: SpecialIds):
     return out
 
 
-def medlm_generate(model, prompts, gen_length, mask_steps, edit_steps, ids: SpecialIds, cap=None):
+def medlm_generate(model, prompts, gen_length, mask_steps, edit_steps, ids: SpecialIds, cap=None, edit_threshold=0.0,
+                   switch_threshold=None):
     """Stage 1 + between stages + stage 2: the ME-DLM reference pipeline."""
-    traces = medlm_stage1(model, prompts, gen_length, mask_steps, ids)
+    traces = medlm_stage1(model, prompts, gen_length, mask_steps, ids, switch_threshold=switch_threshold)
     for t in traces:
         between_stages(t, ids, edit_steps > 0)
     if edit_steps > 0:
         if cap is None:
             cap = model.config.max_position_embeddings  # a row never grows past the context
-        edit_rounds(model, traces, edit_steps, ids, cap)
+        edit_rounds(model, traces, edit_steps, ids, cap, edit_threshold=edit_threshold)
+    return traces
+
+
+def llada_edit_generate(model, prompts, gen_length, edit_steps, ids: SpecialIds, cap=None, edit_threshold=0.0, **stage1):
+    """A LLaDA / Fast-dLLM stage 1 (llada_generate, e.g. remasking='threshold': the budget-free mode of
+    docs/DESIGN.md §2.6), then, when edit rounds follow, between stages and up to `edit_steps` edit rounds (a cap:
+    rows stop at their fixed point). Without edit rounds the draft is the stage-1 response as it is."""
+    traces = llada_generate(model, prompts, gen_length, stage1.pop("steps", 0), ids, **stage1)
+    for t in traces:
+        if edit_steps > 0:
+            between_stages(t, ids, True)
+        else:
+            t.draft = t.tokens[t.prompt_len:]
+    if edit_steps > 0:
+        if cap is None:
+            cap = model.config.max_position_embeddings
+        edit_rounds(model, traces, edit_steps, ids, cap, edit_threshold=edit_threshold)
     return traces
 
 
@@ -243,7 +317,7 @@ def gumbel_argmax(logits_row, seed, step, position, temperature):
 
 def llada_generate(model, prompts, gen_length, steps, ids: SpecialIds, block_length=None, remasking="low_confidence",
                    temperature=0.0, cfg_scale=0.0, seeds=None, logits_eos_inf=False, confidence_eos_eot_inf=False,
-                   threshold=None):
+                   threshold=None, switch_threshold=None):
     """LLaDA generate.py semantics on a right-padded batch; remasking 'low_confidence', 'random' or
     'threshold' (Fast-dLLM: commit every masked position of the current block with conf >= threshold,
     and always the best one; steps are then variable and `steps` is ignored).
@@ -251,7 +325,11 @@ def llada_generate(model, prompts, gen_length, steps, ids: SpecialIds, block_len
     EOS options as in LLaDA: logits_eos_inf bans PAD/EOS from the prediction; confidence_eos_eot_inf
     gives PAD/EOS and END zero confidence (with temperature > 0 LLaDA's code only bans END there,
     because the noisy logits are a separate tensor; that quirk is kept).
+
+    switch_threshold: the early switch (switch_early) in the last block; not with 'random' (noise scores).
     """
+    if switch_threshold and remasking == "random":
+        raise ValueError("switch_threshold compares confidences; random remasking ranks by noise")
     block_length = block_length or gen_length
     if gen_length % block_length:
         raise ValueError("gen_length must be divisible by block_length")
@@ -319,6 +397,15 @@ def llada_generate(model, prompts, gen_length, steps, ids: SpecialIds, block_len
                 pos = [i for k, i in enumerate(order) if k == 0 or conf[i] >= threshold]
             else:
                 pos = top_positions(conf, st["sched"][st["step_in_block"]])
+            if st["block"] == n_blocks - 1:
+                pos, switched = switch_early(l, x0, pos, masked, switch_threshold)
+                if switched:
+                    for i in pos:
+                        row[i] = x0[i]
+                    tr.commits.append(sorted(pos))
+                    tr.mask_passes += 1
+                    st["done"] = True
+                    continue
             for i in pos:
                 row[i] = x0[i]
             tr.commits.append(sorted(pos))

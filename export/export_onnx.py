@@ -305,6 +305,16 @@ def validate_manifest(m, folder=None):
         raise ValueError("graphs.edit_head.outputs must be full or argmax")
     if (m["architecture"] == "medlm") != ("edit_head" in g):
         raise ValueError("an edit_head graph exactly when architecture is medlm")
+    gen = m["generation"]
+    for key in ("edit_threshold", "switch_threshold"):  # docs/DESIGN.md §2.3, §2.6; 0 = off
+        v = gen.get(key)
+        if v is not None and not (isinstance(v, (int, float)) and 0 <= v <= 1):
+            raise ValueError(f"generation.{key} {v!r} must be in [0, 1]")
+    rounds = gen.get("edit_rounds")
+    if rounds is not None and not (isinstance(rounds, int) and rounds >= 0):
+        raise ValueError(f"generation.edit_rounds {rounds!r} must be a whole number >= 0")
+    if "edit_head" not in g and (gen.get("edit_threshold") or rounds):
+        raise ValueError("generation.edit_threshold and edit_rounds need an edit head")
     if folder is not None:
         d = onnx.load(os.path.join(folder, g["denoiser"]["file"]), load_external_data=False)
         dims = {o.name: [x.dim_value or x.dim_param for x in o.type.tensor_type.shape.dim] for o in d.graph.output}

@@ -6,9 +6,9 @@
 Writes the tiny random Dream-layout checkpoint (tiny_checkpoints, seed 0) to a temporary folder, exports
 it as a package (export_onnx --hf-checkpoint), sets the package's Dream generation defaults, and runs the
 cases on the PyTorch module. Rows of one case run as ONE right-padded batch of mixed prompt lengths.
+File layout: golden_decoders.py.
 """
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -21,6 +21,7 @@ import torch
 
 import decoding
 import export_onnx
+import golden_decoders
 import tiny_checkpoints
 from tokenizer import Tokenizer
 
@@ -75,27 +76,16 @@ def main():
     st = man["special_tokens"]
     ids = decoding.SpecialIds(mask=st["mask"], pad=st["pad"], delete=-1, end=st["end"])
     prompts = [tok.encode(t) for t in PROMPTS]
-    with open(os.path.join(args.out_package, "denoiser.onnx"), "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
-    doc = {"package": "tiny-dream", "denoiser_sha256": digest, "special_ids": ids.__dict__,
-           "conventions": "Dream _sample on per-row prompts; ties to the lower position / id; counter RNG of decoding.py",
-           "cases": []}
+    doc = golden_decoders.document(args.out_package, "tiny-dream", ids,
+                                   "Dream _sample on per-row prompts; ties to the lower position / id; counter RNG of decoding.py")
     for name, s in cases():
         traces = decoding.dream_generate(model, prompts, G, s["steps"], ids, alg=s["alg"],
                                          temperature=s.get("temperature", 0.0), top_p=s.get("top_p"),
                                          top_k=s.get("top_k"), alg_temp=s.get("alg_temp"), seeds=s.get("seeds"))
-        rows = []
-        for text, p, t in zip(PROMPTS, prompts, traces):
-            resp = decoding.response(t)
-            rows.append({"prompt": text, "prompt_ids": p, "draft": resp, "response": resp,
-                         "answer": decoding.answer(t, ids), "text": tok.decode(resp, skip_special=True), "commits": t.commits, "mask_passes": t.mask_passes,
-                         "edit_rounds": 0, "edits": t.edits})
+        rows = [golden_decoders.row_record(tok, text, p, t, ids) for text, p, t in zip(PROMPTS, prompts, traces)]
         doc["cases"].append({"name": name, "algorithm": s["alg"], "settings": {**s, "gen_length": G}, "rows": rows})
         print(name, [r["mask_passes"] for r in rows], [len(r["answer"]) for r in rows], flush=True)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(doc, f, indent=None, separators=(",", ":"))
-        f.write("\n")
+    golden_decoders.write(doc, args.out)
 
 
 if __name__ == "__main__":

@@ -159,3 +159,82 @@ def test_answer_stops_at_the_first_end_or_pad():
     tr = decoding.RowTrace(1, [1, 3, IDS.pad, IDS.end])
     assert decoding.answer(tr, IDS) == [3]
     assert decoding.answer(decoding.RowTrace(1, [1]), IDS) == []
+
+
+def test_gate_edits_keeps_only_confident_proposals():
+    x = [1, 2, 3, 4, 5]
+    cur = [1, 2, 7, IDS.delete, 5]   # replace 3 -> 7 at 2, delete 4 at 3
+    nxt = [1, 6, 7, IDS.delete, 8]   # insert 6 before 2 at 1, insert 8 before 5 at 4
+    p_cur = [1.0, 1.0, 0.4, 0.95, 1.0]
+    p_nxt = [1.0, 0.95, 0.1, 0.1, 0.3]
+    g_cur, g_nxt = decoding.gate_edits(x, cur, nxt, p_cur, p_nxt, 1, 0.9)
+    assert g_cur == [1, 2, 3, IDS.delete, 5]  # the weak replacement is withdrawn, the confident delete stands
+    assert g_nxt == [1, 6, 3, IDS.delete, 5]  # the confident insertion stands, the weak one is withdrawn
+    out, counts, fixed = apply_edits(x, g_cur, g_nxt, 1, IDS.delete, cap=10)
+    assert out == [1, 6, 2, 3, 5] and counts == {"replaced": 0, "deleted": 1, "inserted": 1} and not fixed
+    # threshold 0 changes nothing; threshold above every probability leaves a fixed point
+    assert decoding.gate_edits(x, cur, nxt, p_cur, p_nxt, 1, 0.0) == (cur, nxt)
+    g_cur, g_nxt = decoding.gate_edits(x, cur, nxt, p_cur, p_nxt, 1, 1.0 + 1e-9)
+    assert apply_edits(x, g_cur, g_nxt, 1, IDS.delete, cap=10)[2]
+
+
+def test_edit_threshold_stops_a_weak_correction():
+    # the current head mildly prefers 6 over the 4 at position 2: ungated it replaces, gated it is a fixed point
+    def cur(i, row):
+        return {6: 2.0, 4: 1.8} if i == 2 else {row[i]: 8.0}
+
+    def nxt(i, row):  # the head at 1 agrees with the correction (so no insertion is proposed), confidently
+        return {6: 8.0} if i == 1 else {row[i + 1] if i + 1 < len(row) else 0: 8.0}
+
+    m = TableModel(cur, nxt)
+    loose = decoding.RowTrace(1, [1, 2, 4, IDS.end])
+    decoding.edit_rounds(m, [loose], 1, IDS, cap=32)
+    assert loose.tokens == [1, 2, 6, IDS.end]
+    gated = decoding.RowTrace(1, [1, 2, 4, IDS.end])
+    decoding.edit_rounds(m, [gated], 4, IDS, cap=32, edit_threshold=0.9)
+    assert gated.tokens == [1, 2, 4, IDS.end] and gated.edit_rounds == 1 and gated.edits["replaced"] == 0
+
+
+def test_switch_commits_the_confident_rest_and_ends_stage_one():
+    # position 3 very confident, 4 and 5 fairly (about 0.73): threshold 0.9 commits 3 alone, the switch at 0.7
+    # commits 4 and 5 in the same pass
+    def cur(i, row):
+        return {5: 14.0} if i == 3 else {5: 0.0, 6: -1.0}
+    m = TableModel(cur)
+    plain = decoding.llada_generate(m, [[1, 2, 3]], 3, 0, IDS, remasking="threshold", threshold=0.9)[0]
+    assert plain.commits == [[3], [4], [5]]
+    tr = decoding.llada_generate(m, [[1, 2, 3]], 3, 0, IDS, remasking="threshold", threshold=0.9,
+                                 switch_threshold=0.7)[0]
+    assert tr.commits == [[3, 4, 5]] and tr.mask_passes == 1 and IDS.mask not in tr.tokens
+    # a schedule algorithm stops early too, and medlm likewise
+    tr = decoding.llada_generate(m, [[1, 2, 3]], 3, 3, IDS, switch_threshold=0.7)[0]
+    assert tr.commits == [[3, 4, 5]]
+    tr = decoding.medlm_stage1(m, [[1, 2, 3]], 3, 3, IDS, switch_threshold=0.7)[0]
+    assert tr.commits == [[3, 4, 5]] and tr.mask_passes == 1
+    # medlm ranks a PAD prediction at confidence 0 (committed last), but the switch reads its real probability:
+    # a confident PAD tail is committed at once
+    padded = TableModel(lambda i, row: {5: 14.0} if i == 3 else {IDS.pad: 14.0})
+    tr = decoding.medlm_stage1(padded, [[1, 2, 3]], 3, 3, IDS, switch_threshold=0.9)[0]
+    assert tr.commits == [[3, 4, 5]] and tr.tokens == [1, 2, 3, 5, IDS.pad, IDS.pad]
+    unsure = TableModel(lambda i, row: {5: 14.0} if i == 3 else {IDS.pad: 1.0, 6: 0.5})
+    tr = decoding.medlm_stage1(unsure, [[1, 2, 3]], 3, 3, IDS, switch_threshold=0.9)[0]
+    assert tr.mask_passes == 3
+
+
+def test_switch_in_blocks_waits_for_the_last_block():
+    m = TableModel(lambda i, row: {5: 14.0})
+    tr = decoding.llada_generate(m, [[1, 2, 3]], 4, 4, IDS, block_length=2, switch_threshold=0.5)[0]
+    assert tr.commits == [[3], [4], [5, 6]]
+
+
+def test_llada_edit_generate_runs_edits_after_threshold_and_batch_equals_alone():
+    torch.manual_seed(1)
+    m = MeDlmModel(MeDlmConfig(vocab_size=V, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                               num_attention_heads=2, num_key_value_heads=2, head_dim=16)).eval()
+    prompts = [[1, 2, 3, 4, 5], [6, 7], [2, 3, 4]]
+    kw = dict(remasking="threshold", threshold=0.3, switch_threshold=0.2, cap=32, edit_threshold=0.2)
+    batch = decoding.llada_edit_generate(m, prompts, 8, 3, IDS, **kw)
+    for p, t in zip(prompts, batch):
+        alone = decoding.llada_edit_generate(m, [p], 8, 3, IDS, **kw)[0]
+        assert alone.tokens == t.tokens and alone.commits == t.commits and alone.edit_rounds == t.edit_rounds
+        assert t.draft[-1] == IDS.end or not t.draft  # between stages ran: edits follow

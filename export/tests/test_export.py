@@ -137,6 +137,14 @@ def test_validate_manifest_rejects_bad_ones(package):
     bad["vocab_size"] += 1
     with pytest.raises(ValueError):
         E.validate_manifest(bad, out)
+    for key, value in (("edit_threshold", 1.5), ("switch_threshold", -0.1), ("edit_rounds", 2.5), ("edit_rounds", -1)):
+        bad = json.loads(json.dumps(manifest))
+        bad["generation"][key] = value
+        with pytest.raises(ValueError, match=key):
+            E.validate_manifest(bad)
+    good = json.loads(json.dumps(manifest))
+    good["generation"].update({"algorithm": "threshold", "edit_rounds": 8, "edit_threshold": 0.9, "switch_threshold": 0.7})
+    E.validate_manifest(good)
 
 
 def test_export_wrapper_matches_model_forward(model):

@@ -55,6 +55,8 @@ internal static class Runtime
             Temperature = s.Temperature,
             CfgScale = s.Cfg,
             Threshold = s.Threshold,
+            EditThreshold = s.EditThreshold,
+            SwitchThreshold = s.SwitchThreshold,
             TopP = s.TopP,
             TopK = s.TopK,
             AlgTemp = s.AlgTemp,

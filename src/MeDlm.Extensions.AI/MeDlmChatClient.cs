@@ -223,6 +223,8 @@ public sealed class MeDlmChatClient : IChatClient
             Temperature = temperature,
             CfgScale = Number(extra, MeDlmChatOptions.CfgScale) ?? baseline?.CfgScale ?? 0,
             Threshold = Number(extra, MeDlmChatOptions.Threshold) ?? baseline?.Threshold,
+            EditThreshold = Number(extra, MeDlmChatOptions.EditThreshold) ?? baseline?.EditThreshold,
+            SwitchThreshold = Number(extra, MeDlmChatOptions.SwitchThreshold) ?? baseline?.SwitchThreshold,
             TopP = options?.TopP ?? baseline?.TopP,
             TopK = options?.TopK ?? baseline?.TopK,
             AlgTemp = Number(extra, MeDlmChatOptions.AlgTemp) ?? baseline?.AlgTemp,

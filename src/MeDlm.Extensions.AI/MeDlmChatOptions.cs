@@ -28,6 +28,18 @@ public static class MeDlmChatOptions
     /// <summary>Confidence threshold of the <c>threshold</c> algorithm, in (0, 1].</summary>
     public const string Threshold = "threshold";
 
+    /// <summary>
+    /// Confidence gate of the edit rounds, in [0, 1]: a replace / delete / insert applies only where its head's
+    /// probability is at least this (0 = every edit).
+    /// </summary>
+    public const string EditThreshold = "edit_threshold";
+
+    /// <summary>
+    /// Early switch from stage 1 to the edit rounds, in [0, 1]: once every remaining mask has confidence at least
+    /// this, all are committed in that pass and stage 1 ends (0 = off).
+    /// </summary>
+    public const string SwitchThreshold = "switch_threshold";
+
     /// <summary>Dream packages: positions drawn from softmax(confidence / alg_temp) (0 = the most confident).</summary>
     public const string AlgTemp = "alg_temp";
 

@@ -41,6 +41,18 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public void The_adaptive_flags_reach_the_decoder()
+    {
+        CliRun r = Cli.Run(With("generate", MathPrompt, "--algorithm", "threshold", "--threshold", "0.9", "--edit-steps", "8",
+            "--edit-threshold", "0.8", "--switch-threshold", "0.6", "--json"));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var doc = JsonDocument.Parse(r.Stdout);
+        JsonElement stats = doc.RootElement.GetProperty("stats");
+        Assert.InRange(stats.GetProperty("edit_passes").GetInt32(), 1, 8);
+        Assert.InRange(stats.GetProperty("mask_passes").GetInt32(), 1, 48);
+    }
+
+    [Fact]
     public void Show_edits_prints_the_draft_and_the_final_answer()
     {
         CliRun json = Cli.Run(With("generate", CodePrompt, "--budget", "1/4", "--json"));
@@ -123,6 +135,8 @@ public sealed class EndToEndTests
     [InlineData("generate", "hi", "--no-such-flag")]
     [InlineData("generate", "hi", "--budget", "3/2")]
     [InlineData("generate", "hi", "--algorithm", "beam")]
+    [InlineData("generate", "hi", "--edit-threshold", "1.5")]
+    [InlineData("generate", "hi", "--switch-threshold", "-1")]
     [InlineData("generate")]
     [InlineData("no-such-command")]
     public void Usage_errors_exit_2_with_one_line_on_stderr(params string[] args)
@@ -140,6 +154,9 @@ public sealed class EndToEndTests
         CliRun r = Cli.Run(With("generate", "hi", "--block-length", "7"));
         Assert.True(r.ExitCode == 2, r.ToString());
         Assert.Contains("BlockLength", r.Stderr);
+        r = Cli.Run(With("generate", "hi", "--algorithm", "random", "--switch-threshold", "0.5"));
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Contains("SwitchThreshold", r.Stderr);
     }
 
     [Fact]

@@ -126,6 +126,48 @@ public sealed class MeDlmChatClientTests
     }
 
     [Fact]
+    public async Task The_adaptive_settings_are_used()
+    {
+        using var client = NewClient();
+        var options = new ChatOptions
+        {
+            AdditionalProperties = new()
+            {
+                [MeDlmChatOptions.Algorithm] = "threshold",
+                [MeDlmChatOptions.Threshold] = 0.95,
+                [MeDlmChatOptions.EditRounds] = 8,
+                [MeDlmChatOptions.EditThreshold] = JsonDocument.Parse("0.8").RootElement,
+                [MeDlmChatOptions.SwitchThreshold] = "0.6",
+            },
+        };
+        ChatResponse response = await client.GetResponseAsync(Prompt, options);
+        GenerationResult raw = Assert.IsType<GenerationResult>(response.RawRepresentation);
+        var request = new GenerationRequest
+        {
+            Prompt = Prompt,
+            Algorithm = DecodingAlgorithm.Threshold,
+            Threshold = 0.95,
+            EditSteps = 8,
+            EditThreshold = 0.8,
+            SwitchThreshold = 0.6,
+        };
+        GenerationResult expected = BundledModel.Generator.Generate(request);
+        GenerationResult ungated = BundledModel.Generator.Generate(new GenerationRequest
+        {
+            Prompt = Prompt,
+            Algorithm = DecodingAlgorithm.Threshold,
+            Threshold = 0.95,
+            EditSteps = 8,
+        });
+
+        Assert.Equal(expected.TokenIds, raw.TokenIds);
+        Assert.Equal(expected.Stats.TotalPasses, raw.Stats.TotalPasses);
+        Assert.True(raw.Stats.EditPasses is >= 1 and <= 8);
+        // The switch ends stage 1 no later than the threshold alone does.
+        Assert.True(raw.Stats.MaskPasses <= ungated.Stats.MaskPasses);
+    }
+
+    [Fact]
     public async Task Streaming_concatenates_to_the_response()
     {
         using var client = NewClient();
@@ -316,6 +358,8 @@ public sealed class MeDlmChatClientTests
         { "whole number", () => new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.MaskSteps] = 2.5 } }, [new(ChatRole.User, Prompt)] },
         { "Budget", () => new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Budget] = 1.5 } }, [new(ChatRole.User, Prompt)] },
         { "must be a number", () => new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Threshold] = "high" } }, [new(ChatRole.User, Prompt)] },
+        { "EditThreshold must be in [0, 1]", () => new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.EditThreshold] = 1.5 } }, [new(ChatRole.User, Prompt)] },
+        { "SwitchThreshold compares confidences", () => new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.SwitchThreshold] = 0.5, [MeDlmChatOptions.Algorithm] = "random" } }, [new(ChatRole.User, Prompt)] },
         { "true or false", () => new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.StreamDenoising] = "yes" } }, [new(ChatRole.User, Prompt)] },
         { "empty string", () => new ChatOptions { StopSequences = [""] }, [new(ChatRole.User, Prompt)] },
         { "no messages", () => null, [] },

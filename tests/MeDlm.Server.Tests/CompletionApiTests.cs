@@ -96,6 +96,17 @@ public sealed class CompletionApiTests(SharedServer shared)
         JsonElement threshold = await Server.PostOkAsync("v1/chat/completions",
             """{"messages":[{"role":"user","content":"write mul_k(vals) with k = 4"}],"max_tokens":16,"medlm":{"algorithm":"threshold","threshold":0.5,"edit_rounds":0}}""");
         Assert.InRange(threshold.GetProperty("medlm")[0].GetProperty("mask_steps").GetInt32(), 1, 16);
+
+        // The budget-free adaptive mode: threshold stage 1, the early switch, gated edit rounds up to a cap of 8.
+        JsonElement adaptive = await Server.PostOkAsync("v1/chat/completions",
+            """{"messages":[{"role":"user","content":"write mul_k(vals) with k = 4"}],"max_tokens":48,"medlm":{"algorithm":"threshold","threshold":0.9,"switch_threshold":0.6,"edit_rounds":8,"edit_threshold":0.8}}""");
+        JsonElement a = adaptive.GetProperty("medlm")[0];
+        Assert.InRange(a.GetProperty("mask_steps").GetInt32(), 1, 48);
+        Assert.InRange(a.GetProperty("edit_rounds").GetInt32(), 1, 8);
+        Assert.Equal(8, a.GetProperty("edit_rounds").GetInt32() + a.GetProperty("edit_rounds_saved").GetInt32());
+        JsonElement plain = await Server.PostOkAsync("v1/chat/completions",
+            """{"messages":[{"role":"user","content":"write mul_k(vals) with k = 4"}],"max_tokens":48,"medlm":{"algorithm":"threshold","threshold":0.9,"edit_rounds":8}}""");
+        Assert.True(a.GetProperty("mask_steps").GetInt32() <= plain.GetProperty("medlm")[0].GetProperty("mask_steps").GetInt32());
     }
 
     [Fact]

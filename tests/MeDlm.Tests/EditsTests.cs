@@ -154,6 +154,95 @@ public class EditsTests
         }
     }
 
+    [Fact]
+    public void The_gate_keeps_confident_proposals_and_withdraws_the_others()
+    {
+        long[] x = T("<p> 2 + 2 = 5 junk END");
+        int[] cur = I("<p> 2 + 2 = 4 DEL END");
+        int[] nxt = I("<p> 2 + 2 = 4 junk 0");
+        double[] pCur = [1, 1, 1, 1, 1, 0.95, 0.4, 1];
+        double[] pNxt = [1, 1, 1, 1, 1, 0.2, 1, 0.99];
+        Edits.Gate(x, 1, cur, nxt, pCur, pNxt, 0.9);
+        var dest = new long[16];
+        int n = Edits.Apply(x, 1, cur, nxt, Del, 1000, dest, out var counts);
+        // The confident replacement 5 -> 4 and the confident insertion of 0 before END stand; the weak deletion goes.
+        Assert.Equal("<p> 2 + 2 = 4 junk 0 END", S(dest.AsSpan(0, n)));
+        Assert.Equal(1, counts.Replaced);
+        Assert.Equal(0, counts.Deleted);
+        Assert.Equal(1, counts.Inserted);
+    }
+
+    [Fact]
+    public void Random_gated_rows_match_reference()
+    {
+        var r = new Random(7003);
+        for (int it = 0; it < 3000; it++)
+        {
+            int len = r.Next(0, 60);
+            int prompt = r.Next(0, len + 1);
+            var (x, cur, nxt) = RandomRow(r, len);
+            double[] pCur = RandomProbabilities(r, len);
+            double[] pNxt = RandomProbabilities(r, len);
+            double threshold = r.Next(4) switch { 0 => 0, 1 => 1, _ => r.NextDouble() };
+            var (refCur, refNxt) = Reference.Gate(x, prompt, cur, nxt, pCur, pNxt, threshold);
+            int[] gCur = [.. cur];
+            int[] gNxt = [.. nxt];
+            Edits.Gate(x, prompt, gCur, gNxt, pCur, pNxt, threshold);
+            Assert.Equal(refCur, gCur);
+            Assert.Equal(refNxt, gNxt);
+            Assert.Equal(cur[..prompt], gCur[..prompt]); // prompt positions untouched
+            if (threshold == 0)
+            {
+                Assert.Equal(cur, gCur);
+                Assert.Equal(nxt, gNxt);
+            }
+
+            var dest = new long[Math.Max(1, 2 * len)];
+            int n = Edits.Apply(x, prompt, gCur, gNxt, Del, 1000, dest, out var counts);
+            var (expected, expectedCounts) = Reference.Edit(x, prompt, refCur, refNxt, Del, dest.Length);
+            Assert.Equal(expected, dest[..n]);
+            Assert.Equal(expectedCounts, counts);
+            // A round with no confident proposal is a fixed point, and a fixed point leaves the row unchanged.
+            bool anyConfidentEdit = false;
+            for (int i = prompt; i < len; i++)
+            {
+                anyConfidentEdit |= (cur[i] != x[i] && pCur[i] >= threshold) || (nxt[i] != cur[i] && pNxt[i] >= threshold);
+            }
+            Assert.True(anyConfidentEdit || counts.FixedPoint);
+            if (counts.FixedPoint)
+            {
+                Assert.Equal(x, dest[..n]);
+            }
+        }
+    }
+
+    [Fact]
+    public void A_gate_above_every_probability_gives_a_fixed_point()
+    {
+        var r = new Random(7004);
+        for (int it = 0; it < 500; it++)
+        {
+            int len = r.Next(0, 40);
+            int prompt = r.Next(0, len + 1);
+            var (x, cur, nxt) = RandomRow(r, len);
+            Edits.Gate(x, prompt, cur, nxt, RandomProbabilities(r, len), RandomProbabilities(r, len), 1.5);
+            var dest = new long[Math.Max(1, 2 * len)];
+            int n = Edits.Apply(x, prompt, cur, nxt, Del, 1000, dest, out var counts);
+            Assert.True(counts.FixedPoint);
+            Assert.Equal(x, dest[..n]);
+        }
+    }
+
+    private static double[] RandomProbabilities(Random r, int len)
+    {
+        var p = new double[len];
+        for (int i = 0; i < len; i++)
+        {
+            p[i] = r.Next(5) == 0 ? 1.0 : r.NextDouble();
+        }
+        return p;
+    }
+
     private static (long[] X, int[] Cur, int[] Nxt) RandomRow(Random r, int len)
     {
         // Small alphabet so that "unchanged" is common and fixed points occur.

@@ -220,6 +220,26 @@ internal static class Reference
         return (outList.ToArray(), counts);
     }
 
+    /// <summary>The confidence gate of an edit round as decoding.gate_edits writes it (a proposal stands only when confident).</summary>
+    public static (int[] Cur, int[] Nxt) Gate(long[] x, int promptLength, int[] cur, int[] nxt, double[] pCur, double[] pNxt, double threshold)
+    {
+        int[] c = [.. cur];
+        int[] n = [.. nxt];
+        for (int i = promptLength; i < x.Length; i++)
+        {
+            bool insert = nxt[i] != cur[i] && pNxt[i] >= threshold;
+            if (pCur[i] < threshold)
+            {
+                c[i] = (int)x[i];
+            }
+            if (!insert)
+            {
+                n[i] = c[i];
+            }
+        }
+        return (c, n);
+    }
+
     public static long[] DropPad(long[] row, int promptLength, long pad, long end, bool editRoundsFollow)
     {
         var resp = row.Skip(promptLength).Where(t => t != pad).ToArray();

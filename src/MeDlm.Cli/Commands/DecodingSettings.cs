@@ -45,6 +45,14 @@ internal class DecodingSettings : ModelSettings
     [Description("Confidence threshold of the threshold algorithm")]
     public double? Threshold { get; set; }
 
+    [CommandOption("--edit-threshold <P>")]
+    [Description("Edit rounds apply a replace / delete / insert only where its head's probability is at least P, in [0, 1] (0: every edit)")]
+    public double? EditThreshold { get; set; }
+
+    [CommandOption("--switch-threshold <P>")]
+    [Description("End stage 1 early, committing every remaining mask, once all of them have confidence at least P, in [0, 1] (0: off)")]
+    public double? SwitchThreshold { get; set; }
+
     [CommandOption("--top-p <P>")]
     [Description("Dream packages: nucleus filter of the sampled distribution, in (0, 1] (1: off)")]
     public double? TopP { get; set; }
@@ -136,6 +144,14 @@ internal class DecodingSettings : ModelSettings
         if (Threshold is { } tau && !(tau > 0 && tau <= 1))
         {
             return ValidationResult.Error($"--threshold must be in (0, 1] (got {tau})");
+        }
+        if (EditThreshold is { } et && !(et >= 0 && et <= 1))
+        {
+            return ValidationResult.Error($"--edit-threshold must be in [0, 1] (got {et})");
+        }
+        if (SwitchThreshold is { } st && !(st >= 0 && st <= 1))
+        {
+            return ValidationResult.Error($"--switch-threshold must be in [0, 1] (got {st})");
         }
         if (TopP is { } p && !(p > 0 && p <= 1))
         {

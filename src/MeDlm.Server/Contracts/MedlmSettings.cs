@@ -29,6 +29,12 @@ public sealed record MedlmSettings
     /// <summary>Confidence threshold of the <c>threshold</c> algorithm, in (0, 1].</summary>
     public double? Threshold { get; init; }
 
+    /// <summary>Confidence gate of the edit rounds, in [0, 1] (0: every edit applies).</summary>
+    public double? EditThreshold { get; init; }
+
+    /// <summary>Early switch from stage 1 to the edit rounds, in [0, 1] (0: off).</summary>
+    public double? SwitchThreshold { get; init; }
+
     /// <summary>Dream top-k (0: off); Dream packages only.</summary>
     public int? TopK { get; init; }
 

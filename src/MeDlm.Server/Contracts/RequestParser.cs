@@ -366,7 +366,7 @@ public static class RequestParser
             return MedlmSettings.None;
         }
         var m = new FieldReader(medlm, "medlm.");
-        string[] known = ["budget", "mask_steps", "edit_rounds", "algorithm", "block_length", "threshold", "top_k", "alg_temp", "eps", "stream_denoising"];
+        string[] known = ["budget", "mask_steps", "edit_rounds", "algorithm", "block_length", "threshold", "edit_threshold", "switch_threshold", "top_k", "alg_temp", "eps", "stream_denoising"];
         foreach (JsonProperty p in medlm.EnumerateObject())
         {
             if (Array.IndexOf(known, p.Name) < 0)
@@ -389,6 +389,8 @@ public static class RequestParser
             Algorithm = algorithm,
             BlockLength = m.Int("block_length"),
             Threshold = m.Double("threshold"),
+            EditThreshold = m.Double("edit_threshold"),
+            SwitchThreshold = m.Double("switch_threshold"),
             TopK = m.Int("top_k"),
             AlgTemp = m.Double("alg_temp"),
             Eps = m.Double("eps"),

@@ -104,6 +104,8 @@ public static partial class GenerationPlanner
             BlockLength = m.BlockLength,
             Temperature = body.Temperature,
             Threshold = m.Threshold,
+            EditThreshold = m.EditThreshold,
+            SwitchThreshold = m.SwitchThreshold,
             TopP = body.TopP,
             TopK = m.TopK,
             AlgTemp = m.AlgTemp,
@@ -158,6 +160,8 @@ public static partial class GenerationPlanner
         nameof(GenerationRequest.BlockLength) => "medlm.block_length",
         nameof(GenerationRequest.Algorithm) => "medlm.algorithm",
         nameof(GenerationRequest.Threshold) => "medlm.threshold",
+        nameof(GenerationRequest.EditThreshold) => "medlm.edit_threshold",
+        nameof(GenerationRequest.SwitchThreshold) => "medlm.switch_threshold",
         nameof(GenerationRequest.Temperature) => "temperature",
         nameof(GenerationRequest.TopP) => "top_p",
         nameof(GenerationRequest.TopK) => "medlm.top_k",
@@ -169,6 +173,6 @@ public static partial class GenerationPlanner
     };
 
     /// <summary>The request property names that the library's messages use.</summary>
-    [GeneratedRegex(@"\b(GenLength|LengthCap|Budget|MaskSteps|EditSteps|BlockLength|Threshold|Temperature|TopP|TopK|AlgTemp|Eps)\b", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b(GenLength|LengthCap|Budget|MaskSteps|EditSteps|BlockLength|EditThreshold|SwitchThreshold|Threshold|Temperature|TopP|TopK|AlgTemp|Eps)\b", RegexOptions.CultureInvariant)]
     private static partial Regex PropertyName();
 }

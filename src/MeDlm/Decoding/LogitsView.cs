@@ -50,6 +50,9 @@ internal readonly ref struct LogitsView
     /// <summary>K of the reduced form; 0 for full rows.</summary>
     public int TopK { get; }
 
+    /// <summary>Whether the next-token head's probabilities are exact (a reduced form); full rows give the fast kernel's.</summary>
+    public bool NextIsExact { get; }
+
     /// <summary>The view of one sequence of the batch (and its unconditional copy when guided).</summary>
     public SequenceLogits For(RowState row)
     {
@@ -162,6 +165,24 @@ internal readonly ref struct SequenceLogits
 
     /// <summary>The next-token head's row at position i (edit rounds; never guided).</summary>
     public ReadOnlySpan<float> NextRow(int i) => _view.NextRow(At(_batchRow, i));
+
+    /// <summary>
+    /// The next-token head's argmax at position i (ties to the lower id) and its probability softmax(l)[argmax]
+    /// (edit rounds, docs/DESIGN.md §2.3): exact when <see cref="NextArgmaxIsExact"/>, else the fast float32
+    /// kernel's value, within <see cref="Confidence.ArgmaxProbabilityError"/> of the float64 one.
+    /// </summary>
+    public int NextArgmax(int i, out double probability)
+    {
+        int x = Confidence.ArgmaxProbability(NextRow(i), default, default, out float p);
+        probability = p;
+        return x;
+    }
+
+    /// <summary>Whether <see cref="NextArgmax"/> gives the exact float64 probability (full rows: the fast kernel's).</summary>
+    public bool NextArgmaxIsExact => _view.NextIsExact;
+
+    /// <summary>softmax(l)[token] in float64 of the next-token head's row at position i (no ids banned).</summary>
+    public double NextExactProbability(int i, int token) => Confidence.ExactProbability(NextRow(i), token, default, default);
 
     /// <summary>The argmax of position i outside <paramref name="banned"/> (ties to the lower id).</summary>
     public int Argmax(int i, ReadOnlySpan<int> banned) =>

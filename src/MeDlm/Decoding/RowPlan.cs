@@ -88,6 +88,12 @@ internal sealed class RowPlan
     /// <summary>Longest a row may grow through insertions.</summary>
     public int LengthCap => _plan.LengthCap;
 
+    /// <summary>Confidence gate of the edit rounds (0: off).</summary>
+    public double EditThreshold => _plan.EditThreshold;
+
+    /// <summary>Early switch from stage 1 to the edit rounds (0: off).</summary>
+    public double SwitchThreshold => _plan.SwitchThreshold;
+
     /// <summary>Dream top-p (1: off).</summary>
     public double TopP => _plan.TopP;
 

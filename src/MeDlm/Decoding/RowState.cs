@@ -49,6 +49,9 @@ internal sealed class RowState
     public int EditRounds;
     public bool ReachedFixedPoint;
 
+    /// <summary>Stage 1 ended by the early switch (docs/DESIGN.md §2.6).</summary>
+    public bool SwitchedEarly;
+
     /// <summary>The row left its batch early because its request was cancelled.</summary>
     public bool Cancelled;
 
@@ -63,6 +66,7 @@ internal sealed class RowState
     public int[] Selected = [];
     public int[] Cur = [];
     public int[] Nxt = [];
+    public double[] NxtConf = []; // edit rounds with a confidence gate: the next-token head's probability per position
 
     /// <summary>Vocabulary-sized scratch for the classifier-free-guidance logits of one position.</summary>
     public float[] GuidedLogits = [];
@@ -94,6 +98,10 @@ internal sealed class RowState
         EnsureLength(ref Selected, cap);
         EnsureLength(ref Cur, cap);
         EnsureLength(ref Nxt, cap);
+        if (plan.EditThreshold > 0)
+        {
+            EnsureLength(ref NxtConf, cap);
+        }
         EnsureLength(ref Draft, plan.GenLength);
         if (plan.CfgScale > 0)
         {
@@ -111,6 +119,7 @@ internal sealed class RowState
         MaskPasses = 0;
         EditRounds = 0;
         ReachedFixedPoint = false;
+        SwitchedEarly = false;
         Cancelled = false;
         Block = 0;
         StepInBlock = 0;

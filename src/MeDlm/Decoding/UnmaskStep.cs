@@ -42,6 +42,8 @@ internal sealed class UnmaskStep(SpecialTokens ids)
         bool approximate = Score(row, logits, x0, conf);
         Span<int> selected = row.Selected.AsSpan(0, n);
         int count = Choose(row, logits, conf, approximate, selected);
+        bool switched = plan.SwitchThreshold > 0 && row.Block == plan.Blocks - 1 &&
+            SwitchEarly(row, logits, conf, approximate, selected, ref count);
         for (int j = 0; j < count; j++)
         {
             int i = selected[j];
@@ -53,6 +55,13 @@ internal sealed class UnmaskStep(SpecialTokens ids)
         row.StepInBlock++;
         observer?.OnUnmask(row, selected[..count]);
 
+        if (switched)
+        {
+            row.SwitchedEarly = true;
+            row.Block = plan.Blocks;
+            FinishStageOne(row, observer);
+            return;
+        }
         (int blockStart, int blockEnd) = row.BlockRange;
         bool blockFinished = plan.Algorithm == DecodingAlgorithm.Threshold
             ? !tokens[blockStart..blockEnd].Contains((long)ids.Mask)
@@ -157,6 +166,64 @@ internal sealed class UnmaskStep(SpecialTokens ids)
         }
         selected[..count].Sort();
         return count;
+    }
+
+    /// <summary>
+    /// The early switch (docs/DESIGN.md §2.6), in the last block after the pass's choice: when every candidate left
+    /// masked has p &gt;= the switch threshold, all candidates are committed in this pass (<paramref name="selected"/>
+    /// becomes all of them, ascending). p is the probability of x0 with the prediction's bans only: PAD and END stay
+    /// in the normaliser, so a confidently predicted PAD tail counts (where the algorithm has no normaliser ban p is
+    /// its confidence, recomputed in float64 only near the threshold). False, with the choice unchanged, when one
+    /// falls short or none is left; the candidates are tested in order and the first short one ends the test.
+    /// </summary>
+    private static bool SwitchEarly(RowState row, in SequenceLogits logits, Span<double> conf, bool approximate, Span<int> selected,
+        ref int count)
+    {
+        RowPlan plan = row.Plan;
+        double threshold = plan.SwitchThreshold;
+        bool ownConfidence = plan.NormaliserBan.Length == 0;
+        int j = 0;
+        bool anyLeft = false;
+        for (int i = 0; i < conf.Length; i++)
+        {
+            if (conf[i] == double.NegativeInfinity)
+            {
+                continue;
+            }
+            if (j < count && selected[j] == i)
+            {
+                j++;
+                continue;
+            }
+            anyLeft = true;
+            double p = conf[i];
+            if (!ownConfidence)
+            {
+                p = logits.ExactProbability(i, row.X0[i], plan.ArgmaxBan, default);
+            }
+            else if (approximate && Math.Abs(p - threshold) <= Confidence.ArgmaxProbabilityError)
+            {
+                p = logits.ExactProbability(i, row.X0[i], plan.ArgmaxBan, default);
+            }
+            if (p < threshold)
+            {
+                return false;
+            }
+        }
+        if (!anyLeft)
+        {
+            return false;
+        }
+        int k = 0;
+        for (int i = 0; i < conf.Length; i++)
+        {
+            if (conf[i] != double.NegativeInfinity)
+            {
+                selected[k++] = i;
+            }
+        }
+        count = k;
+        return true;
     }
 
     /// <summary>Recomputes in float64 the confidence of every candidate whose approximate one is at least <paramref name="floor"/>.</summary>

@@ -53,7 +53,10 @@ public sealed class GenerationPlan
     /// <summary>The most stage-1 passes: the threshold algorithm commits at least one position per pass, so at most G.</summary>
     public int MaxMaskPasses => Algorithm == DecodingAlgorithm.Threshold ? GenLength : MaskSteps;
 
-    /// <summary>The most forward passes the sequence can take.</summary>
+    /// <summary>
+    /// The most forward passes the sequence can take: stage 1 ends early with <see cref="SwitchThreshold"/> and edit
+    /// rounds at the fixed point, so this is a bound, reached by neither budget-free setting in general.
+    /// </summary>
     public int MaxForwardPasses => MaxMaskPasses + EditRounds;
 
     /// <summary>Stage-1 sampling temperature (0: greedy).</summary>
@@ -91,7 +94,15 @@ public sealed class GenerationPlan
             TopK = TopK,
             AlgTemp = AlgTemp,
             Eps = Eps,
+            EditThreshold = EditThreshold,
+            SwitchThreshold = SwitchThreshold,
         };
+
+    /// <summary>Confidence gate of the edit rounds (0: every proposal applies; docs/DESIGN.md §2.3).</summary>
+    public double EditThreshold { get; init; }
+
+    /// <summary>Early switch from stage 1 to the edit rounds (0: off; docs/DESIGN.md §2.6).</summary>
+    public double SwitchThreshold { get; init; }
 
     /// <summary>Dream top-p (1: off).</summary>
     public double TopP { get; init; } = 1.0;

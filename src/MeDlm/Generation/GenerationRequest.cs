@@ -34,7 +34,10 @@ public sealed class GenerationRequest
     /// <summary>Stage-1 passes; overrides the budget's share. Ignored by <see cref="DecodingAlgorithm.Threshold"/>.</summary>
     public int? MaskSteps { get; init; }
 
-    /// <summary>Edit rounds allowed (0 = stage 1 only); overrides the budget's share. Needs an edit head.</summary>
+    /// <summary>
+    /// Edit rounds allowed (0 = stage 1 only): a cap, since a row stops at its fixed point; overrides the budget's share
+    /// (default: the manifest's <c>generation.edit_rounds</c>, else the budget's share). Needs an edit head.
+    /// </summary>
     public int? EditSteps { get; init; }
 
     /// <summary>Stage-1 algorithm (default: the manifest's).</summary>
@@ -51,6 +54,22 @@ public sealed class GenerationRequest
 
     /// <summary>Confidence threshold tau of <see cref="DecodingAlgorithm.Threshold"/> (default: the manifest's, else 0.9).</summary>
     public double? Threshold { get; init; }
+
+    /// <summary>
+    /// Confidence gate of the edit rounds, in [0, 1] (docs/DESIGN.md §2.3): a replacement or deletion is applied only
+    /// where the denoiser's probability of its argmax is at least this, an insertion only where the next-token
+    /// head's probability of its argmax is; a round where no gated edit applies is a fixed point. 0 applies every
+    /// proposal (default: the manifest's <c>generation.edit_threshold</c>, else 0).
+    /// </summary>
+    public double? EditThreshold { get; init; }
+
+    /// <summary>
+    /// Early switch from stage 1 to the edit rounds, in [0, 1] (docs/DESIGN.md §2.6): in the last block, after a pass's
+    /// choice, when every position still masked has a prediction whose probability is at least this (PAD included:
+    /// a confident PAD tail counts), they are all committed in the same pass and stage 1 ends. 0 is off (default: the manifest's <c>generation.switch_threshold</c>, else 0). Not with
+    /// <see cref="DecodingAlgorithm.Random"/> (its scores are noise) or a Dream package.
+    /// </summary>
+    public double? SwitchThreshold { get; init; }
 
     /// <summary>Seed of the counter RNG (temperature and random remasking).</summary>
     public long Seed { get; init; }

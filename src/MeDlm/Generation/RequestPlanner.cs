@@ -40,7 +40,8 @@ internal static class RequestPlanner
         p.Require(request.MaskSteps is null || request.MaskSteps > 0, nameof(request.MaskSteps),
             $"MaskSteps must be positive ({p.Who} has {request.MaskSteps}).");
         int maskSteps = request.MaskSteps ?? budgetMasks;
-        int editSteps = request.EditSteps ?? budgetEdits;
+        // The manifest's edit rounds go with the manifest's budget: a request's own budget keeps its split.
+        int editSteps = request.EditSteps ?? (request.Budget is null ? d.EditRounds : null) ?? budgetEdits;
         p.Require(editSteps >= 0, nameof(request.EditSteps), $"EditSteps must not be negative ({p.Who} has {editSteps}).");
         p.Require(editSteps == 0 || package.HasEditHead, nameof(request.EditSteps),
             $"EditSteps is {editSteps} but model {m.Name} has no edit head (stage 1 only); set EditSteps to 0.");
@@ -70,6 +71,17 @@ internal static class RequestPlanner
         double threshold = request.Threshold ?? d.Threshold;
         p.Require(threshold > 0 && threshold <= 1, nameof(request.Threshold), $"Threshold must be in (0, 1] ({p.Who} has {threshold}).");
 
+        double editThreshold = request.EditThreshold ?? d.EditThreshold;
+        p.Require(editThreshold >= 0 && editThreshold <= 1, nameof(request.EditThreshold),
+            $"EditThreshold must be in [0, 1], 0 for every edit ({p.Who} has {editThreshold}).");
+        p.Require(request.EditThreshold is not > 0 || package.HasEditHead, nameof(request.EditThreshold),
+            $"EditThreshold gates edit rounds, but model {m.Name} has no edit head (stage 1 only); leave it unset or 0.");
+        double switchThreshold = request.SwitchThreshold ?? d.SwitchThreshold;
+        p.Require(switchThreshold >= 0 && switchThreshold <= 1, nameof(request.SwitchThreshold),
+            $"SwitchThreshold must be in [0, 1], 0 for off ({p.Who} has {switchThreshold}).");
+        p.Require(switchThreshold == 0 || !(dream || algorithm == DecodingAlgorithm.Random), nameof(request.SwitchThreshold),
+            $"SwitchThreshold compares confidences, which algorithm {DecodingAlgorithms.Name(algorithm)} does not rank by ({p.Who} has {switchThreshold}).");
+
         if (m.DenoiserTopK > 0 && (temperature > 0 || request.CfgScale > 0))
         {
             throw new GenerationRequestException(temperature > 0 ? nameof(request.Temperature) : nameof(request.CfgScale),
@@ -90,6 +102,8 @@ internal static class RequestPlanner
             TopK = dreamSettings.TopK,
             AlgTemp = dreamSettings.AlgTemp,
             Eps = dreamSettings.Eps,
+            EditThreshold = editThreshold,
+            SwitchThreshold = switchThreshold,
         };
     }
 

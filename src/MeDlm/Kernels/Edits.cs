@@ -66,6 +66,41 @@ public struct EditCounts : IEquatable<EditCounts>
 public static class Edits
 {
     /// <summary>
+    /// The confidence gate of an edit round (docs/DESIGN.md §2.3), applied to the heads' proposals before
+    /// <see cref="Apply"/>, for each response position i (prompt positions are left alone; Apply ignores them):
+    /// the insertion proposed before i (nxt[i] != cur[i]) stands only where <paramref name="nxtProbability"/>[i]
+    /// &gt;= <paramref name="threshold"/>; the replacement or deletion (cur[i] != x[i]) only where
+    /// <paramref name="curProbability"/>[i] &gt;= threshold, else cur[i] = x[i]; a withdrawn insertion sets
+    /// nxt[i] = cur[i]. With threshold 0 nothing changes; a round whose gated proposals change nothing is a
+    /// fixed point of <see cref="Apply"/>.
+    /// </summary>
+    public static void Gate(ReadOnlySpan<long> tokens, int promptLength, Span<int> cur, Span<int> nxt,
+        ReadOnlySpan<double> curProbability, ReadOnlySpan<double> nxtProbability, double threshold)
+    {
+        int len = tokens.Length;
+        if ((uint)promptLength > (uint)len)
+        {
+            throw new ArgumentOutOfRangeException(nameof(promptLength), "The prompt length must lie in [0, row length].");
+        }
+        if (cur.Length < len || nxt.Length < len || curProbability.Length < len || nxtProbability.Length < len)
+        {
+            throw new ArgumentException("cur, nxt and their probabilities must cover the row.");
+        }
+        for (int i = promptLength; i < len; i++)
+        {
+            bool insert = nxt[i] != cur[i] && nxtProbability[i] >= threshold;
+            if (curProbability[i] < threshold)
+            {
+                cur[i] = (int)tokens[i];
+            }
+            if (!insert)
+            {
+                nxt[i] = cur[i];
+            }
+        }
+    }
+
+    /// <summary>
     /// One edit round for one row: <paramref name="tokens"/> is the row x (its length is the row length),
     /// <paramref name="cur"/> and <paramref name="nxt"/> hold at least tokens.Length ids.
     /// The effective cap is min(<paramref name="maxLength"/>, dest.Length); dest must hold tokens.Length.

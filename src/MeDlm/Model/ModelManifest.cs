@@ -33,6 +33,15 @@ public sealed record GenerationDefaults(
 
     /// <summary>Dream's schedule end point (<c>generation.eps</c>, default 1e-3).</summary>
     public double Eps { get; init; } = 1e-3;
+
+    /// <summary>Edit rounds allowed, overriding the budget's edit share (<c>generation.edit_rounds</c>; null: the share).</summary>
+    public int? EditRounds { get; init; }
+
+    /// <summary>Confidence gate of the edit rounds (<c>generation.edit_threshold</c>, default 0: off).</summary>
+    public double EditThreshold { get; init; }
+
+    /// <summary>Early switch from stage 1 to the edit rounds (<c>generation.switch_threshold</c>, default 0: off).</summary>
+    public double SwitchThreshold { get; init; }
 }
 
 /// <summary>
@@ -369,12 +378,47 @@ public sealed class ModelManifest
         {
             throw r.Fail($"generation.block_length {block} must equal gen_length {genLength}: Dream decodes one block");
         }
+        int? editRounds = null;
+        if (g.TryGetProperty("edit_rounds", out JsonElement er) && er.ValueKind != JsonValueKind.Null)
+        {
+            double rounds = r.Number(g, "edit_rounds", P, 0.0);
+            if (!(rounds >= 0 && rounds <= int.MaxValue) || rounds != Math.Floor(rounds))
+            {
+                throw r.Fail($"generation.edit_rounds {rounds} must be a whole number >= 0");
+            }
+            if (rounds > 0 && !hasEditHead)
+            {
+                throw r.Fail($"generation.edit_rounds {rounds} needs an edit head (graphs.edit_head)");
+            }
+            editRounds = (int)rounds;
+        }
+        double editThreshold = r.Number(g, "edit_threshold", P, 0.0);
+        if (!(editThreshold >= 0 && editThreshold <= 1))
+        {
+            throw r.Fail($"generation.edit_threshold {editThreshold} must be in [0, 1] (0: every edit applies)");
+        }
+        if (editThreshold > 0 && !hasEditHead)
+        {
+            throw r.Fail($"generation.edit_threshold {editThreshold} gates edit rounds, which need an edit head (graphs.edit_head)");
+        }
+        double switchThreshold = r.Number(g, "switch_threshold", P, 0.0);
+        if (!(switchThreshold >= 0 && switchThreshold <= 1))
+        {
+            throw r.Fail($"generation.switch_threshold {switchThreshold} must be in [0, 1] (0: off)");
+        }
+        if (switchThreshold > 0 && (dream || algorithm == DecodingAlgorithm.Random))
+        {
+            throw r.Fail($"generation.switch_threshold {switchThreshold} does not apply to algorithm \"{algorithmName}\" (its scores are not confidences)");
+        }
         return new GenerationDefaults(genLength, budget, editShare, algorithm, block, temperature, threshold)
         {
             TopP = topP,
             TopK = (int)topKValue,
             AlgTemp = algTemp,
             Eps = eps,
+            EditRounds = editRounds,
+            EditThreshold = editThreshold,
+            SwitchThreshold = switchThreshold,
         };
     }
 

@@ -29,6 +29,11 @@ public sealed class RequestValidationTests
         { "negative temperature", new GenerationRequest { PromptTokenIds = ShortPrompt, Temperature = -0.5 }, "Temperature must be a finite number >= 0 (request has -0.5)" },
         { "negative cfg", new GenerationRequest { PromptTokenIds = ShortPrompt, CfgScale = -1 }, "CfgScale must be a finite number >= 0 (request has -1)" },
         { "threshold above one", new GenerationRequest { PromptTokenIds = ShortPrompt, Algorithm = DecodingAlgorithm.Threshold, Threshold = 2 }, "Threshold must be in (0, 1] (request has 2)" },
+        { "edit threshold above one", new GenerationRequest { PromptTokenIds = ShortPrompt, EditThreshold = 1.5 }, "EditThreshold must be in [0, 1], 0 for every edit (request has 1.5)" },
+        { "edit threshold NaN", new GenerationRequest { PromptTokenIds = ShortPrompt, EditThreshold = double.NaN }, "EditThreshold must be in [0, 1]" },
+        { "negative switch threshold", new GenerationRequest { PromptTokenIds = ShortPrompt, SwitchThreshold = -0.1 }, "SwitchThreshold must be in [0, 1], 0 for off (request has -0.1)" },
+        { "switch with random remasking", new GenerationRequest { PromptTokenIds = ShortPrompt, Algorithm = DecodingAlgorithm.Random, SwitchThreshold = 0.5 },
+            "SwitchThreshold compares confidences, which algorithm random does not rank by" },
         { "cap over context", new GenerationRequest { PromptTokenIds = ShortPrompt, LengthCap = 65 }, "LengthCap 65 exceeds the model's max_sequence_length of 64" },
         { "unknown role", new GenerationRequest { Messages = [new ChatMessage("robot", "hi")] }, "role \"robot\"" },
     };

@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using MeDlm.Decoding;
+using MeDlm.Generation;
 using MeDlm.Model;
 using MeDlm.Sessions;
 using MeDlm.Tests.Generation;
@@ -57,6 +59,19 @@ public sealed class ModelLoadTests
             "generation.block_length 5 does not divide generation.gen_length 16"),
         new("unknown algorithm", d => EditManifest(d, m => m["generation"]!["algorithm"] = "beam"), "medlm.json",
             "generation.algorithm \"beam\" is not one of"),
+        new("edit_threshold above 1", d => EditManifest(d, m => m["generation"]!["edit_threshold"] = 1.5), "medlm.json",
+            "generation.edit_threshold 1.5 must be in [0, 1]"),
+        new("edit_threshold not a number", d => EditManifest(d, m => m["generation"]!["edit_threshold"] = "high"), "medlm.json",
+            "generation.edit_threshold must be a number"),
+        new("negative switch_threshold", d => EditManifest(d, m => m["generation"]!["switch_threshold"] = -0.25), "medlm.json",
+            "generation.switch_threshold -0.25 must be in [0, 1]"),
+        new("switch_threshold with random remasking", d => EditManifest(d, m =>
+            {
+                m["generation"]!["algorithm"] = "random";
+                m["generation"]!["switch_threshold"] = 0.5;
+            }), "medlm.json", "generation.switch_threshold 0.5 does not apply to algorithm \"random\""),
+        new("fractional edit_rounds", d => EditManifest(d, m => m["generation"]!["edit_rounds"] = 2.5), "medlm.json",
+            "generation.edit_rounds 2.5 must be a whole number >= 0"),
         new("unknown output form", d => EditManifest(d, m => m["graphs"]!["denoiser"]!["outputs"] = "topp"), "medlm.json",
             "graphs.denoiser.outputs \"topp\" is not one of \"full\", \"topk\""),
         new("top-k without k", d => EditManifest(d, m => m["graphs"]!["denoiser"]!["outputs"] = "topk"), "medlm.json",
@@ -165,6 +180,40 @@ public sealed class ModelLoadTests
         Assert.Equal(new SpecialTokens(589, 588, 590, 592, 588), package.Manifest.SpecialTokens);
         Assert.Equal(16, package.Manifest.Generation.GenLength);
         Assert.Equal(64, package.Manifest.MaxSequenceLength);
+    }
+
+    [Fact]
+    public void Adaptive_defaults_come_from_the_manifest()
+    {
+        using var dir = new TempPackage();
+        EditManifest(dir.Path, m =>
+        {
+            m["generation"]!["algorithm"] = "threshold";
+            m["generation"]!["edit_rounds"] = 5;
+            m["generation"]!["edit_threshold"] = 0.8;
+            m["generation"]!["switch_threshold"] = 0.6;
+        });
+        using var package = ModelPackage.Load(dir.Path);
+        GenerationDefaults d = package.Manifest.Generation;
+        Assert.Equal(5, d.EditRounds);
+        Assert.Equal(0.8, d.EditThreshold);
+        Assert.Equal(0.6, d.SwitchThreshold);
+        using var generator = new Generator(package);
+        int[] prompt = [591, 10, 20];
+        GenerationPlan plan = generator.Plan(new GenerationRequest { PromptTokenIds = prompt });
+        Assert.Equal(DecodingAlgorithm.Threshold, plan.Algorithm);
+        Assert.Equal(5, plan.EditRounds);
+        Assert.Equal(0.8, plan.EditThreshold);
+        Assert.Equal(0.6, plan.SwitchThreshold);
+        Assert.Equal(plan.GenLength + 5, plan.MaxForwardPasses);
+        // A request's own budget keeps its split; its own settings override the defaults.
+        GenerationPlan budgeted = generator.Plan(new GenerationRequest { PromptTokenIds = prompt, Budget = 0.5, EditThreshold = 0, SwitchThreshold = 0 });
+        Assert.Equal(Budget.Split(plan.GenLength, 0.5, d.EditShare).EditSteps, budgeted.EditRounds);
+        Assert.Equal(0, budgeted.EditThreshold);
+        Assert.Equal(0, budgeted.SwitchThreshold);
+        GenerationResult result = generator.Generate(plan);
+        Assert.InRange(result.Stats.EditPasses, 1, 5);
+        Assert.InRange(result.Stats.MaskPasses, 1, plan.GenLength);
     }
 
     [Fact]
