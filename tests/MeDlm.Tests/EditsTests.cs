@@ -115,12 +115,9 @@ public class EditsTests
     [Fact]
     public void Random_rows_match_reference()
     {
-        var r = new Random(7001);
-        for (int it = 0; it < 3000; it++)
+        foreach (var (_, r) in Gen.Runs(7001, 3000))
         {
-            int len = r.Next(0, 60);
-            int prompt = r.Next(0, len + 1);
-            var (x, cur, nxt) = RandomRow(r, len);
+            var (len, prompt, x, cur, nxt) = RandomCase(r);
             int cap = r.Next(3) == 0 ? 1000 : r.Next(0, 2 * len + 2);
             var dest = new long[Math.Max(1, 2 * len)];
             Array.Fill(dest, -7);
@@ -137,12 +134,9 @@ public class EditsTests
     public void Heads_past_the_row_length_are_ignored()
     {
         // The decoder passes head buffers sized to the row capacity: entries past the row are stale.
-        var r = new Random(7002);
-        for (int it = 0; it < 500; it++)
+        foreach (var (_, r) in Gen.Runs(7002, 500))
         {
-            int len = r.Next(0, 60);
-            int prompt = r.Next(0, len + 1);
-            var (x, cur, nxt) = RandomRow(r, len);
+            var (len, prompt, x, cur, nxt) = RandomCase(r);
             int extra = r.Next(1, 20);
             int[] longCur = [.. cur, .. Enumerable.Repeat(Del, extra)];
             int[] longNxt = [.. nxt, .. Enumerable.Range(0, extra)];
@@ -175,12 +169,9 @@ public class EditsTests
     [Fact]
     public void Random_gated_rows_match_reference()
     {
-        var r = new Random(7003);
-        for (int it = 0; it < 3000; it++)
+        foreach (var (_, r) in Gen.Runs(7003, 3000))
         {
-            int len = r.Next(0, 60);
-            int prompt = r.Next(0, len + 1);
-            var (x, cur, nxt) = RandomRow(r, len);
+            var (len, prompt, x, cur, nxt) = RandomCase(r);
             double[] pCur = RandomProbabilities(r, len);
             double[] pNxt = RandomProbabilities(r, len);
             double threshold = r.Next(4) switch { 0 => 0, 1 => 1, _ => r.NextDouble() };
@@ -219,12 +210,9 @@ public class EditsTests
     [Fact]
     public void A_gate_above_every_probability_gives_a_fixed_point()
     {
-        var r = new Random(7004);
-        for (int it = 0; it < 500; it++)
+        foreach (var (_, r) in Gen.Runs(7004, 500))
         {
-            int len = r.Next(0, 40);
-            int prompt = r.Next(0, len + 1);
-            var (x, cur, nxt) = RandomRow(r, len);
+            var (len, prompt, x, cur, nxt) = RandomCase(r, maxLength: 40);
             Edits.Gate(x, prompt, cur, nxt, RandomProbabilities(r, len), RandomProbabilities(r, len), 1.5);
             var dest = new long[Math.Max(1, 2 * len)];
             int n = Edits.Apply(x, prompt, cur, nxt, Del, 1000, dest, out var counts);
@@ -241,6 +229,18 @@ public class EditsTests
             p[i] = r.Next(5) == 0 ? 1.0 : r.NextDouble();
         }
         return p;
+    }
+
+    /// <summary>
+    /// A random row: a length below <paramref name="maxLength"/>, a prompt length within it, then its tokens and
+    /// heads (<see cref="RandomRow"/>), drawn in that order.
+    /// </summary>
+    private static (int Len, int Prompt, long[] X, int[] Cur, int[] Nxt) RandomCase(Random r, int maxLength = 60)
+    {
+        int len = r.Next(0, maxLength);
+        int prompt = r.Next(0, len + 1);
+        var (x, cur, nxt) = RandomRow(r, len);
+        return (len, prompt, x, cur, nxt);
     }
 
     private static (long[] X, int[] Cur, int[] Nxt) RandomRow(Random r, int len)
