@@ -4,9 +4,10 @@ using MeDlm.Sessions;
 namespace MeDlm.Decoding;
 
 /// <summary>
-/// The denoiser's output of one forward pass in either form a package declares (docs/DESIGN.md §3.4): full
-/// vocabulary rows, or the top-K reduced form (per position the K best ids and logits, a log-sum-exp and
-/// the special ids' logits). Valid until the next run of the runner. The decoder steps read it through
+/// The output of one forward pass in the forms a package declares (docs/DESIGN.md §3.4): the denoiser's full
+/// vocabulary rows, or its top-K reduced form (per position the K best ids and logits, a log-sum-exp and
+/// the special ids' logits); the edit head's full next-token rows, or its argmax form (per position the
+/// argmax id and its probability). Valid until the next run of the runner. The decoder steps read it through
 /// <see cref="SequenceLogits"/>, which answers the questions they ask in both forms, so no step branches on
 /// the form.
 /// </summary>
@@ -14,6 +15,8 @@ internal readonly ref struct LogitsView
 {
     private readonly ReadOnlySpan<float> _full;
     private readonly ReadOnlySpan<float> _next;
+    private readonly ReadOnlySpan<long> _nextIds;
+    private readonly ReadOnlySpan<float> _nextProb;
     private readonly ReadOnlySpan<long> _topIds;
     private readonly ReadOnlySpan<float> _topLogits;
     private readonly ReadOnlySpan<float> _logSumExp;
@@ -39,8 +42,23 @@ internal readonly ref struct LogitsView
         {
             _full = runner.Logits;
         }
-        _next = withNext ? runner.NextLogits : default;
+        NextArgmaxForm = runner.EditHeadArgmax;
+        if (withNext)
+        {
+            if (NextArgmaxForm)
+            {
+                _nextIds = runner.NextTokenIds;
+                _nextProb = runner.NextTokenProb;
+            }
+            else
+            {
+                _next = runner.NextLogits;
+            }
+        }
     }
+
+    /// <summary>Whether the edit head's output is its argmax form (no full next-token rows).</summary>
+    public bool NextArgmaxForm { get; }
 
     public int Vocab { get; }
 
@@ -68,7 +86,31 @@ internal readonly ref struct LogitsView
         return _full.Slice(at * Vocab, Vocab);
     }
 
-    internal ReadOnlySpan<float> NextRow(int at) => _next.Slice(at * Vocab, Vocab);
+    internal ReadOnlySpan<float> NextRow(int at)
+    {
+        if (NextArgmaxForm)
+        {
+            throw new InvalidOperationException("The model's edit head outputs its argmax form: full next-token rows are not available.");
+        }
+        return _next.Slice(at * Vocab, Vocab);
+    }
+
+    /// <summary>The next-token head's argmax at flat position <paramref name="at"/> (ties to the lower id).</summary>
+    internal int NextArgmax(int at) => NextArgmaxForm ? (int)_nextIds[at] : Kernels.Argmax.Index(NextRow(at));
+
+    /// <summary>The next-token head's argmax at <paramref name="at"/> and its softmax probability.</summary>
+    internal int NextArgmax(int at, out double probability)
+    {
+        if (NextArgmaxForm)
+        {
+            probability = _nextProb[at];
+            return (int)_nextIds[at];
+        }
+        ReadOnlySpan<float> row = NextRow(at);
+        int x = Kernels.Argmax.Index(row);
+        probability = Confidence.ExactProbability(row, x, default, default);
+        return x;
+    }
 
     /// <summary>The argmax outside <paramref name="banned"/> at flat position <paramref name="at"/> (ties to the lower id).</summary>
     internal int Argmax(int at, ReadOnlySpan<int> banned, out float logit)
@@ -160,8 +202,17 @@ internal readonly ref struct SequenceLogits
         return g;
     }
 
-    /// <summary>The next-token head's row at position i (edit rounds; never guided).</summary>
+    /// <summary>The next-token head's row at position i (edit rounds; never guided; full form only).</summary>
     public ReadOnlySpan<float> NextRow(int i) => _view.NextRow(At(_batchRow, i));
+
+    /// <summary>The next-token head's argmax at position i (ties to the lower id), in either output form.</summary>
+    public int NextArgmax(int i) => _view.NextArgmax(At(_batchRow, i));
+
+    /// <summary>
+    /// The next-token head's argmax at position i and its softmax probability, in either output form (the
+    /// argmax form's probability is computed in float32 in the graph, the full form's in float64 here).
+    /// </summary>
+    public int NextArgmax(int i, out double probability) => _view.NextArgmax(At(_batchRow, i), out probability);
 
     /// <summary>The argmax of position i outside <paramref name="banned"/> (ties to the lower id).</summary>
     public int Argmax(int i, ReadOnlySpan<int> banned) =>

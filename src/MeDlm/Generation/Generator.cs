@@ -35,6 +35,9 @@ public sealed class Generator : IDisposable
     /// <summary>The model this generator runs.</summary>
     public ModelPackage Package => _package;
 
+    /// <summary>The runner of this generator's passes (tests and the bench read its counters).</summary>
+    internal ModelRunner Runner => _runner;
+
     /// <summary>
     /// Resolves <paramref name="request"/> against this model: the manifest's defaults applied, the budget
     /// split, every rule checked (prompt, context, steps, blocks, edit head), without running it. Hosts plan
