@@ -132,13 +132,14 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
         string settingsText = SettingsText(resolved, maskSteps, editSteps);
         if (settings.Json)
         {
-            WriteJson(package, settings, promptFile, prompts.Count, resolved, maskSteps, editSteps, cs, py, identical, note);
+            WriteJson(generator, settings, promptFile, prompts.Count, resolved, maskSteps, editSteps, cs, py, identical, note);
             return ExitCodes.Ok;
         }
         var o = Console.Out;
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"medlm bench · {package.Manifest.Name} on {package.ExecutionProvider.ToString().ToLowerInvariant()} · {prompts.Count} prompts ({Path.GetFileName(promptFile)}), batch {settings.BatchSize}, warmup {settings.Warmup} · {settingsText}"));
         o.WriteLine(Row("C# (ONNX Runtime)", cs, showShare: true));
+        o.WriteLine(HostBytesText(generator));
         if (py is not null)
         {
             o.WriteLine(Row("PyTorch reference", py, showShare: false));
@@ -396,9 +397,25 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
             $"{name,-18} {m.TokensPerSecond,9:0.0} tokens/s · {m.PassesPerSecond,8:0.0} passes/s · {m.TokensPerPass:0.00} tokens/pass{share} · {m.Seconds:0.000} s ({m.Tokens} tokens, {m.Passes} passes{threads})");
     }
 
-    private static void WriteJson(ModelPackage package, BenchSettings s, string promptFile, int count, GenerationPlan r, int maskSteps,
+    /// <summary>What each pass moves to and from the host per position, by output form, and the shapes bound.</summary>
+    private static string HostBytesText(Generator generator)
+    {
+        PassIoStats io = generator.PassIo;
+        ModelManifest m = generator.Package.Manifest;
+        string denoiserForm = m.DenoiserTopK > 0 ? string.Create(CultureInfo.InvariantCulture, $"top-{m.DenoiserTopK}") : "full";
+        string edit = generator.Package.HasEditHead
+            ? string.Create(CultureInfo.InvariantCulture, $", edit round {io.EditRoundBytesPerPosition} (edit head {(m.EditHeadArgmax ? "argmax" : "full")} {io.EditHeadBytesPerPosition})")
+            : string.Empty;
+        string bucket = io.ShapeBucket > 1 ? string.Create(CultureInfo.InvariantCulture, $"buckets of {io.ShapeBucket}") : "exact shapes";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"host bytes per position per pass: mask pass {io.MaskPassBytesPerPosition} (inputs {io.InputBytesPerPosition}, denoiser {denoiserForm} {io.DenoiserBytesPerPosition}){edit}; hidden states stay on the device{(io.PageLocked ? "; host buffers page-locked" : "")} · {io.ShapesBound} shapes bound ({bucket})");
+    }
+
+    private static void WriteJson(Generator generator, BenchSettings s, string promptFile, int count, GenerationPlan r, int maskSteps,
         int editSteps, Measure cs, Measure? py, int identical, string? note)
     {
+        ModelPackage package = generator.Package;
+        PassIoStats io = generator.PassIo;
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
         {
@@ -417,6 +434,17 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
             w.WriteNumber("block_length", r.BlockLength);
             w.WriteEndObject();
             WriteMeasure(w, "csharp", cs);
+            w.WriteStartObject("host_bytes_per_position");
+            w.WriteNumber("inputs", io.InputBytesPerPosition);
+            w.WriteNumber("denoiser", io.DenoiserBytesPerPosition);
+            w.WriteNumber("edit_head", io.EditHeadBytesPerPosition);
+            w.WriteNumber("hidden_states", 0);
+            w.WriteNumber("mask_pass", io.MaskPassBytesPerPosition);
+            w.WriteNumber("edit_round", io.EditRoundBytesPerPosition);
+            w.WriteEndObject();
+            w.WriteNumber("shape_bucket", io.ShapeBucket);
+            w.WriteNumber("shapes_bound", io.ShapesBound);
+            w.WriteBoolean("host_memory_page_locked", io.PageLocked);
             if (py is not null)
             {
                 WriteMeasure(w, "reference", py);
