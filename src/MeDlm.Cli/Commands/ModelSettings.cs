@@ -24,9 +24,8 @@ internal class ModelSettings : CommandSettings
     public int Threads { get; set; }
 
     [CommandOption("--shape-bucket <N>")]
-    [Description("Pad each pass's length to a multiple of N and its batch to 1/2/4/8/8k rows so that edit rounds reuse shapes (0 or 1: exact shapes)")]
-    [DefaultValue(ModelOptions.DefaultShapeBucket)]
-    public int ShapeBucket { get; set; } = ModelOptions.DefaultShapeBucket;
+    [Description("Pad each pass's length to a multiple of N and its batch to 1/2/4/8/8k rows so that edit rounds reuse shapes (0 or 1: exact shapes; default 64 on CUDA, exact on the CPU)")]
+    public int? ShapeBucket { get; set; }
 
     [CommandOption("--cuda-graphs")]
     [Description("CUDA: capture each shape's pass as a CUDA graph and replay it (needs shape buckets)")]
@@ -53,7 +52,7 @@ internal class ModelSettings : CommandSettings
         {
             return ValidationResult.Error($"--shape-bucket must be in 0..{ModelOptions.MaxShapeBucket} (got {ShapeBucket})");
         }
-        if (CudaGraphs && ShapeBucket <= 1)
+        if (CudaGraphs && ShapeBucket is <= 1)
         {
             return ValidationResult.Error("--cuda-graphs needs shape buckets (--shape-bucket > 1)");
         }

@@ -60,9 +60,9 @@ internal sealed class ModelServingOptionsValidator : IValidateOptions<ModelServi
         {
             failures.Add($"Model:ShapeBucket must be in 0..{MeDlm.Model.ModelOptions.MaxShapeBucket} (0 or 1: exact shapes), got {o.ShapeBucket}.");
         }
-        if (o.CudaGraphs && o.ShapeBucket <= 1)
+        if (o.CudaGraphs && o.ShapeBucket is <= 1)
         {
-            failures.Add("Model:CudaGraphs needs shape buckets (Model:ShapeBucket above 1): a graph is captured per bound shape.");
+            failures.Add("Model:CudaGraphs needs shape buckets (Model:ShapeBucket unset or above 1): a graph is captured per bound shape.");
         }
         if (o.Id.Length > 128 || o.Id.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
         {

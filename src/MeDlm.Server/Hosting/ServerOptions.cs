@@ -38,8 +38,8 @@ public sealed class ModelServingOptions
     /// <summary>CUDA: intra-op threads of the CUDA sessions; 0 = 1 unless IntraOpThreads is set.</summary>
     public int CudaIntraOpThreads { get; set; }
 
-    /// <summary>Shape buckets: pad each pass's length to a multiple of this and its batch to 1/2/4/8/8k rows (0 or 1: exact shapes).</summary>
-    public int ShapeBucket { get; set; } = MeDlm.Model.ModelOptions.DefaultShapeBucket;
+    /// <summary>Shape buckets: pad each pass's length to a multiple of this and its batch to 1/2/4/8/8k rows (0 or 1: exact shapes; unset: 64 on CUDA, exact on the CPU).</summary>
+    public int? ShapeBucket { get; set; }
 
     /// <summary>CUDA: page-locked host buffers for what is copied to and from the device.</summary>
     public bool CudaPinnedHostMemory { get; set; } = true;

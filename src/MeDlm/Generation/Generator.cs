@@ -38,6 +38,9 @@ public sealed class Generator : IDisposable
     /// <summary>The runner of this generator's passes (tests read its counters).</summary>
     internal ModelRunner Runner => _runner;
 
+    /// <summary>The shape a pass over <paramref name="rows"/> rows of at most <paramref name="length"/> positions is bound at (shape buckets, docs/DESIGN.md §4.2).</summary>
+    public (int Batch, int Seq) BoundShape(int rows, int length) => _runner.Bucketed(rows, length);
+
     /// <summary>What this generator's passes move between host and device, and the shapes it has bound.</summary>
     public PassIoStats PassIo => new(ModelRunner.InputBytesPerPosition, _runner.DenoiserHostBytesPerPosition,
         _runner.EditHostBytesPerPosition, _runner.ShapeBucket, _runner.ShapeBindings, _runner.HostMemoryPageLocked);

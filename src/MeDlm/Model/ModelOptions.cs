@@ -37,13 +37,15 @@ public sealed class ModelOptions
     /// Shape buckets: each pass's canvas length is padded up to a multiple of this (capped at the model's
     /// max_sequence_length) and its batch to 1, 2, 4, 8 and then multiples of 8, with attention-mask-0
     /// rows and columns, so that edit rounds (whose lengths move by a few tokens) reuse a few shapes, their
-    /// bindings and, on CUDA, their kernel plans; 0 or 1 = off (exact shapes). Tokens are the same either
-    /// way: the graphs mask padded keys and padded rows are never read. Default 64.
+    /// bindings and, on CUDA, their kernel plans; 0 or 1 = off (exact shapes). Tokens are the same either way:
+    /// the graphs mask padded keys and padded rows are never read. Null (the default): 64 on CUDA, exact
+    /// shapes on the CPU (there padding is compute spent for nothing: the CPU provider keeps no per-shape
+    /// plans, and the runner keeps the bindings of the shapes it has seen).
     /// </summary>
-    public int ShapeBucket { get; init; } = DefaultShapeBucket;
+    public int? ShapeBucket { get; init; }
 
-    /// <summary>The default of <see cref="ShapeBucket"/>.</summary>
-    public const int DefaultShapeBucket = 64;
+    /// <summary>The bucket length that a null <see cref="ShapeBucket"/> means on CUDA.</summary>
+    public const int DefaultCudaShapeBucket = 64;
 
     /// <summary>
     /// CUDA: host buffers that ONNX Runtime copies to and from the device (inputs, and the outputs that come
@@ -85,7 +87,8 @@ public sealed class ModelOptions
     public const int MaxShapeBucket = 4096;
 
     /// <summary>Whether passes are padded to shape buckets.</summary>
-    internal bool ShapeBucketsOn => ShapeBucket > 1;
+    internal int EffectiveShapeBucket(ExecutionProvider provider) =>
+        ShapeBucket ?? (provider == ExecutionProvider.Cuda ? DefaultCudaShapeBucket : 1);
 
     internal void Validate()
     {
@@ -99,9 +102,9 @@ public sealed class ModelOptions
             throw new ArgumentOutOfRangeException(nameof(ShapeBucket), ShapeBucket,
                 $"The shape bucket must be 0 or 1 (off) or a length up to {MaxShapeBucket}.");
         }
-        if (CudaGraphs && ShapeBucket <= 1)
+        if (CudaGraphs && ShapeBucket is <= 1)
         {
-            throw new ArgumentException("CudaGraphs needs shape buckets (ShapeBucket > 1): a graph is captured per bound shape.", nameof(CudaGraphs));
+            throw new ArgumentException("CudaGraphs needs shape buckets (ShapeBucket null or above 1): a graph is captured per bound shape.", nameof(CudaGraphs));
         }
         if (!Enum.IsDefined(ExecutionProvider))
         {

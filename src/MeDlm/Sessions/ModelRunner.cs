@@ -108,7 +108,7 @@ internal sealed class ModelRunner : IDisposable
         _specialIds = [.. package.Manifest.TopKSpecialIds];
         LogSumExpIsRest = package.TopKLogSumExpIsRest;
         _specials = _specialIds.Length;
-        _bucket = options.ShapeBucketsOn ? options.ShapeBucket : 1;
+        _bucket = Math.Max(1, options.EffectiveShapeBucket(package.ExecutionProvider));
         _maxSeq = package.Manifest.MaxSequenceLength;
         if (!cuda)
         {

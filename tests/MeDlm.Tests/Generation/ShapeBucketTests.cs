@@ -7,21 +7,34 @@ namespace MeDlm.Tests.Generation;
 
 /// <summary>
 /// Shape buckets (ModelOptions.ShapeBucket): passes padded to a multiple of the bucket length and to a
-/// batch of 1/2/4/8/8k rows give the same tokens as exact shapes (the default package runs every golden case
-/// with buckets on, GoldenDecoderTests; here with them off), and an edit-heavy batch binds a few shapes only.
+/// batch of 1/2/4/8/8k rows give the same tokens as exact shapes (the CPU default, GoldenDecoderTests): every
+/// golden case runs with buckets of 64 here, and an edit-heavy batch binds a few shapes only.
 /// </summary>
 public sealed class ShapeBucketTests(ITestOutputHelper output)
 {
-    private static readonly Lazy<ModelPackage> ExactShapes = new(() =>
-        ModelPackage.Load(TestModels.TinyPackagePath, new ModelOptions { ShapeBucket = 0 }));
+    private static readonly Lazy<ModelPackage> Buckets = new(() =>
+        ModelPackage.Load(TestModels.TinyPackagePath, new ModelOptions { ShapeBucket = 64 }));
+
+    private static ModelPackage ExactShapes => TestModels.TinyPackage;
 
     [Theory]
     [MemberData(nameof(GoldenDecoderTests.CaseNames), MemberType = typeof(GoldenDecoderTests))]
-    public void Exact_shapes_match_the_reference(string caseName)
+    public void Bucketed_shapes_match_the_reference(string caseName)
     {
-        Assert.Equal(0, ExactShapes.Value.Options.ShapeBucket);
-        Assert.Equal(ModelOptions.DefaultShapeBucket, TestModels.TinyPackage.Options.ShapeBucket);
-        GoldenDecoderTests.AssertCase(ExactShapes.Value, caseName);
+        Assert.Equal(64, Buckets.Value.Options.ShapeBucket);
+        GoldenDecoderTests.AssertCase(Buckets.Value, caseName);
+    }
+
+    [Fact]
+    public void Buckets_default_to_exact_shapes_on_the_cpu_and_64_on_cuda()
+    {
+        Assert.Null(ExactShapes.Options.ShapeBucket);
+        using var runner = new ModelRunner(ExactShapes);
+        Assert.Equal(1, runner.ShapeBucket);
+        Assert.Equal(64, new ModelOptions().EffectiveShapeBucket(ExecutionProvider.Cuda));
+        Assert.Equal(1, new ModelOptions().EffectiveShapeBucket(ExecutionProvider.Cpu));
+        Assert.Equal(32, new ModelOptions { ShapeBucket = 32 }.EffectiveShapeBucket(ExecutionProvider.Cpu));
+        Assert.Equal(0, new ModelOptions { ShapeBucket = 0 }.EffectiveShapeBucket(ExecutionProvider.Cuda));
     }
 
     [Fact]
@@ -36,8 +49,8 @@ public sealed class ShapeBucketTests(ITestOutputHelper output)
             Request("x"),
             Request("write sum_gt(vals) with k = 22"),
         ];
-        using var bucketed = new Generator(TestModels.TinyPackage);
-        using var exact = new Generator(ExactShapes.Value);
+        using var bucketed = new Generator(Buckets.Value);
+        using var exact = new Generator(ExactShapes);
         IReadOnlyList<GenerationResult> a = bucketed.GenerateBatch(requests);
         IReadOnlyList<GenerationResult> b = exact.GenerateBatch(requests);
         int edits = 0;
@@ -84,9 +97,9 @@ public sealed class ShapeBucketTests(ITestOutputHelper output)
     [Fact]
     public void Packing_pads_the_shape_and_exact_shapes_stay_exact()
     {
-        using var bucketed = new ModelRunner(TestModels.TinyPackage);
+        using var bucketed = new ModelRunner(Buckets.Value);
         Assert.Equal((4, 128), bucketed.Bucketed(3, 70));
-        using var exact = new ModelRunner(ExactShapes.Value);
+        using var exact = new ModelRunner(ExactShapes);
         Assert.Equal((3, 70), exact.Bucketed(3, 70));
         // Through the decoder's packing: three rows of 70 positions bind 4 x 128 with mask-0 padding.
         using var generator = new Generator(TestModels.TinyPackage);
