@@ -25,6 +25,9 @@ app.Configure(config =>
     config.AddCommand<ForwardCommand>("forward")
         .WithDescription("Seconds per bare ONNX Runtime forward pass at given batch sizes, with model FLOP utilisation")
         .WithExample("forward", "--batch", "1,4,8", "--seq", "640", "--peak-tflops", "790", "--device", "cuda");
+    config.AddCommand<GoldenCommand>("golden")
+        .WithDescription("Run a decoder golden file (export/golden.py) on this device and compare with the reference, token for token")
+        .WithExample("golden", "tests/golden/medlm-tiny/decoders.json", "--device", "cuda");
     config.AddCommand<EvalCommand>("eval")
         .WithDescription("Accuracy of mask decoding alone vs mask + edit at equal forward-pass budgets (the paper's table)")
         .WithExample("eval", "--limit", "200")
