@@ -43,6 +43,7 @@ internal readonly ref struct LogitsView
             _full = runner.Logits;
         }
         NextArgmaxForm = runner.EditHeadArgmax;
+        NextIsExact = NextArgmaxForm;
         if (withNext)
         {
             if (NextArgmaxForm)
@@ -59,6 +60,12 @@ internal readonly ref struct LogitsView
 
     /// <summary>Whether the edit head's output is its argmax form (no full next-token rows).</summary>
     public bool NextArgmaxForm { get; }
+
+    /// <summary>
+    /// Whether the next-token head's probabilities are final (the argmax form: the graph's own, there is no
+    /// row to refine them from); full rows give the fast kernel's.
+    /// </summary>
+    public bool NextIsExact { get; }
 
     public int Vocab { get; }
 
@@ -98,7 +105,10 @@ internal readonly ref struct LogitsView
     /// <summary>The next-token head's argmax at flat position <paramref name="at"/> (ties to the lower id).</summary>
     internal int NextArgmax(int at) => NextArgmaxForm ? (int)_nextIds[at] : Kernels.Argmax.Index(NextRow(at));
 
-    /// <summary>The next-token head's argmax at <paramref name="at"/> and its softmax probability.</summary>
+    /// <summary>
+    /// The next-token head's argmax at <paramref name="at"/> and its softmax probability: the graph's (argmax
+    /// form) or the fast float32 kernel's, within <see cref="Confidence.ArgmaxProbabilityError"/> (full rows).
+    /// </summary>
     internal int NextArgmax(int at, out double probability)
     {
         if (NextArgmaxForm)
@@ -106,9 +116,8 @@ internal readonly ref struct LogitsView
             probability = _nextProb[at];
             return (int)_nextIds[at];
         }
-        ReadOnlySpan<float> row = NextRow(at);
-        int x = Kernels.Argmax.Index(row);
-        probability = Confidence.ExactProbability(row, x, default, default);
+        int x = Confidence.ArgmaxProbability(NextRow(at), default, default, out float p);
+        probability = p;
         return x;
     }
 
@@ -209,10 +218,18 @@ internal readonly ref struct SequenceLogits
     public int NextArgmax(int i) => _view.NextArgmax(At(_batchRow, i));
 
     /// <summary>
-    /// The next-token head's argmax at position i and its softmax probability, in either output form (the
-    /// argmax form's probability is computed in float32 in the graph, the full form's in float64 here).
+    /// The next-token head's argmax at position i (ties to the lower id) and its probability softmax(l)[argmax]
+    /// (edit rounds, docs/DESIGN.md §2.3), in either output form: the argmax form's comes from the graph
+    /// (float32), full rows' from the fast float32 kernel, within <see cref="Confidence.ArgmaxProbabilityError"/>
+    /// of the float64 one (<see cref="NextArgmaxIsExact"/> false: refine with <see cref="NextExactProbability"/>).
     /// </summary>
     public int NextArgmax(int i, out double probability) => _view.NextArgmax(At(_batchRow, i), out probability);
+
+    /// <summary>Whether <see cref="NextArgmax(int, out double)"/> gives the final probability (the argmax form: there is no row to refine it from).</summary>
+    public bool NextArgmaxIsExact => _view.NextIsExact;
+
+    /// <summary>softmax(l)[token] in float64 of the next-token head's row at position i (no ids banned; full rows only).</summary>
+    public double NextExactProbability(int i, int token) => Confidence.ExactProbability(NextRow(i), token, default, default);
 
     /// <summary>The argmax of position i outside <paramref name="banned"/> (ties to the lower id).</summary>
     public int Argmax(int i, ReadOnlySpan<int> banned) =>
