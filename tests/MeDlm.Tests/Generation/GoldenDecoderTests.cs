@@ -30,22 +30,43 @@ public sealed class GoldenDecoderTests
 
     [Theory]
     [MemberData(nameof(CaseNames))]
-    public void Batch_and_single_rows_match_the_reference(string caseName)
+    public void Batch_and_single_rows_match_the_reference(string caseName) => AssertCase(TestModels.TinyPackage, caseName);
+
+    /// <summary>The golden case by name.</summary>
+    internal static JsonElement Case(string caseName)
     {
         string path = TestModels.DecoderGoldenPath;
         Assert.True(File.Exists(path), $"Decoder golden file {path} is missing: run export/golden.py (see its docstring).");
         using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-        JsonElement golden = default;
         foreach (JsonElement c in doc.RootElement.GetProperty("cases").EnumerateArray())
         {
             if (c.GetProperty("name").GetString() == caseName)
             {
-                golden = c;
+                return c.Clone();
             }
         }
-        Assert.Equal(JsonValueKind.Object, golden.ValueKind);
+        throw new InvalidDataException($"No golden case {caseName} in {path}.");
+    }
 
-        var package = TestModels.TinyPackage;
+    /// <summary>The requests of a golden case, one per row.</summary>
+    internal static GenerationRequest[] Requests(JsonElement golden)
+    {
+        JsonElement[] rows = [.. golden.GetProperty("rows").EnumerateArray()];
+        var requests = new GenerationRequest[rows.Length];
+        for (int r = 0; r < rows.Length; r++)
+        {
+            requests[r] = ToRequest(golden, rows[r], r);
+        }
+        return requests;
+    }
+
+    /// <summary>
+    /// Runs golden case <paramref name="caseName"/> on <paramref name="package"/> as one batch, each row alone
+    /// and continuously batched, and asserts the reference's tokens, passes and edits for every row.
+    /// </summary>
+    internal static void AssertCase(MeDlm.Model.ModelPackage package, string caseName)
+    {
+        JsonElement golden = Case(caseName);
         using var generator = new Generator(package);
         JsonElement[] rows = [.. golden.GetProperty("rows").EnumerateArray()];
         var requests = new GenerationRequest[rows.Length];
