@@ -153,6 +153,26 @@ def edit_head(rng=None, hidden=HIDDEN, out_name="next_token_logits", vocab=VOCAB
     return _model(graph)
 
 
+def edit_head_argmax(ids_type=TensorProto.INT64, prob_rank=2):
+    """The edit head in the argmax form (next_token_ids, next_token_prob); keyword arguments break it."""
+    nodes, inits = [], []
+    _weight(nodes, inits, "N", [HIDDEN, VOCAB], None)
+    inits.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), "last_axis"))
+    nodes += [helper.make_node("MatMul", ["hidden_states", "N"], ["logits"]),
+              helper.make_node("ArgMax", ["logits"], ["ids64"], axis=-1, keepdims=0),
+              helper.make_node("Softmax", ["logits"], ["probs"], axis=-1),
+              helper.make_node("ReduceMax", ["probs"], ["next_token_prob"], axes=[-1], keepdims=int(prob_rank == 3))]
+    if ids_type == TensorProto.INT64:
+        nodes.append(helper.make_node("Identity", ["ids64"], ["next_token_ids"]))
+    else:
+        nodes.append(helper.make_node("Cast", ["ids64"], ["next_token_ids"], to=ids_type))
+    prob_dims = ["batch", "seq"] + ([1] if prob_rank == 3 else [])
+    graph = helper.make_graph(nodes, "edit_head", [_io("hidden_states", TensorProto.FLOAT, ["batch", "seq", HIDDEN])],
+                              [_io("next_token_ids", ids_type, ["batch", "seq"]),
+                               _io("next_token_prob", TensorProto.FLOAT, prob_dims)], inits)
+    return _model(graph)
+
+
 def _model(graph):
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="make_fixtures")
     m.ir_version = 8
@@ -237,6 +257,8 @@ def main():
         "denoiser_extra_input.onnx": denoiser(extra_input="position_ids"),
         "edit_head_wrong_output_name.onnx": edit_head(out_name="logits"),
         "edit_head_wrong_vocab.onnx": edit_head(vocab=600),
+        "edit_head_argmax_float_ids.onnx": edit_head_argmax(ids_type=TensorProto.FLOAT),
+        "edit_head_argmax_rank3_prob.onnx": edit_head_argmax(prob_rank=3),
     }
     for name, model in graphs.items():
         onnx.save(model, os.path.join(bad, name))

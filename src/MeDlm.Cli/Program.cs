@@ -22,6 +22,12 @@ app.Configure(config =>
     config.AddCommand<BenchCommand>("bench")
         .WithDescription("End-to-end throughput on a prompt set, against the PyTorch reference in the same run")
         .WithExample("bench", "--count", "64", "--batch-size", "8");
+    config.AddCommand<ForwardCommand>("forward")
+        .WithDescription("Seconds per bare ONNX Runtime forward pass at given batch sizes, with model FLOP utilisation")
+        .WithExample("forward", "--batch", "1,4,8", "--seq", "640", "--peak-tflops", "790", "--device", "cuda");
+    config.AddCommand<GoldenCommand>("golden")
+        .WithDescription("Run a decoder golden file (export/golden.py) on this device and compare with the reference, token for token")
+        .WithExample("golden", "tests/golden/medlm-tiny/decoders.json", "--device", "cuda");
     config.AddCommand<EvalCommand>("eval")
         .WithDescription("Accuracy of mask decoding alone vs mask + edit at equal forward-pass budgets (the paper's table)")
         .WithExample("eval", "--limit", "200")

@@ -18,6 +18,8 @@ internal static class Runtime
         {
             ExecutionProvider = settings.Provider,
             IntraOpNumThreads = settings.Threads,
+            ShapeBucket = settings.ShapeBucket,
+            CudaGraphs = settings.CudaGraphs,
             Logger = new StderrLogger(settings.Verbose ? LogLevel.Information : LogLevel.Warning),
         };
         try

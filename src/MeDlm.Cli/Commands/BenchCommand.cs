@@ -42,6 +42,10 @@ internal sealed class BenchSettings : DecodingSettings
     [Description("Skip the PyTorch reference run")]
     public bool NoReference { get; set; }
 
+    [CommandOption("--bare-forward")]
+    [Description("Also time a bare ONNX Runtime forward (InferenceSession.Run, outputs returned by ONNX Runtime) at the first batch's shape, and compare a MeDlm step with it")]
+    public bool BareForward { get; set; }
+
     [CommandOption("--json")]
     [Description("Print the results as one JSON object")]
     public bool Json { get; set; }
@@ -77,6 +81,9 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
 {
     private sealed record Measure(double Seconds, long Tokens, long Passes, double OutsideShare, int Threads)
     {
+        /// <summary>Lockstep batch passes (each counted once, whatever its rows); 0 for the reference.</summary>
+        public long BatchPasses { get; init; }
+
         public double TokensPerSecond => Seconds > 0 ? Tokens / Seconds : 0;
 
         public double PassesPerSecond => Seconds > 0 ? Passes / Seconds : 0;
@@ -129,16 +136,22 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
                 refJson.GetProperty("passes").GetInt64(), double.NaN, refJson.GetProperty("threads").GetInt32());
         }
 
+        ForwardTimingResult? bare = settings.BareForward ? BareForward(generator, settings, plans, results[0], cancellationToken) : null;
         string settingsText = SettingsText(resolved, maskSteps, editSteps);
         if (settings.Json)
         {
-            WriteJson(package, settings, promptFile, prompts.Count, resolved, maskSteps, editSteps, cs, py, identical, note);
+            WriteJson(generator, settings, promptFile, prompts.Count, resolved, maskSteps, editSteps, cs, py, identical, note, bare, results[0]);
             return ExitCodes.Ok;
         }
         var o = Console.Out;
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"medlm bench · {package.Manifest.Name} on {package.ExecutionProvider.ToString().ToLowerInvariant()} · {prompts.Count} prompts ({Path.GetFileName(promptFile)}), batch {settings.BatchSize}, warmup {settings.Warmup} · {settingsText}"));
         o.WriteLine(Row("C# (ONNX Runtime)", cs, showShare: true));
+        o.WriteLine(HostBytesText(generator));
+        if (bare is { } b)
+        {
+            o.WriteLine(BareText(b, cs, results[0]));
+        }
         if (py is not null)
         {
             o.WriteLine(Row("PyTorch reference", py, showShare: false));
@@ -215,6 +228,7 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
         double ortSeconds = 0;
         long tokens = 0;
         long passes = 0;
+        long batchPasses = 0;
         for (int start = 0; start < requests.Count; start += s.BatchSize)
         {
             List<GenerationPlan> batch = requests.GetRange(start, Math.Min(s.BatchSize, requests.Count - start));
@@ -223,18 +237,21 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
             seconds += Stopwatch.GetElapsedTime(t0).TotalSeconds;
             // A row's model time covers the batch passes it took part in; the longest row took part in all.
             double batchOrt = 0;
+            int longest = 0;
             for (int k = 0; k < rs.Count; k++)
             {
+                longest = Math.Max(longest, rs[k].Stats.TotalPasses);
                 results[start + k] = rs[k];
                 batchOrt = Math.Max(batchOrt, rs[k].Stats.ModelTime.TotalSeconds);
                 tokens += rs[k].AnswerLength;
                 passes += rs[k].Stats.TotalPasses;
             }
             ortSeconds += batchOrt;
+            batchPasses += longest;
             bar.Increment(batch.Count);
         }
         double share = seconds > 0 ? Math.Clamp(1 - (ortSeconds / seconds), 0, 1) : 0;
-        return new Measure(seconds, tokens, passes, share, s.Threads);
+        return new Measure(seconds, tokens, passes, share, s.Threads) { BatchPasses = batchPasses };
     }
 
     /// <summary>Runs export/bench_reference.py on the same prompt ids and settings; null and a one-line reason when it cannot.</summary>
@@ -396,9 +413,58 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
             $"{name,-18} {m.TokensPerSecond,9:0.0} tokens/s · {m.PassesPerSecond,8:0.0} passes/s · {m.TokensPerPass:0.00} tokens/pass{share} · {m.Seconds:0.000} s ({m.Tokens} tokens, {m.Passes} passes{threads})");
     }
 
-    private static void WriteJson(ModelPackage package, BenchSettings s, string promptFile, int count, GenerationPlan r, int maskSteps,
-        int editSteps, Measure cs, Measure? py, int identical, string? note)
+    /// <summary>What each pass moves to and from the host per position, by output form, and the shapes bound.</summary>
+    private static string HostBytesText(Generator generator)
     {
+        PassIoStats io = generator.PassIo;
+        ModelManifest m = generator.Package.Manifest;
+        string denoiserForm = m.DenoiserTopK > 0 ? string.Create(CultureInfo.InvariantCulture, $"top-{m.DenoiserTopK}") : "full";
+        string edit = generator.Package.HasEditHead
+            ? string.Create(CultureInfo.InvariantCulture, $", edit round {io.EditRoundBytesPerPosition} (edit head {(m.EditHeadArgmax ? "argmax" : "full")} {io.EditHeadBytesPerPosition})")
+            : string.Empty;
+        string bucket = io.ShapeBucket > 1 ? string.Create(CultureInfo.InvariantCulture, $"buckets of {io.ShapeBucket}") : "exact shapes";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"host bytes per position per pass: mask pass {io.MaskPassBytesPerPosition} (inputs {io.InputBytesPerPosition}, denoiser {denoiserForm} {io.DenoiserBytesPerPosition}){edit}; hidden states stay on the device{(io.PageLocked ? "; host buffers page-locked" : "")} · {io.ShapesBound} shapes bound ({bucket})");
+    }
+
+    /// <summary>
+    /// The bare forward at the first batch's shape (its rows, the longest canvas, bucketed as MeDlm binds
+    /// it), as many timed passes as that batch took.
+    /// </summary>
+    private static ForwardTimingResult BareForward(Generator generator, BenchSettings s, List<GenerationPlan> plans, GenerationResult first,
+        CancellationToken ct)
+    {
+        int rows = Math.Min(s.BatchSize, plans.Count);
+        int seq = 0;
+        for (int i = 0; i < rows; i++)
+        {
+            seq = Math.Max(seq, plans[i].PromptTokenIds.Count + plans[i].GenLength);
+        }
+        (rows, seq) = generator.BoundShape(rows, seq);
+        return ForwardTiming.Measure(generator.Package, rows, seq, Math.Max(3, first.Stats.TotalPasses), 2, generator.Package.HasEditHead, ct);
+    }
+
+    /// <summary>A MeDlm step's wall time against the bare forward for the same mix of mask passes and edit rounds.</summary>
+    private static double BareStepSeconds(ForwardTimingResult b, GenerationResult first)
+    {
+        int total = Math.Max(1, first.Stats.TotalPasses);
+        double editShare = (double)first.Stats.EditPasses / total;
+        return b.DenoiserSeconds + (editShare * b.EditHeadSeconds);
+    }
+
+    private static string BareText(ForwardTimingResult b, Measure cs, GenerationResult first)
+    {
+        double bare = BareStepSeconds(b, first);
+        double step = cs.BatchPasses > 0 ? cs.Seconds / cs.BatchPasses : double.NaN;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"bare ONNX Runtime forward at batch {b.Batch} x {b.Seq}: denoiser {b.DenoiserSeconds * 1e3:0.000} ms, edit head {b.EditHeadSeconds * 1e3:0.000} ms; for this run's mix {bare * 1e3:0.000} ms/pass · MeDlm step {step * 1e3:0.000} ms/pass ({cs.BatchPasses} batch passes) · ratio {step / bare:0.00}x");
+    }
+
+    private static void WriteJson(Generator generator, BenchSettings s, string promptFile, int count, GenerationPlan r, int maskSteps,
+        int editSteps, Measure cs, Measure? py, int identical, string? note, ForwardTimingResult? bare, GenerationResult first)
+    {
+        ModelPackage package = generator.Package;
+        PassIoStats io = generator.PassIo;
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
         {
@@ -417,6 +483,30 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
             w.WriteNumber("block_length", r.BlockLength);
             w.WriteEndObject();
             WriteMeasure(w, "csharp", cs);
+            w.WriteStartObject("host_bytes_per_position");
+            w.WriteNumber("inputs", io.InputBytesPerPosition);
+            w.WriteNumber("denoiser", io.DenoiserBytesPerPosition);
+            w.WriteNumber("edit_head", io.EditHeadBytesPerPosition);
+            w.WriteNumber("hidden_states", 0);
+            w.WriteNumber("mask_pass", io.MaskPassBytesPerPosition);
+            w.WriteNumber("edit_round", io.EditRoundBytesPerPosition);
+            w.WriteEndObject();
+            w.WriteNumber("shape_bucket", io.ShapeBucket);
+            w.WriteNumber("shapes_bound", io.ShapesBound);
+            w.WriteBoolean("host_memory_page_locked", io.PageLocked);
+            w.WriteNumber("batch_passes", cs.BatchPasses);
+            if (bare is { } b)
+            {
+                w.WriteStartObject("bare_forward");
+                w.WriteNumber("batch", b.Batch);
+                w.WriteNumber("seq", b.Seq);
+                w.WriteNumber("denoiser_seconds", b.DenoiserSeconds);
+                w.WriteNumber("edit_head_seconds", b.EditHeadSeconds);
+                w.WriteNumber("mix_seconds_per_pass", BareStepSeconds(b, first));
+                w.WriteNumber("medlm_seconds_per_pass", cs.BatchPasses > 0 ? cs.Seconds / cs.BatchPasses : 0);
+                w.WriteNumber("ratio", cs.BatchPasses > 0 ? cs.Seconds / cs.BatchPasses / BareStepSeconds(b, first) : 0);
+                w.WriteEndObject();
+            }
             if (py is not null)
             {
                 WriteMeasure(w, "reference", py);

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using MeDlm.Sessions;
+using ModelOptions = MeDlm.Model.ModelOptions;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -22,6 +23,14 @@ internal class ModelSettings : CommandSettings
     [DefaultValue(0)]
     public int Threads { get; set; }
 
+    [CommandOption("--shape-bucket <N>")]
+    [Description("Pad each pass's length to a multiple of N and its batch to 1/2/4/8/8k rows so that edit rounds reuse shapes (0 or 1: exact shapes; default 64 on CUDA, exact on the CPU)")]
+    public int? ShapeBucket { get; set; }
+
+    [CommandOption("--cuda-graphs")]
+    [Description("CUDA: capture each shape's pass as a CUDA graph and replay it (needs shape buckets)")]
+    public bool CudaGraphs { get; set; }
+
     [CommandOption("-v|--verbose")]
     [Description("Log model loading details to stderr")]
     public bool Verbose { get; set; }
@@ -38,6 +47,14 @@ internal class ModelSettings : CommandSettings
         if (Threads < 0)
         {
             return ValidationResult.Error($"--threads must be >= 0 (got {Threads})");
+        }
+        if (ShapeBucket is < 0 or > ModelOptions.MaxShapeBucket)
+        {
+            return ValidationResult.Error($"--shape-bucket must be in 0..{ModelOptions.MaxShapeBucket} (got {ShapeBucket})");
+        }
+        if (CudaGraphs && ShapeBucket is <= 1)
+        {
+            return ValidationResult.Error("--cuda-graphs needs shape buckets (--shape-bucket > 1)");
         }
         return ValidationResult.Success();
     }

@@ -63,6 +63,11 @@ internal sealed partial class ModelLoaderService(
             GpuMemoryLimitBytes = o.GpuMemoryLimitBytes,
             CudaUseTf32 = o.CudaUseTf32,
             CudaIntraOpThreads = o.CudaIntraOpThreads,
+            ShapeBucket = o.ShapeBucket,
+            CudaPinnedHostMemory = o.CudaPinnedHostMemory,
+            CudaSharedAllocator = o.CudaSharedAllocator,
+            CudaGraphs = o.CudaGraphs,
+            RequireReducedOutputsOnCuda = o.RequireReducedOutputsOnCuda,
             Logger = loggerFactory.CreateLogger("MeDlm.Model"),
         });
         Generator? generator = null;

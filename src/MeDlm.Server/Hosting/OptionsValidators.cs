@@ -55,6 +55,14 @@ internal sealed class ModelServingOptionsValidator : IValidateOptions<ModelServi
         {
             failures.Add("Model:GpuMemoryLimitBytes and Model:CudaIntraOpThreads must not be negative (0 = no limit / one thread).");
         }
+        if (o.ShapeBucket is < 0 or > MeDlm.Model.ModelOptions.MaxShapeBucket)
+        {
+            failures.Add($"Model:ShapeBucket must be in 0..{MeDlm.Model.ModelOptions.MaxShapeBucket} (0 or 1: exact shapes), got {o.ShapeBucket}.");
+        }
+        if (o.CudaGraphs && o.ShapeBucket is <= 1)
+        {
+            failures.Add("Model:CudaGraphs needs shape buckets (Model:ShapeBucket unset or above 1): a graph is captured per bound shape.");
+        }
         if (o.Id.Length > 128 || o.Id.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
         {
             failures.Add($"Model:Id \"{o.Id}\" must be at most 128 characters without spaces.");

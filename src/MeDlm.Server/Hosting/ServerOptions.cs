@@ -37,6 +37,21 @@ public sealed class ModelServingOptions
 
     /// <summary>CUDA: intra-op threads of the CUDA sessions; 0 = 1 unless IntraOpThreads is set.</summary>
     public int CudaIntraOpThreads { get; set; }
+
+    /// <summary>Shape buckets: pad each pass's length to a multiple of this and its batch to 1/2/4/8/8k rows (0 or 1: exact shapes; unset: 64 on CUDA, exact on the CPU).</summary>
+    public int? ShapeBucket { get; set; }
+
+    /// <summary>CUDA: page-locked host buffers for what is copied to and from the device.</summary>
+    public bool CudaPinnedHostMemory { get; set; } = true;
+
+    /// <summary>CUDA: one device memory arena shared by the denoiser and the edit head.</summary>
+    public bool CudaSharedAllocator { get; set; } = true;
+
+    /// <summary>CUDA: capture and replay a CUDA graph per bound shape (needs ShapeBucket above 1).</summary>
+    public bool CudaGraphs { get; set; }
+
+    /// <summary>CUDA: refuse a package whose graphs output full-vocabulary logits (default: load it with a warning).</summary>
+    public bool RequireReducedOutputsOnCuda { get; set; }
 }
 
 /// <summary>Bounds on what one request may ask for (configuration section <c>Limits</c>).</summary>

@@ -6,7 +6,7 @@ namespace MeDlm.Decoding;
 /// <summary>
 /// Places the active rows of a pass in the runner's input: one batch row per active sequence, then one
 /// unconditional copy (prompt replaced by MASK) per guided sequence in stage 1; right-padded with PAD and
-/// an attention mask.
+/// an attention mask, up to the runner's shape bucket.
 /// </summary>
 internal static class BatchPacking
 {
@@ -43,7 +43,11 @@ internal static class BatchPacking
             }
         }
 
-        runner.SetShape(batch, seq);
+        // Padded to the runner's shape buckets: rows are placed at its stride, the padding stays PAD with
+        // attention mask 0 (padded keys are masked in the graph; padded rows are never read).
+        (int boundBatch, int boundSeq) = runner.Bucketed(batch, seq);
+        runner.SetShape(boundBatch, boundSeq);
+        seq = boundSeq;
         Span<long> input = runner.InputIds;
         Span<long> mask = runner.AttentionMask;
         input.Fill(ids.Pad);

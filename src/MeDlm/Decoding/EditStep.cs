@@ -5,8 +5,9 @@ namespace MeDlm.Decoding;
 
 /// <summary>
 /// One ME-DLM edit round of one row (docs/DESIGN.md §2.3): cur = the denoiser's argmax per response position, nxt =
-/// the next-token head's argmax at the position before, gated by their probabilities when the plan has an edit
-/// threshold (<see cref="Edits.Gate"/>), applied by <see cref="Edits.Apply"/>; a fixed point ends the row.
+/// the next-token head's argmax at the position before (either output form, <see cref="SequenceLogits.NextArgmax(int)"/>), gated by
+/// their probabilities when the plan has an edit threshold (<see cref="Edits.Gate"/>), applied by <see cref="Edits.Apply"/>; a fixed
+/// point ends the row.
 /// </summary>
 internal sealed class EditStep(SpecialTokens ids)
 {
@@ -29,7 +30,7 @@ internal sealed class EditStep(SpecialTokens ids)
                 cur[i] = logits.Argmax(i, default);
                 // nxt[i] = the next-token head at i - 1 (rolled by one, so position 0 wraps to n - 1).
                 int j = i == 0 ? n - 1 : i - 1;
-                nxt[i] = Argmax.Index(logits.NextRow(j));
+                nxt[i] = logits.NextArgmax(j);
             }
         }
         int newLength = Edits.Apply(row.Tokens.AsSpan(0, n), p, cur, nxt, ids.Delete, plan.LengthCap, row.Spare, out EditCounts counts);

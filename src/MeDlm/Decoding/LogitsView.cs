@@ -4,9 +4,10 @@ using MeDlm.Sessions;
 namespace MeDlm.Decoding;
 
 /// <summary>
-/// The denoiser's output of one forward pass in either form a package declares (docs/DESIGN.md §3.4): full
-/// vocabulary rows, or the top-K reduced form (per position the K best ids and logits, a log-sum-exp and
-/// the special ids' logits). Valid until the next run of the runner. The decoder steps read it through
+/// The output of one forward pass in the forms a package declares (docs/DESIGN.md §3.4): the denoiser's full
+/// vocabulary rows, or its top-K reduced form (per position the K best ids and logits, a log-sum-exp and
+/// the special ids' logits); the edit head's full next-token rows, or its argmax form (per position the
+/// argmax id and its probability). Valid until the next run of the runner. The decoder steps read it through
 /// <see cref="SequenceLogits"/>, which answers the questions they ask in both forms, so no step branches on
 /// the form.
 /// </summary>
@@ -14,6 +15,8 @@ internal readonly ref struct LogitsView
 {
     private readonly ReadOnlySpan<float> _full;
     private readonly ReadOnlySpan<float> _next;
+    private readonly ReadOnlySpan<long> _nextIds;
+    private readonly ReadOnlySpan<float> _nextProb;
     private readonly ReadOnlySpan<long> _topIds;
     private readonly ReadOnlySpan<float> _topLogits;
     private readonly ReadOnlySpan<float> _logSumExp;
@@ -39,8 +42,30 @@ internal readonly ref struct LogitsView
         {
             _full = runner.Logits;
         }
-        _next = withNext ? runner.NextLogits : default;
+        NextArgmaxForm = runner.EditHeadArgmax;
+        NextIsExact = NextArgmaxForm;
+        if (withNext)
+        {
+            if (NextArgmaxForm)
+            {
+                _nextIds = runner.NextTokenIds;
+                _nextProb = runner.NextTokenProb;
+            }
+            else
+            {
+                _next = runner.NextLogits;
+            }
+        }
     }
+
+    /// <summary>Whether the edit head's output is its argmax form (no full next-token rows).</summary>
+    public bool NextArgmaxForm { get; }
+
+    /// <summary>
+    /// Whether the next-token head's probabilities are final (the argmax form: the graph's own, there is no
+    /// row to refine them from); full rows give the fast kernel's.
+    /// </summary>
+    public bool NextIsExact { get; }
 
     public int Vocab { get; }
 
@@ -49,9 +74,6 @@ internal readonly ref struct LogitsView
 
     /// <summary>K of the reduced form; 0 for full rows.</summary>
     public int TopK { get; }
-
-    /// <summary>Whether the next-token head's probabilities are exact (a reduced form); full rows give the fast kernel's.</summary>
-    public bool NextIsExact { get; }
 
     /// <summary>The view of one sequence of the batch (and its unconditional copy when guided).</summary>
     public SequenceLogits For(RowState row)
@@ -71,7 +93,33 @@ internal readonly ref struct LogitsView
         return _full.Slice(at * Vocab, Vocab);
     }
 
-    internal ReadOnlySpan<float> NextRow(int at) => _next.Slice(at * Vocab, Vocab);
+    internal ReadOnlySpan<float> NextRow(int at)
+    {
+        if (NextArgmaxForm)
+        {
+            throw new InvalidOperationException("The model's edit head outputs its argmax form: full next-token rows are not available.");
+        }
+        return _next.Slice(at * Vocab, Vocab);
+    }
+
+    /// <summary>The next-token head's argmax at flat position <paramref name="at"/> (ties to the lower id).</summary>
+    internal int NextArgmax(int at) => NextArgmaxForm ? (int)_nextIds[at] : Kernels.Argmax.Index(NextRow(at));
+
+    /// <summary>
+    /// The next-token head's argmax at <paramref name="at"/> and its softmax probability: the graph's (argmax
+    /// form) or the fast float32 kernel's, within <see cref="Confidence.ArgmaxProbabilityError"/> (full rows).
+    /// </summary>
+    internal int NextArgmax(int at, out double probability)
+    {
+        if (NextArgmaxForm)
+        {
+            probability = _nextProb[at];
+            return (int)_nextIds[at];
+        }
+        int x = Confidence.ArgmaxProbability(NextRow(at), default, default, out float p);
+        probability = p;
+        return x;
+    }
 
     /// <summary>The argmax outside <paramref name="banned"/> at flat position <paramref name="at"/> (ties to the lower id).</summary>
     internal int Argmax(int at, ReadOnlySpan<int> banned, out float logit)
@@ -163,25 +211,24 @@ internal readonly ref struct SequenceLogits
         return g;
     }
 
-    /// <summary>The next-token head's row at position i (edit rounds; never guided).</summary>
+    /// <summary>The next-token head's row at position i (edit rounds; never guided; full form only).</summary>
     public ReadOnlySpan<float> NextRow(int i) => _view.NextRow(At(_batchRow, i));
+
+    /// <summary>The next-token head's argmax at position i (ties to the lower id), in either output form.</summary>
+    public int NextArgmax(int i) => _view.NextArgmax(At(_batchRow, i));
 
     /// <summary>
     /// The next-token head's argmax at position i (ties to the lower id) and its probability softmax(l)[argmax]
-    /// (edit rounds, docs/DESIGN.md §2.3): exact when <see cref="NextArgmaxIsExact"/>, else the fast float32
-    /// kernel's value, within <see cref="Confidence.ArgmaxProbabilityError"/> of the float64 one.
+    /// (edit rounds, docs/DESIGN.md §2.3), in either output form: the argmax form's comes from the graph
+    /// (float32), full rows' from the fast float32 kernel, within <see cref="Confidence.ArgmaxProbabilityError"/>
+    /// of the float64 one (<see cref="NextArgmaxIsExact"/> false: refine with <see cref="NextExactProbability"/>).
     /// </summary>
-    public int NextArgmax(int i, out double probability)
-    {
-        int x = Confidence.ArgmaxProbability(NextRow(i), default, default, out float p);
-        probability = p;
-        return x;
-    }
+    public int NextArgmax(int i, out double probability) => _view.NextArgmax(At(_batchRow, i), out probability);
 
-    /// <summary>Whether <see cref="NextArgmax"/> gives the exact float64 probability (full rows: the fast kernel's).</summary>
+    /// <summary>Whether <see cref="NextArgmax(int, out double)"/> gives the final probability (the argmax form: there is no row to refine it from).</summary>
     public bool NextArgmaxIsExact => _view.NextIsExact;
 
-    /// <summary>softmax(l)[token] in float64 of the next-token head's row at position i (no ids banned).</summary>
+    /// <summary>softmax(l)[token] in float64 of the next-token head's row at position i (no ids banned; full rows only).</summary>
     public double NextExactProbability(int i, int token) => Confidence.ExactProbability(NextRow(i), token, default, default);
 
     /// <summary>The argmax of position i outside <paramref name="banned"/> (ties to the lower id).</summary>

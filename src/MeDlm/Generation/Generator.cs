@@ -35,6 +35,16 @@ public sealed class Generator : IDisposable
     /// <summary>The model this generator runs.</summary>
     public ModelPackage Package => _package;
 
+    /// <summary>The runner of this generator's passes (tests read its counters).</summary>
+    internal ModelRunner Runner => _runner;
+
+    /// <summary>The shape a pass over <paramref name="rows"/> rows of at most <paramref name="length"/> positions is bound at (shape buckets, docs/DESIGN.md §4.2).</summary>
+    public (int Batch, int Seq) BoundShape(int rows, int length) => _runner.Bucketed(rows, length);
+
+    /// <summary>What this generator's passes move between host and device, and the shapes it has bound.</summary>
+    public PassIoStats PassIo => new(ModelRunner.InputBytesPerPosition, _runner.DenoiserHostBytesPerPosition,
+        _runner.EditHostBytesPerPosition, _runner.ShapeBucket, _runner.ShapeBindings, _runner.HostMemoryPageLocked);
+
     /// <summary>
     /// Resolves <paramref name="request"/> against this model: the manifest's defaults applied, the budget
     /// split, every rule checked (prompt, context, steps, blocks, edit head), without running it. Hosts plan
@@ -439,4 +449,25 @@ public sealed class Generator : IDisposable
             _gate.Release();
         }
     }
+}
+
+/// <summary>
+/// Host traffic of a generator's passes by output form (docs/DESIGN.md §3.4): bytes per position copied to the
+/// device (inputs) and back (the denoiser's outputs every pass, the edit head's in edit rounds); the hidden
+/// states never cross the host.
+/// </summary>
+/// <param name="InputBytesPerPosition">input_ids and attention_mask.</param>
+/// <param name="DenoiserBytesPerPosition">The denoiser's outputs: 4 x vocab (2 x in float16) for full rows, K x 12 + 4 + 4 x specials for top-K.</param>
+/// <param name="EditHeadBytesPerPosition">The edit head's outputs: 4 x vocab for full rows, 12 for argmax; 0 without an edit head.</param>
+/// <param name="ShapeBucket">The shape buckets' length multiple; 1 for exact shapes.</param>
+/// <param name="ShapesBound">Pass shapes bound so far.</param>
+/// <param name="PageLocked">Whether the host buffers are page-locked (CUDA).</param>
+public readonly record struct PassIoStats(int InputBytesPerPosition, int DenoiserBytesPerPosition, int EditHeadBytesPerPosition,
+    int ShapeBucket, int ShapesBound, bool PageLocked)
+{
+    /// <summary>Bytes per position of a stage-1 pass.</summary>
+    public int MaskPassBytesPerPosition => InputBytesPerPosition + DenoiserBytesPerPosition;
+
+    /// <summary>Bytes per position of an edit round (the denoiser and the edit head).</summary>
+    public int EditRoundBytesPerPosition => InputBytesPerPosition + DenoiserBytesPerPosition + EditHeadBytesPerPosition;
 }

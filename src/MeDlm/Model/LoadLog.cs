@@ -13,4 +13,8 @@ internal static partial class LoadLog
         Message = "Loaded model {Name} from {Folder} on {Provider} ({Architecture}, vocab {Vocab}, max sequence {MaxSequence})")]
     public static partial void Loaded(ILogger logger, string name, string folder, ExecutionProvider provider, string architecture,
         int vocab, int maxSequence);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning,
+        Message = "Model {Name} on CUDA copies full-vocabulary logits to the host every pass: {What}")]
+    public static partial void FullOutputsOnCuda(ILogger logger, string name, string what);
 }

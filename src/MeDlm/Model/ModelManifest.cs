@@ -59,9 +59,10 @@ public sealed class ModelManifest
     internal ModelManifest(string path, string name, string architecture, int vocabSize, int hiddenSize,
         int maxSequenceLength, bool shiftedLogits, string dtype, SpecialTokens specialTokens, ChatTemplate chatTemplate,
         string denoiserFile, string? editHeadFile, GenerationDefaults generation, JsonElement? modelConfig,
-        int denoiserTopK = 0, int[]? topKSpecialIds = null)
+        int denoiserTopK = 0, int[]? topKSpecialIds = null, bool editHeadArgmax = false)
     {
         DenoiserTopK = denoiserTopK;
+        EditHeadArgmax = editHeadArgmax;
         TopKSpecialIds = topKSpecialIds ?? [];
         Path = path;
         Name = name;
@@ -122,6 +123,13 @@ public sealed class ModelManifest
 
     /// <summary>The token ids whose logits a top-K denoiser outputs in <c>special_logits</c>, in that order.</summary>
     public IReadOnlyList<int> TopKSpecialIds { get; }
+
+    /// <summary>
+    /// Whether the edit head reduces its logits in the graph (<c>graphs.edit_head.outputs</c> "argmax": per
+    /// position the next-token argmax <c>next_token_ids</c> and its probability <c>next_token_prob</c>);
+    /// false when it outputs the full <c>next_token_logits</c> ("full", the default).
+    /// </summary>
+    public bool EditHeadArgmax { get; }
 
     /// <summary>Edit head graph file name, or null for a stage-1-only model.</summary>
     public string? EditHeadFile { get; }
@@ -204,6 +212,7 @@ public sealed class ModelManifest
             throw r.Fail($"graphs.denoiser.outputs \"{outputs}\" is not one of \"full\", \"topk\"");
         }
         string? editFile = null;
+        bool editArgmax = false;
         if (graphs.TryGetProperty("edit_head", out JsonElement edit) && edit.ValueKind != JsonValueKind.Null)
         {
             if (edit.ValueKind != JsonValueKind.Object)
@@ -211,6 +220,12 @@ public sealed class ModelManifest
                 throw r.Fail($"graphs.edit_head must be an object, found {edit.ValueKind}");
             }
             editFile = r.FileName(edit, "file", "graphs.edit_head.");
+            string editOutputs = r.OptionalString(edit, "outputs", "graphs.edit_head.") ?? "full";
+            if (editOutputs is not ("full" or "argmax"))
+            {
+                throw r.Fail($"graphs.edit_head.outputs \"{editOutputs}\" is not one of \"full\", \"argmax\"");
+            }
+            editArgmax = editOutputs == "argmax";
         }
         if (architecture == "medlm" && editFile is null)
         {
@@ -260,7 +275,7 @@ public sealed class ModelManifest
         }
         JsonElement? model = root.TryGetProperty("model", out JsonElement m) && m.ValueKind == JsonValueKind.Object ? m.Clone() : null;
         return new ModelManifest(path, name, architecture, vocab, hidden, maxSeq, shifted, dtype,
-            new SpecialTokens(mask, pad, del, end, eos), template, denFile, editFile, gen, model, topK, specialIds);
+            new SpecialTokens(mask, pad, del, end, eos), template, denFile, editFile, gen, model, topK, specialIds, editArgmax);
     }
 
     /// <summary>

@@ -16,8 +16,9 @@ public sealed class ModelPackage : IDisposable
     private InferenceSession? _editHead;
 
     private ModelPackage(string folder, ModelManifest manifest, MeDlmTokenizer tokenizer, InferenceSession denoiser,
-        InferenceSession? editHead, ExecutionProvider provider)
+        InferenceSession? editHead, ExecutionProvider provider, ModelOptions options)
     {
+        Options = options;
         Folder = folder;
         Manifest = manifest;
         Tokenizer = tokenizer;
@@ -34,6 +35,9 @@ public sealed class ModelPackage : IDisposable
     /// than the whole row (<c>logsumexp</c>).
     /// </summary>
     internal bool TopKLogSumExpIsRest { get; init; }
+
+    /// <summary>The options the package was loaded with (the runners read the shape buckets and CUDA settings).</summary>
+    internal ModelOptions Options { get; }
 
     /// <summary>Full path of the package folder.</summary>
     public string Folder { get; }
@@ -120,13 +124,19 @@ public sealed class ModelPackage : IDisposable
                 editHead = SessionFactory.Create(editPath, options, used, out _);
                 SessionFactory.CheckContract(editHead, editPath,
                     [new("hidden_states", floatType, 3, manifest.HiddenSize, "hidden")],
-                    [new("next_token_logits", floatType, 3, manifest.VocabSize, "vocab")]);
+                    manifest.EditHeadArgmax
+                        ? [new("next_token_ids", TensorElementType.Int64, 2, 0, ""), new("next_token_prob", TensorElementType.Float, 2, 0, "")]
+                        : [new("next_token_logits", floatType, 3, manifest.VocabSize, "vocab")]);
+            }
+            if (used == ExecutionProvider.Cuda)
+            {
+                CheckOutputFormsOnCuda(manifest, options);
             }
             if (options.Logger is { } log)
             {
                 LoadLog.Loaded(log, manifest.Name, root, used, manifest.Architecture, manifest.VocabSize, manifest.MaxSequenceLength);
             }
-            return new ModelPackage(root, manifest, tokenizer, denoiser, editHead, used)
+            return new ModelPackage(root, manifest, tokenizer, denoiser, editHead, used, options)
             {
                 TopKLogSumExpIsRest = manifest.DenoiserTopK > 0 && denoiser.OutputMetadata.ContainsKey(TopKRestOutput),
             };
@@ -136,6 +146,38 @@ public sealed class ModelPackage : IDisposable
             editHead?.Dispose();
             denoiser?.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// On CUDA every pass brings its outputs to the host: full-vocabulary rows are 2-4 x vocab bytes per
+    /// position and head, the reduced forms a few dozen. A full-output package is refused when
+    /// <see cref="ModelOptions.RequireReducedOutputsOnCuda"/> is set, else loaded with one warning.
+    /// </summary>
+    private static void CheckOutputFormsOnCuda(ModelManifest manifest, ModelOptions options)
+    {
+        var full = new List<string>(2);
+        if (manifest.DenoiserTopK == 0)
+        {
+            full.Add("graphs.denoiser.outputs is \"full\" (re-export with --topk)");
+        }
+        if (manifest.EditHeadFile is not null && !manifest.EditHeadArgmax)
+        {
+            full.Add("graphs.edit_head.outputs is \"full\" (re-export with --edit-outputs argmax)");
+        }
+        if (full.Count == 0)
+        {
+            return;
+        }
+        string what = string.Join("; ", full);
+        if (options.RequireReducedOutputsOnCuda)
+        {
+            throw new ModelLoadException(manifest.Path,
+                $"full-vocabulary outputs on CUDA are refused (RequireReducedOutputsOnCuda): {what}");
+        }
+        if (options.Logger is { } log)
+        {
+            LoadLog.FullOutputsOnCuda(log, manifest.Name, what);
         }
     }
 

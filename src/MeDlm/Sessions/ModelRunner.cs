@@ -3,60 +3,81 @@ using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using MeDlm.Model;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace MeDlm.Sessions;
 
 /// <summary>
 /// Runs the denoiser (and the edit head) over a right-padded batch with buffers that live across passes:
-/// the caller writes ids and the attention mask in place, ONNX Runtime writes the logits straight into
-/// our arrays (OrtValues over pinned managed memory, no copies), and the kernels read them in place.
-/// Buffers grow to the largest batch x seq seen and are then reused; each batch shape gets its OrtValues
-/// and I/O bindings once and keeps them until the buffers grow, so a pass allocates nothing.
+/// the caller writes ids and the attention mask in place, ONNX Runtime writes the outputs straight into our
+/// host buffers (no copies), and the kernels read them in place. The hidden states go from the denoiser to
+/// the edit head in one buffer on the provider's device (<see cref="DeviceBuffer"/>): bound as the
+/// denoiser's output and the edit head's input, never read or copied by managed code (docs/DESIGN.md §4).
+/// Buffers grow to the largest batch x seq seen and are then reused; each bound shape gets its OrtValues and
+/// I/O bindings once and keeps them until the buffers grow, so a pass allocates nothing. With shape buckets
+/// (<see cref="ModelOptions.ShapeBucket"/>) the shapes are padded so that edit rounds reuse a few of them.
 /// Not thread-safe: one per generator.
 /// </summary>
 /// <remarks>
-/// Float16 packages: ONNX Runtime writes half-precision outputs into staging arrays that are widened to
-/// float for the kernels; the hidden states stay half and go to the edit head as they are.
-/// On CUDA the inputs are bound again before every pass (see the constructor). TODO(cuda): the hidden states still make a device -> host -> device round trip
-/// between the two sessions. The next step: bind the denoiser's "hidden_states" output with
-/// BindOutputToDevice(name, OrtMemoryInfo("Cuda", OrtDeviceAllocator, id, OrtMemTypeDefault)), take the
-/// device OrtValue from GetOutputValues() after the run and bind it as the edit head's input; the logits
-/// stay bound to our pinned host arrays. Not written yet because no GPU was available to test it.
+/// Output forms: the denoiser's full logits or top-K form, the edit head's full next-token logits or its
+/// argmax form (next_token_ids, next_token_prob). Float16 packages with full outputs: ONNX Runtime writes
+/// half-precision rows into staging buffers that are widened to float for the kernels (the reduced forms
+/// are float32 in the graph, so nothing is widened).
+/// CUDA: host buffers are page-locked (CudaPinned allocator) unless <see cref="ModelOptions.CudaPinnedHostMemory"/>
+/// is off; the inputs are bound again before every pass (a bound CPU value is copied to the device when it is
+/// bound). With <see cref="ModelOptions.CudaGraphs"/> every input and output lives in a fixed device buffer
+/// per shape instead, copied from and to the host buffers around the runs, and each shape replays its own
+/// captured graph (run option gpu_graph_id).
 /// </remarks>
 internal sealed class ModelRunner : IDisposable
 {
+    /// <summary>Host bytes per position of the inputs (input_ids and attention_mask, int64 each).</summary>
+    public const int InputBytesPerPosition = 16;
+
     private readonly InferenceSession _denoiser;
     private readonly InferenceSession? _editHead;
     private readonly int _vocab;
     private readonly int _hidden;
     private readonly bool _half;
     private readonly int _topK; // 0: the denoiser outputs full logits
+    private readonly bool _editArgmax;
     private readonly int _specials;
     private readonly int[] _specialIds;
     private readonly RunOptions _runOptions = new();
     private readonly bool _rebindInputs;
+    private readonly int _bucket; // 1: exact shapes
+    private readonly int _maxSeq;
+    private readonly bool _graphs;
+    private readonly OrtAllocator _deviceAllocator;
+    private readonly bool _ownsDeviceAllocator;
+    private readonly OrtAllocator? _pinnedAllocator;
+    private readonly OrtMemoryInfo? _deviceInfo;
+    private readonly OrtMemoryInfo? _pinnedInfo;
+    private readonly TensorElementType _floatType;
 
     // Inputs and outputs are bound once per shape and the bindings kept, so a pass marshals no names and
     // allocates nothing, also when edit rounds move the length back and forth between a few shapes.
     private const int MaxCachedShapes = 64;
     private readonly Dictionary<long, ShapeBinding> _shapes = [];
     private ShapeBinding? _current;
+    private int _nextGraphId;
 
-    private long[] _ids = [];
-    private long[] _mask = [];
-    private float[] _logits = [];
-    private float[] _next = [];
-    private float[] _hiddenStates = [];
-    private Float16[] _logits16 = [];
-    private Float16[] _next16 = [];
-    private Float16[] _hidden16 = [];
-    private long[] _topIds = [];
-    private float[] _topLogits = [];
-    private float[] _lse = [];
-    private float[] _specialLogits = [];
+    private HostBuffer<long> _ids = new();
+    private HostBuffer<long> _mask = new();
+    private HostBuffer<float> _logits = new();
+    private HostBuffer<Float16> _logits16 = new();
+    private HostBuffer<float> _next = new();
+    private HostBuffer<Float16> _next16 = new();
+    private HostBuffer<long> _nextIds = new();
+    private HostBuffer<float> _nextProb = new();
+    private HostBuffer<long> _topIds = new();
+    private HostBuffer<float> _topLogits = new();
+    private HostBuffer<float> _lse = new();
+    private HostBuffer<float> _specialLogits = new();
+    private DeviceBuffer? _hiddenStates;
+    private readonly Dictionary<object, DeviceBuffer> _mirrors = []; // CUDA graphs: the device side of each host buffer
     private int _capacity; // batch x seq the buffers hold
 
-    // OrtValues over the buffers for the current shape.
     private int _batch;
     private int _seq;
 
@@ -72,63 +93,153 @@ internal sealed class ModelRunner : IDisposable
     /// </param>
     internal ModelRunner(ModelPackage package, bool rebindInputsEachPass)
     {
-        _rebindInputs = rebindInputsEachPass;
+        ModelOptions options = package.Options;
+        bool cuda = package.ExecutionProvider == ExecutionProvider.Cuda;
+        _graphs = cuda && options.CudaGraphs;
+        _rebindInputs = rebindInputsEachPass && !_graphs;
         _denoiser = package.Denoiser;
         _editHead = package.EditHead;
         _vocab = package.Manifest.VocabSize;
         _hidden = package.Manifest.HiddenSize;
         _half = package.Manifest.DType == "float16";
+        _floatType = _half ? TensorElementType.Float16 : TensorElementType.Float;
         _topK = package.Manifest.DenoiserTopK;
+        _editArgmax = package.Manifest.EditHeadArgmax;
         _specialIds = [.. package.Manifest.TopKSpecialIds];
         LogSumExpIsRest = package.TopKLogSumExpIsRest;
         _specials = _specialIds.Length;
+        _bucket = Math.Max(1, options.EffectiveShapeBucket(package.ExecutionProvider));
+        _maxSeq = package.Manifest.MaxSequenceLength;
+        if (!cuda)
+        {
+            _deviceAllocator = OrtAllocator.DefaultInstance;
+            return;
+        }
+        try
+        {
+            _deviceInfo = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, options.CudaDeviceId, OrtMemType.Default);
+            _deviceAllocator = new OrtAllocator(_denoiser, _deviceInfo);
+            _ownsDeviceAllocator = true;
+            if (options.CudaPinnedHostMemory)
+            {
+                _pinnedInfo = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA_PINNED, OrtAllocatorType.DeviceAllocator, options.CudaDeviceId, OrtMemType.CpuOutput);
+                _pinnedAllocator = new OrtAllocator(_denoiser, _pinnedInfo);
+            }
+        }
+        catch (OnnxRuntimeException e)
+        {
+            if (_ownsDeviceAllocator)
+            {
+                _deviceAllocator!.Dispose();
+            }
+            _deviceInfo?.Dispose();
+            _pinnedInfo?.Dispose();
+            throw new InvalidOperationException(
+                $"The CUDA session of {package.Manifest.Name} has no allocator for CUDA device {options.CudaDeviceId} memory{(options.CudaPinnedHostMemory ? " or its page-locked host memory (set CudaPinnedHostMemory off to use pinned managed arrays)" : "")}: {e.Message}", e);
+        }
     }
 
     /// <summary>Stopwatch ticks spent inside ONNX Runtime since creation.</summary>
     public long OrtTicks { get; private set; }
 
+    /// <summary>Rows of the current shape (with buckets, rows past the packed ones are padding).</summary>
     public int Batch => _batch;
 
+    /// <summary>Positions per row of the current shape.</summary>
     public int Seq => _seq;
 
     public int Vocab => _vocab;
 
     public bool HasEditHead => _editHead is not null;
 
+    /// <summary>The length multiple of the shape buckets; 1 when off.</summary>
+    public int ShapeBucket => _bucket;
+
+    /// <summary>Shapes bound since creation (a shape bound again after the buffers grew counts again).</summary>
+    public int ShapeBindings { get; private set; }
+
+    /// <summary>Whether the host buffers are page-locked (CUDA with the CudaPinned allocator).</summary>
+    public bool HostMemoryPageLocked => _ids.PageLocked;
+
     /// <summary>K of the denoiser's top-K output form; 0 when it outputs full logits (<see cref="Logits"/>).</summary>
     public int TopK => _topK;
 
+    /// <summary>Whether the edit head outputs its argmax form (<see cref="NextTokenIds"/>, <see cref="NextTokenProb"/>).</summary>
+    public bool EditHeadArgmax => _editArgmax;
+
+    /// <summary>Bytes per position that a pass brings from the denoiser to the host (its output form).</summary>
+    public int DenoiserHostBytesPerPosition => _topK > 0
+        ? (_topK * (sizeof(long) + sizeof(float))) + sizeof(float) + (_specials * sizeof(float))
+        : _vocab * (_half ? 2 : 4);
+
+    /// <summary>Bytes per position that an edit round brings from the edit head to the host (its output form).</summary>
+    public int EditHostBytesPerPosition => _editHead is null ? 0 : _editArgmax ? sizeof(long) + sizeof(float) : _vocab * (_half ? 2 : 4);
+
     /// <summary>Top-K form: the K best ids per position, [batch, seq, K].</summary>
-    public ReadOnlySpan<long> TopKIds => _topIds.AsSpan(0, _batch * _seq * _topK);
+    public ReadOnlySpan<long> TopKIds => _topIds.Span[..(_batch * _seq * _topK)];
 
     /// <summary>Top-K form: their logits, [batch, seq, K].</summary>
-    public ReadOnlySpan<float> TopKLogits => _topLogits.AsSpan(0, _batch * _seq * _topK);
+    public ReadOnlySpan<float> TopKLogits => _topLogits.Span[..(_batch * _seq * _topK)];
 
     /// <summary>Top-K form: whether <see cref="LogSumExp"/> covers the tokens outside the top K (else the whole row).</summary>
     public bool LogSumExpIsRest { get; }
 
     /// <summary>Top-K form: the log-sum-exp of each position's logits (see <see cref="LogSumExpIsRest"/>), [batch, seq].</summary>
-    public ReadOnlySpan<float> LogSumExp => _lse.AsSpan(0, _batch * _seq);
+    public ReadOnlySpan<float> LogSumExp => _lse.Span[..(_batch * _seq)];
 
     /// <summary>Top-K form: the special ids whose logits <see cref="SpecialLogits"/> holds, in that order.</summary>
     public ReadOnlySpan<int> TopKSpecialIds => _specialIds;
 
     /// <summary>Top-K form: the logits of the manifest's special ids, [batch, seq, specials].</summary>
-    public ReadOnlySpan<float> SpecialLogits => _specialLogits.AsSpan(0, _batch * _seq * _specials);
+    public ReadOnlySpan<float> SpecialLogits => _specialLogits.Span[..(_batch * _seq * _specials)];
 
     /// <summary>Input ids of the current shape, row-major [batch, seq].</summary>
-    public Span<long> InputIds => _ids.AsSpan(0, _batch * _seq);
+    public Span<long> InputIds => _ids.Span[..(_batch * _seq)];
 
     /// <summary>Attention mask of the current shape, row-major [batch, seq].</summary>
-    public Span<long> AttentionMask => _mask.AsSpan(0, _batch * _seq);
+    public Span<long> AttentionMask => _mask.Span[..(_batch * _seq)];
 
-    /// <summary>Logits of the last run, row-major [batch, seq, vocab].</summary>
-    public ReadOnlySpan<float> Logits => _logits.AsSpan(0, _batch * _seq * _vocab);
+    /// <summary>Logits of the last run, row-major [batch, seq, vocab] (full form).</summary>
+    public ReadOnlySpan<float> Logits => _logits.Span[..(_batch * _seq * (_topK > 0 ? 0 : _vocab))];
 
-    /// <summary>Next-token logits of the last run with the edit head, row-major [batch, seq, vocab].</summary>
-    public ReadOnlySpan<float> NextLogits => _next.AsSpan(0, _batch * _seq * _vocab);
+    /// <summary>Next-token logits of the last run with the edit head, row-major [batch, seq, vocab] (full form).</summary>
+    public ReadOnlySpan<float> NextLogits => _next.Span[..(_batch * _seq * (_editArgmax ? 0 : _vocab))];
 
-    /// <summary>Sets the shape of the next run, growing the buffers if needed.</summary>
+    /// <summary>Argmax form: the next-token head's argmax per position of the last edit run, [batch, seq].</summary>
+    public ReadOnlySpan<long> NextTokenIds => _nextIds.Span[..(_editArgmax ? _batch * _seq : 0)];
+
+    /// <summary>Argmax form: its softmax probability, [batch, seq].</summary>
+    public ReadOnlySpan<float> NextTokenProb => _nextProb.Span[..(_editArgmax ? _batch * _seq : 0)];
+
+    /// <summary>The bucketed length of a pass over rows of at most <paramref name="seq"/> positions.</summary>
+    internal static int BucketLength(int seq, int bucket, int maxSeq)
+    {
+        if (bucket <= 1)
+        {
+            return seq;
+        }
+        long up = ((long)seq + bucket - 1) / bucket * bucket;
+        return (int)Math.Max(seq, Math.Min(up, maxSeq));
+    }
+
+    /// <summary>The bucketed batch: 1, 2, 4, 8, then multiples of 8.</summary>
+    internal static int BucketBatch(int batch) => batch switch
+    {
+        <= 1 => 1,
+        <= 2 => 2,
+        <= 4 => 4,
+        _ => (int)(((long)batch + 7) / 8 * 8),
+    };
+
+    /// <summary>
+    /// The shape a pass over <paramref name="batch"/> rows of at most <paramref name="seq"/> positions is
+    /// bound at: padded to the shape buckets when they are on (<see cref="ModelOptions.ShapeBucket"/>), else
+    /// exactly that.
+    /// </summary>
+    public (int Batch, int Seq) Bucketed(int batch, int seq) =>
+        _bucket > 1 ? (BucketBatch(batch), BucketLength(seq, _bucket, _maxSeq)) : (batch, seq);
+
+    /// <summary>Sets the shape of the next run (see <see cref="Bucketed"/>), growing the buffers if needed.</summary>
     public void SetShape(int batch, int seq)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
@@ -163,101 +274,158 @@ internal sealed class ModelRunner : IDisposable
     private void Grow(int tokens)
     {
         DisposeShapes(); // they point into the old buffers
+        DisposeBuffers();
         // Some headroom: edit rounds change the sequence length by a few tokens per round.
         int cap = (int)Math.Min(Array.MaxLength / Math.Max(_vocab, _hidden), tokens + (tokens / 8) + 8);
-        _ids = GC.AllocateUninitializedArray<long>(cap, pinned: true);
-        _mask = GC.AllocateUninitializedArray<long>(cap, pinned: true);
-        long v = (long)cap * _vocab;
-        long h = (long)cap * _hidden;
+        OrtAllocator? pinned = _pinnedAllocator;
+        _ids = new HostBuffer<long>(cap, TensorElementType.Int64, pinned);
+        _mask = new HostBuffer<long>(cap, TensorElementType.Int64, pinned);
+        int v = checked(cap * _vocab);
         if (_topK > 0)
         {
             // The point of the top-K form: no vocabulary-wide denoiser buffer at all.
-            _topIds = GC.AllocateUninitializedArray<long>(cap * _topK, pinned: true);
-            _topLogits = GC.AllocateUninitializedArray<float>(cap * _topK, pinned: true);
-            _lse = GC.AllocateUninitializedArray<float>(cap, pinned: true);
-            _specialLogits = GC.AllocateUninitializedArray<float>(cap * _specials, pinned: true);
+            _topIds = new HostBuffer<long>(cap * _topK, TensorElementType.Int64, pinned);
+            _topLogits = new HostBuffer<float>(cap * _topK, TensorElementType.Float, pinned);
+            _lse = new HostBuffer<float>(cap, TensorElementType.Float, pinned);
+            _specialLogits = new HostBuffer<float>(cap * _specials, TensorElementType.Float, pinned);
         }
         else
         {
-            _logits = GC.AllocateUninitializedArray<float>((int)v, pinned: true);
+            (_logits, _logits16) = FullRows(v, pinned);
         }
         if (_editHead is not null)
         {
-            _next = GC.AllocateUninitializedArray<float>((int)v, pinned: true);
-            if (!_half)
+            _hiddenStates = new DeviceBuffer(_deviceAllocator, _floatType, _half ? 2 : 4, checked(cap * _hidden), "hidden states");
+            if (_editArgmax)
             {
-                _hiddenStates = GC.AllocateUninitializedArray<float>((int)h, pinned: true);
+                _nextIds = new HostBuffer<long>(cap, TensorElementType.Int64, pinned);
+                _nextProb = new HostBuffer<float>(cap, TensorElementType.Float, pinned);
+            }
+            else
+            {
+                (_next, _next16) = FullRows(v, pinned);
             }
         }
-        if (_half)
+        if (_graphs)
         {
-            _logits16 = _topK > 0 ? [] : GC.AllocateUninitializedArray<Float16>((int)v, pinned: true);
-            if (_editHead is not null)
+            Mirror(_ids);
+            Mirror(_mask);
+            Mirror(_topIds);
+            Mirror(_topLogits);
+            Mirror(_lse);
+            Mirror(_specialLogits);
+            if (_half)
             {
-                _next16 = GC.AllocateUninitializedArray<Float16>((int)v, pinned: true);
-                _hidden16 = GC.AllocateUninitializedArray<Float16>((int)h, pinned: true);
+                Mirror(_logits16);
+                Mirror(_next16);
             }
+            else
+            {
+                Mirror(_logits);
+                Mirror(_next);
+            }
+            Mirror(_nextIds);
+            Mirror(_nextProb);
         }
         _capacity = cap;
     }
 
+    /// <summary>A full-row output: float32 rows bound directly, or float16 staging plus the widened rows.</summary>
+    private (HostBuffer<float> Rows, HostBuffer<Float16> Staging) FullRows(int length, OrtAllocator? pinned) => _half
+        ? (new HostBuffer<float>(length, TensorElementType.Float, null), new HostBuffer<Float16>(length, TensorElementType.Float16, pinned))
+        : (new HostBuffer<float>(length, TensorElementType.Float, pinned), new HostBuffer<Float16>());
+
+    private void Mirror<T>(HostBuffer<T> host)
+        where T : unmanaged
+    {
+        if (host.Length > 0)
+        {
+            _mirrors[host] = new DeviceBuffer(_deviceAllocator, ElementType<T>(), System.Runtime.CompilerServices.Unsafe.SizeOf<T>(), host.Length, "CUDA graph buffers");
+        }
+    }
+
+    private static TensorElementType ElementType<T>() =>
+        typeof(T) == typeof(long) ? TensorElementType.Int64
+        : typeof(T) == typeof(Float16) ? TensorElementType.Float16
+        : TensorElementType.Float;
+
     /// <summary>OrtValues over the buffers for the current shape, bound as each kind of pass needs them.</summary>
     private ShapeBinding BindShape()
     {
+        ShapeBindings++;
         int n = _batch * _seq;
         long[] tokenShape = [_batch, _seq];
         long[] vocabShape = [_batch, _seq, _vocab];
         long[] hiddenShape = [_batch, _seq, _hidden];
-        OrtMemoryInfo cpu = OrtMemoryInfo.DefaultInstance;
-        var shape = new ShapeBinding(_denoiser, _editHead);
-        OrtValue ids = shape.Ids = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _ids.AsMemory(0, n), tokenShape));
-        OrtValue mask = shape.Mask = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _mask.AsMemory(0, n), tokenShape));
-        int nv = n * _vocab;
-        int nh = n * _hidden;
-        foreach (OrtIoBinding binding in (OrtIoBinding[])[shape.LogitsOnly, shape.LogitsAndHidden])
-        {
-            binding.BindInput("input_ids", ids);
-            binding.BindInput("attention_mask", mask);
-        }
+        var shape = new ShapeBinding(_denoiser, _editHead, _graphs ? _nextGraphId++ : -1);
+        OrtIoBinding den = shape.Denoiser;
+        shape.Ids = In(shape, _ids, tokenShape, n);
+        shape.Mask = In(shape, _mask, tokenShape, n);
+        den.BindInput("input_ids", shape.Ids);
+        den.BindInput("attention_mask", shape.Mask);
         if (_topK > 0)
         {
             long[] topShape = [_batch, _seq, _topK];
-            OrtValue topIds = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _topIds.AsMemory(0, n * _topK), topShape));
-            OrtValue topLogits = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _topLogits.AsMemory(0, n * _topK), topShape));
-            OrtValue lse = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _lse.AsMemory(0, n), tokenShape));
-            OrtValue special = shape.Keep(OrtValue.CreateTensorValueFromMemory(cpu, _specialLogits.AsMemory(0, n * _specials),
-                new long[] { _batch, _seq, _specials }));
-            foreach (OrtIoBinding binding in (OrtIoBinding[])[shape.LogitsOnly, shape.LogitsAndHidden])
-            {
-                binding.BindOutput("topk_ids", topIds);
-                binding.BindOutput("topk_logits", topLogits);
-                binding.BindOutput(LogSumExpIsRest ? ModelPackage.TopKRestOutput : "logsumexp", lse);
-                binding.BindOutput("special_logits", special);
-            }
+            den.BindOutput("topk_ids", Out(shape, _topIds, topShape, n * _topK, edit: false));
+            den.BindOutput("topk_logits", Out(shape, _topLogits, topShape, n * _topK, edit: false));
+            den.BindOutput(LogSumExpIsRest ? ModelPackage.TopKRestOutput : "logsumexp", Out(shape, _lse, tokenShape, n, edit: false));
+            den.BindOutput("special_logits", Out(shape, _specialLogits, [_batch, _seq, _specials], n * _specials, edit: false));
         }
         else
         {
-            OrtValue logits = shape.Keep(_half
-                ? OrtValue.CreateTensorValueFromMemory(cpu, _logits16.AsMemory(0, nv), vocabShape)
-                : OrtValue.CreateTensorValueFromMemory(cpu, _logits.AsMemory(0, nv), vocabShape));
-            shape.LogitsOnly.BindOutput("logits", logits);
-            shape.LogitsAndHidden.BindOutput("logits", logits);
+            den.BindOutput("logits", _half
+                ? Out(shape, _logits16, vocabShape, n * _vocab, edit: false)
+                : Out(shape, _logits, vocabShape, n * _vocab, edit: false));
         }
         if (shape.Edit is not null)
         {
-            // The edit head reads the denoiser's hidden-state buffer in place.
-            OrtValue hidden = shape.Keep(_half
-                ? OrtValue.CreateTensorValueFromMemory(cpu, _hidden16.AsMemory(0, nh), hiddenShape)
-                : OrtValue.CreateTensorValueFromMemory(cpu, _hiddenStates.AsMemory(0, nh), hiddenShape));
-            OrtValue next = shape.Keep(_half
-                ? OrtValue.CreateTensorValueFromMemory(cpu, _next16.AsMemory(0, nv), vocabShape)
-                : OrtValue.CreateTensorValueFromMemory(cpu, _next.AsMemory(0, nv), vocabShape));
-            shape.Hidden = hidden;
-            shape.LogitsAndHidden.BindOutput("hidden_states", hidden);
+            // One device buffer: the denoiser's output is the edit head's input. Bound for stage-1 passes too
+            // (the graph computes it either way), so that ONNX Runtime allocates no output of its own.
+            OrtValue hidden = shape.Keep(_hiddenStates!.View(hiddenShape, n * _hidden));
+            den.BindOutput("hidden_states", hidden);
             shape.Edit.BindInput("hidden_states", hidden);
-            shape.Edit.BindOutput("next_token_logits", next);
+            if (_editArgmax)
+            {
+                shape.Edit.BindOutput("next_token_ids", Out(shape, _nextIds, tokenShape, n, edit: true));
+                shape.Edit.BindOutput("next_token_prob", Out(shape, _nextProb, tokenShape, n, edit: true));
+            }
+            else
+            {
+                shape.Edit.BindOutput("next_token_logits", _half
+                    ? Out(shape, _next16, vocabShape, n * _vocab, edit: true)
+                    : Out(shape, _next, vocabShape, n * _vocab, edit: true));
+            }
         }
+        shape.Seal();
         return shape;
+    }
+
+    /// <summary>An input: the host view, or with CUDA graphs its device mirror (copied to before each pass).</summary>
+    private OrtValue In<T>(ShapeBinding shape, HostBuffer<T> host, long[] dims, int count)
+        where T : unmanaged
+    {
+        OrtValue hostView = shape.Keep(host.View(dims, count));
+        if (!_graphs)
+        {
+            return hostView;
+        }
+        OrtValue device = shape.Keep(_mirrors[host].View(dims, count));
+        shape.CopyIn(hostView, device);
+        return device;
+    }
+
+    /// <summary>An output: the host view, or with CUDA graphs its device mirror (copied from after the run).</summary>
+    private OrtValue Out<T>(ShapeBinding shape, HostBuffer<T> host, long[] dims, int count, bool edit)
+        where T : unmanaged
+    {
+        OrtValue hostView = shape.Keep(host.View(dims, count));
+        if (!_graphs)
+        {
+            return hostView;
+        }
+        OrtValue device = shape.Keep(_mirrors[host].View(dims, count));
+        shape.CopyOut(device, hostView, edit);
+        return device;
     }
 
     /// <summary>
@@ -267,8 +435,17 @@ internal sealed class ModelRunner : IDisposable
     public CancellationTokenRegistration RegisterCancellation(CancellationToken ct)
     {
         // Reset before registering: an already-cancelled token sets the flag again at once.
-        _runOptions.Terminate = false;
-        return ct.CanBeCanceled ? ct.UnsafeRegister(static s => ((RunOptions)s!).Terminate = true, _runOptions) : default;
+        SetTerminate(false);
+        return ct.CanBeCanceled ? ct.UnsafeRegister(static s => ((ModelRunner)s!).SetTerminate(true), this) : default;
+    }
+
+    private void SetTerminate(bool terminate)
+    {
+        _runOptions.Terminate = terminate;
+        if (_current?.GraphRunOptions is { } graph)
+        {
+            graph.Terminate = terminate;
+        }
     }
 
     /// <summary>Runs the denoiser, and the edit head when <paramref name="withEditHead"/>, on the current shape.</summary>
@@ -283,22 +460,31 @@ internal sealed class ModelRunner : IDisposable
         try
         {
             ShapeBinding shape = _current!;
-            OrtIoBinding denoiserBinding = withEditHead ? shape.LogitsAndHidden : shape.LogitsOnly;
-            if (_rebindInputs)
+            RunOptions runOptions = _runOptions;
+            if (shape.GraphRunOptions is { } graph)
             {
-                denoiserBinding.BindInput("input_ids", shape.Ids!);
-                denoiserBinding.BindInput("attention_mask", shape.Mask!);
+                graph.Terminate = _runOptions.Terminate;
+                runOptions = graph;
+                OrtEnv.Instance().CopyTensors(shape.CopyInSource, shape.CopyInTarget, null);
             }
-            _denoiser.RunWithBinding(_runOptions, denoiserBinding);
+            else if (_rebindInputs)
+            {
+                shape.Denoiser.BindInput("input_ids", shape.Ids!);
+                shape.Denoiser.BindInput("attention_mask", shape.Mask!);
+            }
+            _denoiser.RunWithBinding(runOptions, shape.Denoiser);
+            if (shape.GraphRunOptions is not null)
+            {
+                OrtEnv.Instance().CopyTensors(shape.DenoiserCopySource, shape.DenoiserCopyTarget, null);
+            }
             if (withEditHead)
             {
                 ct.ThrowIfCancellationRequested();
-                if (_rebindInputs)
+                _editHead!.RunWithBinding(runOptions, shape.Edit!);
+                if (shape.GraphRunOptions is not null)
                 {
-                    // The hidden states this pass wrote, not those of the pass that bound them first.
-                    shape.Edit!.BindInput("hidden_states", shape.Hidden!);
+                    OrtEnv.Instance().CopyTensors(shape.EditCopySource, shape.EditCopyTarget, null);
                 }
-                _editHead!.RunWithBinding(_runOptions, shape.Edit!);
             }
         }
         catch (OnnxRuntimeException) when (ct.IsCancellationRequested)
@@ -315,11 +501,11 @@ internal sealed class ModelRunner : IDisposable
             int nv = _batch * _seq * _vocab;
             if (_topK == 0)
             {
-                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<Float16, Half>(_logits16.AsSpan(0, nv)), _logits.AsSpan(0, nv));
+                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<Float16, Half>(_logits16.Span[..nv]), _logits.Span[..nv]);
             }
-            if (withEditHead)
+            if (withEditHead && !_editArgmax)
             {
-                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<Float16, Half>(_next16.AsSpan(0, nv)), _next.AsSpan(0, nv));
+                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<Float16, Half>(_next16.Span[..nv]), _next.Span[..nv]);
             }
         }
     }
@@ -334,30 +520,78 @@ internal sealed class ModelRunner : IDisposable
         _current = null;
     }
 
+    private void DisposeBuffers()
+    {
+        foreach (IDisposable b in (IDisposable[])[_ids, _mask, _logits, _logits16, _next, _next16, _nextIds, _nextProb,
+            _topIds, _topLogits, _lse, _specialLogits])
+        {
+            b.Dispose();
+        }
+        _hiddenStates?.Dispose();
+        _hiddenStates = null;
+        foreach (DeviceBuffer mirror in _mirrors.Values)
+        {
+            mirror.Dispose();
+        }
+        _mirrors.Clear();
+        _capacity = 0;
+    }
+
     public void Dispose()
     {
         DisposeShapes();
+        DisposeBuffers();
+        _pinnedAllocator?.Dispose();
+        if (_ownsDeviceAllocator)
+        {
+            _deviceAllocator.Dispose();
+        }
+        _deviceInfo?.Dispose();
+        _pinnedInfo?.Dispose();
         _runOptions.Dispose();
     }
 
-    /// <summary>The bindings of one batch shape and the OrtValues they point at (over the runner's buffers).</summary>
-    private sealed class ShapeBinding(InferenceSession denoiser, InferenceSession? editHead) : IDisposable
+    /// <summary>The bindings of one bound shape and the OrtValues they point at (over the runner's buffers).</summary>
+    private sealed class ShapeBinding : IDisposable
     {
-        private readonly List<OrtValue> _values = new(4);
+        private readonly List<OrtValue> _values = new(8);
+        private readonly List<OrtValue>[] _copies = [[], [], [], [], [], []]; // in src/dst, denoiser out src/dst, edit out src/dst
 
-        /// <summary>Stage-1 passes: the denoiser's logits only.</summary>
-        public OrtIoBinding LogitsOnly { get; } = denoiser.CreateIoBinding();
+        public ShapeBinding(InferenceSession denoiser, InferenceSession? editHead, int graphId)
+        {
+            Denoiser = denoiser.CreateIoBinding();
+            Edit = editHead?.CreateIoBinding();
+            if (graphId >= 0)
+            {
+                GraphRunOptions = new RunOptions();
+                GraphRunOptions.AddRunConfigEntry("gpu_graph_id", graphId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
 
-        /// <summary>Edit rounds: the logits and the hidden states that the edit head reads.</summary>
-        public OrtIoBinding LogitsAndHidden { get; } = denoiser.CreateIoBinding();
+        /// <summary>Every pass: inputs, the denoiser's outputs and (with an edit head) the hidden states.</summary>
+        public OrtIoBinding Denoiser { get; }
 
-        public OrtIoBinding? Edit { get; } = editHead?.CreateIoBinding();
+        /// <summary>Edit rounds: the hidden states in, the next-token head's outputs.</summary>
+        public OrtIoBinding? Edit { get; }
+
+        /// <summary>CUDA graphs: the run options naming this shape's graph; null without graphs.</summary>
+        public RunOptions? GraphRunOptions { get; }
 
         public OrtValue? Ids { get; set; }
 
         public OrtValue? Mask { get; set; }
 
-        public OrtValue? Hidden { get; set; }
+        public OrtValue[] CopyInSource { get; private set; } = [];
+
+        public OrtValue[] CopyInTarget { get; private set; } = [];
+
+        public OrtValue[] DenoiserCopySource { get; private set; } = [];
+
+        public OrtValue[] DenoiserCopyTarget { get; private set; } = [];
+
+        public OrtValue[] EditCopySource { get; private set; } = [];
+
+        public OrtValue[] EditCopyTarget { get; private set; } = [];
 
         public OrtValue Keep(OrtValue value)
         {
@@ -365,12 +599,35 @@ internal sealed class ModelRunner : IDisposable
             return value;
         }
 
+        public void CopyIn(OrtValue host, OrtValue device)
+        {
+            _copies[0].Add(host);
+            _copies[1].Add(device);
+        }
+
+        public void CopyOut(OrtValue device, OrtValue host, bool edit)
+        {
+            _copies[edit ? 4 : 2].Add(device);
+            _copies[edit ? 5 : 3].Add(host);
+        }
+
+        /// <summary>Freezes the copy lists into arrays, so that a pass reads them without allocating.</summary>
+        public void Seal()
+        {
+            CopyInSource = [.. _copies[0]];
+            CopyInTarget = [.. _copies[1]];
+            DenoiserCopySource = [.. _copies[2]];
+            DenoiserCopyTarget = [.. _copies[3]];
+            EditCopySource = [.. _copies[4]];
+            EditCopyTarget = [.. _copies[5]];
+        }
+
         public void Dispose()
         {
             // Bindings first: none may outlive the values it points at.
-            LogitsOnly.Dispose();
-            LogitsAndHidden.Dispose();
+            Denoiser.Dispose();
             Edit?.Dispose();
+            GraphRunOptions?.Dispose();
             foreach (OrtValue value in _values)
             {
                 value.Dispose();

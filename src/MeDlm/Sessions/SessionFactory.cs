@@ -102,6 +102,19 @@ internal static class SessionFactory
                 so.IntraOpNumThreads = threads;
             }
             so.AddSessionConfigEntry("session.use_device_allocator_for_initializers", "1");
+            if (options.CudaSharedAllocator)
+            {
+                try
+                {
+                    SharedCudaArena.Register(options);
+                }
+                catch (OnnxRuntimeException e)
+                {
+                    throw new ModelLoadException(path,
+                        $"the shared CUDA memory arena for device {options.CudaDeviceId} could not be registered ({FirstLine(e.Message)}); set CudaSharedAllocator off", e);
+                }
+                so.AddSessionConfigEntry("session.use_env_allocators", "1");
+            }
         }
         try
         {
@@ -149,6 +162,10 @@ internal static class SessionFactory
         if (options.GpuMemoryLimitBytes > 0)
         {
             d["gpu_mem_limit"] = options.GpuMemoryLimitBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        if (options.CudaGraphs)
+        {
+            d["enable_cuda_graph"] = "1";
         }
         return d;
     }
@@ -255,5 +272,48 @@ internal static class SessionFactory
             parts[i] = $"'{specs[i].Name}'";
         }
         return string.Join(", ", parts);
+    }
+}
+
+/// <summary>
+/// One CUDA memory arena per device, registered in the ONNX Runtime environment and used by every session
+/// created with session.use_env_allocators (the denoiser and the edit head share it instead of keeping an
+/// arena each, so memory freed by one serves the other). Registered once per device for the process.
+/// </summary>
+internal static class SharedCudaArena
+{
+    private static readonly Lock Gate = new();
+    private static readonly HashSet<int> Registered = [];
+
+    /// <summary>The provider name ONNX Runtime's allocator registration takes.</summary>
+    internal const string ProviderType = "CUDAExecutionProvider";
+
+    public static void Register(ModelOptions options)
+    {
+        lock (Gate)
+        {
+            if (Registered.Contains(options.CudaDeviceId))
+            {
+                return;
+            }
+            using var info = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.ArenaAllocator, options.CudaDeviceId, OrtMemType.Default);
+            // max_mem 0 (the memory limit goes by the provider option, which is not bounded by a uint),
+            // extend strategy as the sessions', default initial chunk and dead bytes.
+            using var arena = new OrtArenaCfg(0, options.CudaArenaSameAsRequested ? 1 : 0, -1, -1);
+            OrtEnv.Instance().CreateAndRegisterAllocator(ProviderType, info, arena, ArenaProviderOptions(options));
+            Registered.Add(options.CudaDeviceId);
+        }
+    }
+
+    /// <summary>The provider options the shared arena is created with (device and memory limit).</summary>
+    internal static Dictionary<string, string> ArenaProviderOptions(ModelOptions options)
+    {
+        Dictionary<string, string> all = SessionFactory.CudaProviderOptions(options);
+        var d = new Dictionary<string, string> { ["device_id"] = all["device_id"] };
+        if (all.TryGetValue("gpu_mem_limit", out string? limit))
+        {
+            d["gpu_mem_limit"] = limit;
+        }
+        return d;
     }
 }

@@ -137,6 +137,22 @@ public sealed class ModelLoadTests
             "missing output 'next_token_logits'"),
         new("edit head vocab", d => UseGraph(d, "edit_head_wrong_vocab.onnx", "edit_head.onnx"), "edit_head.onnx",
             "output 'next_token_logits' has vocab dimension 600, but medlm.json says 593"),
+        new("unknown edit output form", d => EditManifest(d, m => m["graphs"]!["edit_head"]!["outputs"] = "top1"), "medlm.json",
+            "graphs.edit_head.outputs \"top1\" is not one of \"full\", \"argmax\""),
+        new("edit output form not a string", d => EditManifest(d, m => m["graphs"]!["edit_head"]!["outputs"] = 1), "medlm.json",
+            "graphs.edit_head.outputs must be a string"),
+        new("argmax declared, full graph", d => EditManifest(d, m => m["graphs"]!["edit_head"]!["outputs"] = "argmax"), "edit_head.onnx",
+            "missing output 'next_token_ids'"),
+        new("argmax ids not int64", d =>
+            {
+                UseGraph(d, "edit_head_argmax_float_ids.onnx", "edit_head.onnx");
+                EditManifest(d, m => m["graphs"]!["edit_head"]!["outputs"] = "argmax");
+            }, "edit_head.onnx", "output 'next_token_ids' has element type float32, expected int64"),
+        new("argmax probability rank 3", d =>
+            {
+                UseGraph(d, "edit_head_argmax_rank3_prob.onnx", "edit_head.onnx");
+                EditManifest(d, m => m["graphs"]!["edit_head"]!["outputs"] = "argmax");
+            }, "edit_head.onnx", "output 'next_token_prob' has rank 3, expected 2"),
     ];
 
     public static TheoryData<BrokenCase> BrokenCases()
