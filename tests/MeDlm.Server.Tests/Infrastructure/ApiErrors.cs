@@ -1,6 +1,3 @@
-using System.Net;
-using System.Text.Json;
-
 namespace MeDlm.Server.Tests.Infrastructure;
 
 /// <summary>The checks every refused request gets: OpenAI's error shape, and a server that stays healthy.</summary>
