@@ -211,11 +211,13 @@ public sealed class MeDlmChatClient : IChatClient
             throw new ArgumentException($"Temperature must be between 0 and 2, got {temperature}.", nameof(options));
         }
 
+        (double? budget, bool autoBudget, bool budgetGiven) = BudgetOf(extra);
         var request = new GenerationRequest
         {
             Messages = turns,
             GenLength = genLength,
-            Budget = BudgetOf(extra) ?? baseline?.Budget,
+            Budget = budgetGiven ? budget : baseline?.Budget,
+            AutoBudget = budgetGiven ? autoBudget : baseline?.AutoBudget ?? false,
             MaskSteps = Integer(extra, MeDlmChatOptions.MaskSteps) ?? baseline?.MaskSteps,
             EditSteps = Integer(extra, MeDlmChatOptions.EditRounds) ?? baseline?.EditSteps,
             Algorithm = AlgorithmOf(extra) ?? baseline?.Algorithm,
@@ -384,13 +386,13 @@ public sealed class MeDlmChatClient : IChatClient
             $"AdditionalProperties[\"{MeDlmChatOptions.Algorithm}\"] must be medlm, low_confidence, random or threshold, got '{value}'.");
     }
 
-    /// <summary>The budget as a number or in the library's budget syntax ("1/8", "0.125", "12.5%").</summary>
-    private static double? BudgetOf(AdditionalPropertiesDictionary? extra)
+    /// <summary>The budget as a number or in the library's budget syntax ("1/8", "0.125", "12.5%", "auto"); Given is false when absent.</summary>
+    private static (double? Budget, bool Auto, bool Given) BudgetOf(AdditionalPropertiesDictionary? extra)
     {
         const string key = MeDlmChatOptions.Budget;
         if (extra is null || !extra.TryGetValue(key, out object? value) || value is null)
         {
-            return null;
+            return (null, false, false);
         }
         string? text = value switch
         {
@@ -400,11 +402,11 @@ public sealed class MeDlmChatClient : IChatClient
         };
         if (text is null)
         {
-            return Number(extra, key);
+            return (Number(extra, key), false, true);
         }
-        return Budget.TryParse(text, out double budget, out string error)
-            ? budget
-            : throw new ArgumentException($"AdditionalProperties[\"{key}\"]: {error} (write {Budget.Syntax}).");
+        return Budget.TryParse(text, out double budget, out bool auto, out string error)
+            ? (auto ? null : budget, auto, true)
+            : throw new ArgumentException($"AdditionalProperties[\"{key}\"]: {error} (write {Budget.SyntaxWithAuto}).");
     }
 
     private static double? Number(AdditionalPropertiesDictionary? extra, string key)

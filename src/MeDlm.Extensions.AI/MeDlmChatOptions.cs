@@ -9,7 +9,8 @@ namespace MeDlm.Extensions.AI;
 /// </summary>
 public static class MeDlmChatOptions
 {
-    /// <summary>Forward passes per sequence as a fraction of the generation length, in (0, 1].</summary>
+    /// <summary>Forward passes per sequence as a fraction of the generation length, in (0, 1]; or the string
+    /// <c>"auto"</c>: the model's measured adaptive setting (<see cref="Generation.GenerationRequest.AutoBudget"/>).</summary>
     public const string Budget = "budget";
 
     /// <summary>Stage-1 (unmasking) passes; overrides the budget's share.</summary>

@@ -1,4 +1,5 @@
 using MeDlm.Decoding;
+using MeDlm.Generation;
 
 namespace MeDlm.Server.Contracts;
 
@@ -13,6 +14,9 @@ public sealed record MedlmSettings
 
     /// <summary>Forward passes allowed per sequence as a fraction of the generation length, in (0, 1].</summary>
     public double? Budget { get; init; }
+
+    /// <summary>Budget <c>"auto"</c>: the model's measured adaptive setting (<see cref="GenerationRequest.AutoBudget"/>).</summary>
+    public bool AutoBudget { get; init; }
 
     /// <summary>Stage-1 (unmasking) steps; with <see cref="EditRounds"/> overrides the budget split.</summary>
     public int? MaskSteps { get; init; }

@@ -381,9 +381,11 @@ public static class RequestParser
                 ? a
                 : throw ApiException.Invalid("medlm.algorithm", $"medlm.algorithm \"{name}\" is not one of medlm, low_confidence, random, threshold, origin, maskgit_plus, topk_margin, entropy");
         }
+        (double? budget, bool autoBudget) = ReadBudget(m);
         return new MedlmSettings
         {
-            Budget = ReadBudget(m),
+            Budget = budget,
+            AutoBudget = autoBudget,
             MaskSteps = m.Int("mask_steps"),
             EditRounds = m.Int("edit_rounds"),
             Algorithm = algorithm,
@@ -398,13 +400,13 @@ public static class RequestParser
         };
     }
 
-    // A budget is a number in (0, 1] or a string in the library's budget syntax ("1/8", "0.125", "12.5%").
-    private static double? ReadBudget(FieldReader m)
+    // A budget is a number in (0, 1] or a string in the library's budget syntax ("1/8", "0.125", "12.5%", "auto").
+    private static (double? Budget, bool Auto) ReadBudget(FieldReader m)
     {
         JsonElement? v = m.Raw("budget");
         if (v is not { } b)
         {
-            return null;
+            return (null, false);
         }
         double value;
         if (b.ValueKind == JsonValueKind.Number)
@@ -413,20 +415,24 @@ public static class RequestParser
         }
         else if (b.ValueKind == JsonValueKind.String)
         {
-            if (!Budget.TryParse(b.GetString(), out value, out string error))
+            if (!Budget.TryParse(b.GetString(), out value, out bool auto, out string error))
             {
-                throw ApiException.Invalid("medlm.budget", $"medlm.budget: {error} (write a number in (0, 1] or {Budget.Syntax})");
+                throw ApiException.Invalid("medlm.budget", $"medlm.budget: {error} (write a number in (0, 1] or {Budget.SyntaxWithAuto})");
+            }
+            if (auto)
+            {
+                return (null, true);
             }
         }
         else
         {
-            throw ApiException.Invalid("medlm.budget", $"medlm.budget must be a number in (0, 1] or a string such as \"1/8\", got {Describe(b)}", "invalid_type");
+            throw ApiException.Invalid("medlm.budget", $"medlm.budget must be a number in (0, 1] or a string such as \"1/8\" or \"auto\", got {Describe(b)}", "invalid_type");
         }
         if (!Budget.IsValid(value))
         {
             throw ApiException.Invalid("medlm.budget", $"medlm.budget must be in (0, 1], got {Format(value)}");
         }
-        return value;
+        return (value, false);
     }
 
     internal static string Format(double d) => d.ToString("R", CultureInfo.InvariantCulture);

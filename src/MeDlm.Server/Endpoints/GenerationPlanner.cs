@@ -98,6 +98,7 @@ public static partial class GenerationPlanner
             Messages = messages,
             GenLength = genLength,
             Budget = m.Budget,
+            AutoBudget = m.AutoBudget,
             MaskSteps = m.MaskSteps,
             EditSteps = m.EditRounds,
             Algorithm = m.Algorithm,
@@ -154,7 +155,7 @@ public static partial class GenerationPlanner
     private static string WireName(string property, string promptParam) => property switch
     {
         nameof(GenerationRequest.GenLength) or nameof(GenerationRequest.LengthCap) => "max_tokens",
-        nameof(GenerationRequest.Budget) => "medlm.budget",
+        nameof(GenerationRequest.Budget) or nameof(GenerationRequest.AutoBudget) => "medlm.budget",
         nameof(GenerationRequest.MaskSteps) => "medlm.mask_steps",
         nameof(GenerationRequest.EditSteps) => "medlm.edit_rounds",
         nameof(GenerationRequest.BlockLength) => "medlm.block_length",

@@ -38,18 +38,53 @@ public static class Budget
     public static bool IsValid(double budget) => budget > 0 && budget <= 1;
 
     /// <summary>
+    /// The budget word for the package's measured adaptive setting (manifest <c>generation.auto</c>,
+    /// docs/DESIGN.md §2.11) in place of a fraction: <see cref="Generation.GenerationRequest.AutoBudget"/>.
+    /// </summary>
+    public const string Auto = "auto";
+
+    /// <summary>How a budget may be written where <see cref="Auto"/> is accepted, for error messages.</summary>
+    public const string SyntaxWithAuto = Syntax + " or auto";
+
+    /// <summary>
     /// Parses a budget as users write it: a number (<c>1</c>, <c>0.125</c>), a fraction (<c>1/8</c>) or a
-    /// percentage (<c>12.5%</c>), in (0, 1]; false with a one-line reason otherwise.
+    /// percentage (<c>12.5%</c>), in (0, 1]; false with a one-line reason otherwise (also for <see cref="Auto"/>,
+    /// which is not a fraction).
     /// </summary>
     public static bool TryParse(string? text, out double budget, out string error)
     {
+        if (!TryParse(text, out budget, out bool auto, out error))
+        {
+            return false;
+        }
+        if (auto)
+        {
+            error = $"'{Auto}' is not a fraction (write {Syntax})";
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Parses a budget or the word <see cref="Auto"/> (any case): <paramref name="auto"/> is true for it (and
+    /// <paramref name="budget"/> 0), else <paramref name="budget"/> is the fraction as <see cref="TryParse(string?, out double, out string)"/> reads it.
+    /// The one parser of the CLI's <c>--budget</c>, the server's <c>medlm.budget</c> and the chat client's <c>budget</c>.
+    /// </summary>
+    public static bool TryParse(string? text, out double budget, out bool auto, out string error)
+    {
         budget = 0;
+        auto = false;
         error = string.Empty;
         string s = (text ?? string.Empty).Trim();
         if (s.Length == 0)
         {
             error = "the budget is empty";
             return false;
+        }
+        if (s.Equals(Auto, StringComparison.OrdinalIgnoreCase))
+        {
+            auto = true;
+            return true;
         }
         double value;
         int slash = s.IndexOf('/', StringComparison.Ordinal);
@@ -90,7 +125,7 @@ public static class Budget
         return true;
     }
 
-    /// <summary>Parses a budget (see <see cref="TryParse"/>).</summary>
+    /// <summary>Parses a budget (see <see cref="TryParse(string?, out double, out string)"/>).</summary>
     /// <exception cref="FormatException">The text is not a budget in (0, 1].</exception>
     public static double Parse(string text)
     {

@@ -31,6 +31,15 @@ public sealed class GenerationRequest
     /// </summary>
     public double? Budget { get; init; }
 
+    /// <summary>
+    /// Budget <c>auto</c> (docs/DESIGN.md §2.11): the settings this request leaves unset come from the package's
+    /// measured adaptive setting (manifest <c>generation.auto</c>: algorithm, threshold, edit rounds, edit and switch
+    /// thresholds, ...) instead of its plain defaults; settings the request gives still win. Excludes
+    /// <see cref="Budget"/>; a package without <c>generation.auto</c> refuses it. Text "auto" is read by
+    /// <see cref="Decoding.Budget.TryParse(string?, out double, out bool, out string)"/>.
+    /// </summary>
+    public bool AutoBudget { get; init; }
+
     /// <summary>Stage-1 passes; overrides the budget's share. Ignored by <see cref="DecodingAlgorithm.Threshold"/>.</summary>
     public int? MaskSteps { get; init; }
 

@@ -15,6 +15,15 @@ internal static class RequestPlanner
         var p = new Checker(requestIndex);
         ModelManifest m = package.Manifest;
         GenerationDefaults d = m.Generation;
+        if (request.AutoBudget)
+        {
+            // docs/DESIGN.md §2.11: the measured setting replaces the defaults; the request's own settings still win.
+            p.Require(request.Budget is null, nameof(request.AutoBudget),
+                $"Budget auto and a budget fraction ({request.Budget}) exclude each other ({p.Who}).");
+            p.Require(d.Auto is not null, nameof(request.AutoBudget),
+                $"Budget auto needs a measured setting, but model {m.Name} has no generation.auto (write one with medlm eval --write-auto) ({p.Who}).");
+            d = d.WithAuto();
+        }
 
         int[] prompt = PromptIds(package, request, p);
 

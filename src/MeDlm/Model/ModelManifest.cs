@@ -42,6 +42,58 @@ public sealed record GenerationDefaults(
 
     /// <summary>Early switch from stage 1 to the edit rounds (<c>generation.switch_threshold</c>, default 0: off).</summary>
     public double SwitchThreshold { get; init; }
+
+    /// <summary>The measured adaptive setting (<c>generation.auto</c>) that budget <c>auto</c> selects; null when the package has none.</summary>
+    public AutoSetting? Auto { get; init; }
+
+    /// <summary>
+    /// The defaults a request with budget <c>auto</c> plans from (docs/DESIGN.md §2.11): these defaults with the
+    /// auto setting's keys in place; its edit rounds replace the manifest's even when absent (then the budget's share).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The package has no auto setting.</exception>
+    public GenerationDefaults WithAuto()
+    {
+        AutoSetting a = Auto ?? throw new InvalidOperationException("The package has no generation.auto setting.");
+        return this with
+        {
+            Algorithm = a.Algorithm,
+            Budget = a.Budget ?? Budget,
+            BlockLength = a.BlockLength ?? BlockLength,
+            Threshold = a.Threshold ?? Threshold,
+            EditRounds = a.EditRounds,
+            EditThreshold = a.EditThreshold ?? EditThreshold,
+            SwitchThreshold = a.SwitchThreshold ?? SwitchThreshold,
+        };
+    }
+}
+
+/// <summary>
+/// A package's measured adaptive setting (manifest <c>generation.auto</c>, docs/DESIGN.md §2.11), written by
+/// <c>medlm eval --write-auto</c>: a combination of existing decoding settings; null keys keep <c>generation</c>'s.
+/// </summary>
+/// <param name="Algorithm">The stage-1 algorithm.</param>
+public sealed record AutoSetting(DecodingAlgorithm Algorithm)
+{
+    /// <summary>The manifest keys of <c>generation.auto</c>, in the order they are written.</summary>
+    public static readonly string[] Keys = ["algorithm", "budget", "block_length", "threshold", "edit_rounds", "edit_threshold", "switch_threshold"];
+
+    /// <summary>Budget fraction (<c>budget</c>): the pass split for algorithms with fixed steps.</summary>
+    public double? Budget { get; init; }
+
+    /// <summary>Semi-autoregressive block length (<c>block_length</c>).</summary>
+    public int? BlockLength { get; init; }
+
+    /// <summary>Confidence threshold of the threshold algorithm (<c>threshold</c>).</summary>
+    public double? Threshold { get; init; }
+
+    /// <summary>Edit rounds cap (<c>edit_rounds</c>; null: the budget's share).</summary>
+    public int? EditRounds { get; init; }
+
+    /// <summary>Edit confidence gate (<c>edit_threshold</c>).</summary>
+    public double? EditThreshold { get; init; }
+
+    /// <summary>Early switch (<c>switch_threshold</c>).</summary>
+    public double? SwitchThreshold { get; init; }
 }
 
 /// <summary>
@@ -327,43 +379,17 @@ public sealed class ModelManifest
         {
             throw r.Fail($"generation.gen_length {genLength} leaves no room for a prompt in max_sequence_length {maxSeq}");
         }
-        double budget = r.Number(g, "budget", P, 1.0);
-        if (!(budget > 0 && budget <= 1))
-        {
-            throw r.Fail($"generation.budget {budget} must be in (0, 1]");
-        }
         double editShare = r.Number(g, "edit_share", P, hasEditHead ? 0.25 : 0.0);
         if (!(editShare >= 0 && editShare < 1))
         {
             throw r.Fail($"generation.edit_share {editShare} must be in [0, 1)");
         }
-        string algorithmName = r.OptionalString(g, "algorithm", P) ?? (dream ? "entropy" : "medlm");
-        if (!DecodingAlgorithms.TryParse(algorithmName, out DecodingAlgorithm algorithm))
-        {
-            throw r.Fail($"generation.algorithm \"{algorithmName}\" is not one of medlm, low_confidence, random, threshold, origin, maskgit_plus, topk_margin, entropy");
-        }
-        if (DecodingAlgorithms.IsDream(algorithm) != dream)
-        {
-            throw r.Fail(dream
-                ? $"generation.algorithm \"{algorithmName}\" does not decode a Dream package (use origin, maskgit_plus, topk_margin or entropy)"
-                : $"generation.algorithm \"{algorithmName}\" is a Dream algorithm, which needs architecture \"dream\" (shifted logits)");
-        }
-        int block = g.TryGetProperty("block_length", out JsonElement b) && b.ValueKind != JsonValueKind.Null
-            ? r.PositiveInt(g, "block_length", P)
-            : genLength;
-        if (genLength % block != 0)
-        {
-            throw r.Fail($"generation.block_length {block} does not divide generation.gen_length {genLength}");
-        }
+        DecodingAlgorithm algorithm = ReadAlgorithm(r, g, P, dream) ?? (dream ? DecodingAlgorithm.Entropy : DecodingAlgorithm.MeDlm);
+        int block = ReadBlockLength(r, g, P, genLength) ?? genLength;
         double temperature = r.Number(g, "temperature", P, 0.0);
         if (!(temperature >= 0) || double.IsInfinity(temperature))
         {
             throw r.Fail($"generation.temperature {temperature} must be a finite number >= 0");
-        }
-        double threshold = r.Number(g, "threshold", P, 0.9);
-        if (!(threshold > 0 && threshold <= 1))
-        {
-            throw r.Fail($"generation.threshold {threshold} must be in (0, 1]");
         }
         double topP = r.Number(g, "top_p", P, 1.0);
         if (!(topP > 0 && topP <= 1))
@@ -393,48 +419,106 @@ public sealed class ModelManifest
         {
             throw r.Fail($"generation.block_length {block} must equal gen_length {genLength}: Dream decodes one block");
         }
-        int? editRounds = null;
-        if (g.TryGetProperty("edit_rounds", out JsonElement er) && er.ValueKind != JsonValueKind.Null)
+        AdaptiveKeys keys = ReadAdaptiveKeys(r, g, P, hasEditHead, dream, algorithm);
+        AutoSetting? auto = null;
+        if (g.TryGetProperty("auto", out JsonElement a) && a.ValueKind != JsonValueKind.Null)
         {
-            double rounds = r.Number(g, "edit_rounds", P, 0.0);
-            if (!(rounds >= 0 && rounds <= int.MaxValue) || rounds != Math.Floor(rounds))
-            {
-                throw r.Fail($"generation.edit_rounds {rounds} must be a whole number >= 0");
-            }
-            if (rounds > 0 && !hasEditHead)
-            {
-                throw r.Fail($"generation.edit_rounds {rounds} needs an edit head (graphs.edit_head)");
-            }
-            editRounds = (int)rounds;
+            auto = ReadAuto(r, g, genLength, hasEditHead, dream);
         }
-        double editThreshold = r.Number(g, "edit_threshold", P, 0.0);
-        if (!(editThreshold >= 0 && editThreshold <= 1))
-        {
-            throw r.Fail($"generation.edit_threshold {editThreshold} must be in [0, 1] (0: every edit applies)");
-        }
-        if (editThreshold > 0 && !hasEditHead)
-        {
-            throw r.Fail($"generation.edit_threshold {editThreshold} gates edit rounds, which need an edit head (graphs.edit_head)");
-        }
-        double switchThreshold = r.Number(g, "switch_threshold", P, 0.0);
-        if (!(switchThreshold >= 0 && switchThreshold <= 1))
-        {
-            throw r.Fail($"generation.switch_threshold {switchThreshold} must be in [0, 1] (0: off)");
-        }
-        if (switchThreshold > 0 && (dream || algorithm == DecodingAlgorithm.Random))
-        {
-            throw r.Fail($"generation.switch_threshold {switchThreshold} does not apply to algorithm \"{algorithmName}\" (its scores are not confidences)");
-        }
-        return new GenerationDefaults(genLength, budget, editShare, algorithm, block, temperature, threshold)
+        return new GenerationDefaults(genLength, keys.Budget ?? 1.0, editShare, algorithm, block, temperature, keys.Threshold ?? 0.9)
         {
             TopP = topP,
             TopK = (int)topKValue,
             AlgTemp = algTemp,
             Eps = eps,
-            EditRounds = editRounds,
-            EditThreshold = editThreshold,
-            SwitchThreshold = switchThreshold,
+            EditRounds = keys.EditRounds,
+            EditThreshold = keys.EditThreshold ?? 0,
+            SwitchThreshold = keys.SwitchThreshold ?? 0,
+            Auto = auto,
         };
+    }
+
+    /// <summary>The keys that <c>generation</c> and <c>generation.auto</c> share, each null when absent.</summary>
+    private readonly record struct AdaptiveKeys(double? Budget, double? Threshold, int? EditRounds, double? EditThreshold, double? SwitchThreshold);
+
+    /// <summary>
+    /// <c>generation.auto</c> (docs/DESIGN.md §2.11): an algorithm and the keys of <see cref="AdaptiveKeys"/> and
+    /// <c>block_length</c>, checked by the same rules as <c>generation</c>'s own; any other key is an error.
+    /// </summary>
+    private static AutoSetting ReadAuto(Reader r, JsonElement g, int genLength, bool hasEditHead, bool dream)
+    {
+        const string P = "generation.auto.";
+        JsonElement a = r.Object(g, "auto", "generation.");
+        foreach (JsonProperty key in a.EnumerateObject())
+        {
+            if (Array.IndexOf(AutoSetting.Keys, key.Name) < 0)
+            {
+                throw r.Fail($"{P}{key.Name} is not an auto setting key (use {string.Join(", ", AutoSetting.Keys)})");
+            }
+        }
+        DecodingAlgorithm algorithm = ReadAlgorithm(r, a, P, dream) ?? throw r.Fail($"{P}algorithm is missing");
+        int? block = ReadBlockLength(r, a, P, genLength);
+        AdaptiveKeys k = ReadAdaptiveKeys(r, a, P, hasEditHead, dream, algorithm);
+        return new AutoSetting(algorithm)
+        {
+            Budget = k.Budget,
+            BlockLength = block,
+            Threshold = k.Threshold,
+            EditRounds = k.EditRounds,
+            EditThreshold = k.EditThreshold,
+            SwitchThreshold = k.SwitchThreshold,
+        };
+    }
+
+    private static DecodingAlgorithm? ReadAlgorithm(Reader r, JsonElement g, string P, bool dream)
+    {
+        if (r.OptionalString(g, "algorithm", P) is not { } algorithmName)
+        {
+            return null;
+        }
+        if (!DecodingAlgorithms.TryParse(algorithmName, out DecodingAlgorithm algorithm))
+        {
+            throw r.Fail($"{P}algorithm \"{algorithmName}\" is not one of medlm, low_confidence, random, threshold, origin, maskgit_plus, topk_margin, entropy");
+        }
+        if (DecodingAlgorithms.IsDream(algorithm) != dream)
+        {
+            throw r.Fail(dream
+                ? $"{P}algorithm \"{algorithmName}\" does not decode a Dream package (use origin, maskgit_plus, topk_margin or entropy)"
+                : $"{P}algorithm \"{algorithmName}\" is a Dream algorithm, which needs architecture \"dream\" (shifted logits)");
+        }
+        return algorithm;
+    }
+
+    private static int? ReadBlockLength(Reader r, JsonElement g, string P, int genLength)
+    {
+        if (!g.TryGetProperty("block_length", out JsonElement b) || b.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        int block = r.PositiveInt(g, "block_length", P);
+        return genLength % block == 0 ? block : throw r.Fail($"{P}block_length {block} does not divide generation.gen_length {genLength}");
+    }
+
+    private static AdaptiveKeys ReadAdaptiveKeys(Reader r, JsonElement g, string P, bool hasEditHead, bool dream, DecodingAlgorithm algorithm)
+    {
+        double? budget = r.OptionalNumber(g, "budget", P, v => v > 0 && v <= 1, "must be in (0, 1]");
+        double? threshold = r.OptionalNumber(g, "threshold", P, v => v > 0 && v <= 1, "must be in (0, 1]");
+        double? rounds = r.OptionalNumber(g, "edit_rounds", P, v => v >= 0 && v <= int.MaxValue && v == Math.Floor(v), "must be a whole number >= 0");
+        if (rounds > 0 && !hasEditHead)
+        {
+            throw r.Fail($"{P}edit_rounds {rounds} needs an edit head (graphs.edit_head)");
+        }
+        double? editThreshold = r.OptionalNumber(g, "edit_threshold", P, v => v >= 0 && v <= 1, "must be in [0, 1] (0: every edit applies)");
+        if (editThreshold > 0 && !hasEditHead)
+        {
+            throw r.Fail($"{P}edit_threshold {editThreshold} gates edit rounds, which need an edit head (graphs.edit_head)");
+        }
+        double? switchThreshold = r.OptionalNumber(g, "switch_threshold", P, v => v >= 0 && v <= 1, "must be in [0, 1] (0: off)");
+        if (switchThreshold > 0 && (dream || algorithm == DecodingAlgorithm.Random))
+        {
+            throw r.Fail($"{P}switch_threshold {switchThreshold} does not apply to algorithm \"{DecodingAlgorithms.Name(algorithm)}\" (its scores are not confidences)");
+        }
+        return new AdaptiveKeys(budget, threshold, (int?)rounds, editThreshold, switchThreshold);
     }
 
     /// <summary>Typed access to manifest values with uniform error messages.</summary>
@@ -485,6 +569,17 @@ public sealed class ModelManifest
                 throw Fail($"{prefix}{key} must be an integer, found {Describe(v)}");
             }
             return i > 0 ? i : throw Fail($"{prefix}{key} must be positive, found {i}");
+        }
+
+        /// <summary>A number that must satisfy <paramref name="valid"/> (else "{key} {value} {rule}"); null when absent.</summary>
+        public double? OptionalNumber(JsonElement obj, string key, string prefix, Func<double, bool> valid, string rule)
+        {
+            if (!obj.TryGetProperty(key, out JsonElement v) || v.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+            double value = Number(obj, key, prefix, 0);
+            return valid(value) ? value : throw Fail($"{prefix}{key} {value} {rule}");
         }
 
         public double Number(JsonElement obj, string key, string prefix, double fallback)

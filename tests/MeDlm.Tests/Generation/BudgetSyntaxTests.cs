@@ -2,7 +2,7 @@ using MeDlm.Decoding;
 
 namespace MeDlm.Tests.Generation;
 
-/// <summary>The one budget syntax (<see cref="Budget.TryParse"/>) that the CLI, the server and the chat client accept.</summary>
+/// <summary>The one budget syntax (<see cref="Budget.TryParse(string?, out double, out bool, out string)"/>) that the CLI, the server and the chat client accept.</summary>
 public sealed class BudgetSyntaxTests
 {
     [Theory]
