@@ -42,31 +42,7 @@ internal static class Runtime
             messages = [ChatMessage.System(s.System), ChatMessage.User(prompt)];
             prompt = null;
         }
-        return new GenerationRequest
-        {
-            Prompt = prompt,
-            RawPrompt = s.Raw,
-            Messages = messages,
-            PromptTokenIds = promptIds,
-            GenLength = s.GenLength,
-            Budget = s.BudgetValue,
-            MaskSteps = s.MaskSteps,
-            EditSteps = s.EditSteps,
-            Algorithm = s.AlgorithmValue,
-            BlockLength = s.BlockLength,
-            Temperature = s.Temperature,
-            CfgScale = s.Cfg,
-            Threshold = s.Threshold,
-            EditThreshold = s.EditThreshold,
-            SwitchThreshold = s.SwitchThreshold,
-            TopP = s.TopP,
-            TopK = s.TopK,
-            AlgTemp = s.AlgTemp,
-            Eps = s.Eps,
-            Seed = s.Seed,
-            LogitsEosInf = s.LogitsEosInf,
-            ConfidenceEosEotInf = s.ConfidenceEosEotInf,
-        };
+        return s.Values.Request(prompt, messages, promptIds, s.Raw);
     }
 
     /// <summary>Runs <paramref name="action"/> and turns request validation errors into usage errors.</summary>

@@ -13,7 +13,7 @@ using Spectre.Console.Cli;
 
 namespace MeDlm.Cli.Commands;
 
-internal sealed class BenchSettings : DecodingSettings
+internal sealed class BenchSettings : SetSettings
 {
     [CommandOption("--prompts <FILE>")]
     [Description("JSON-lines file with a \"prompt\" field per line (default: the model package's heldout.jsonl)")]
@@ -24,19 +24,10 @@ internal sealed class BenchSettings : DecodingSettings
     [DefaultValue(64)]
     public int Count { get; set; } = 64;
 
-    [CommandOption("--batch-size <N>")]
-    [Description("Sequences decoded in lockstep")]
-    [DefaultValue(8)]
-    public int BatchSize { get; set; } = 8;
-
     [CommandOption("--warmup <N>")]
     [Description("Untimed batches first (session and buffer warm-up)")]
     [DefaultValue(1)]
     public int Warmup { get; set; } = 1;
-
-    [CommandOption("--python <PATH>")]
-    [Description("python3 with torch for the PyTorch reference (default: python3, then /usr/bin/python3)")]
-    public string? Python { get; set; }
 
     [CommandOption("--no-reference")]
     [Description("Skip the PyTorch reference run")]
@@ -46,31 +37,11 @@ internal sealed class BenchSettings : DecodingSettings
     [Description("Also time a bare ONNX Runtime forward (InferenceSession.Run, outputs returned by ONNX Runtime) at the first batch's shape, and compare a MeDlm step with it")]
     public bool BareForward { get; set; }
 
-    [CommandOption("--json")]
-    [Description("Print the results as one JSON object")]
-    public bool Json { get; set; }
+    protected override int DefaultBatchSize => 8;
 
-    public override ValidationResult Validate()
-    {
-        ValidationResult r = base.Validate();
-        if (!r.Successful)
-        {
-            return r;
-        }
-        if (Count <= 0)
-        {
-            return ValidationResult.Error($"--count must be positive (got {Count})");
-        }
-        if (BatchSize <= 0)
-        {
-            return ValidationResult.Error($"--batch-size must be positive (got {BatchSize})");
-        }
-        if (Warmup < 0)
-        {
-            return ValidationResult.Error($"--warmup must be >= 0 (got {Warmup})");
-        }
-        return ValidationResult.Success();
-    }
+    public override ValidationResult Validate() => Checks.First(base.Validate(),
+        Checks.Require(Count > 0, $"--count must be positive (got {Count})"),
+        Checks.Require(Warmup >= 0, $"--warmup must be >= 0 (got {Warmup})"));
 }
 
 /// <summary>
@@ -105,7 +76,7 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
             prompts.Add([.. plan.PromptTokenIds]);
         }
         var results = new GenerationResult[plans.Count];
-        Measure cs = await ProgressBars.RunAsync("C# runtime", plans.Count + ((double)settings.Warmup * Math.Min(settings.BatchSize, plans.Count)),
+        Measure cs = await ProgressBars.RunAsync("C# runtime", plans.Count + ((double)settings.Warmup * Math.Min(settings.Batch, plans.Count)),
             bar => Task.FromResult(RunCSharp(generator, settings, plans, results, bar, cancellationToken))).ConfigureAwait(false);
         GenerationPlan resolved = plans[0];
         int maskSteps = results[0].Stats.MaskPasses;
@@ -145,7 +116,7 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
         }
         var o = Console.Out;
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"medlm bench · {package.Manifest.Name} on {package.ExecutionProvider.ToString().ToLowerInvariant()} · {prompts.Count} prompts ({Path.GetFileName(promptFile)}), batch {settings.BatchSize}, warmup {settings.Warmup} · {settingsText}"));
+            $"medlm bench · {package.Manifest.Name} on {package.ExecutionProvider.ToString().ToLowerInvariant()} · {prompts.Count} prompts ({Path.GetFileName(promptFile)}), batch {settings.Batch}, warmup {settings.Warmup} · {settingsText}"));
         o.WriteLine(Row("C# (ONNX Runtime)", cs, showShare: true));
         o.WriteLine(HostBytesText(generator));
         if (bare is { } b)
@@ -218,7 +189,7 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
     private static Measure RunCSharp(Generator generator, BenchSettings s, List<GenerationPlan> requests, GenerationResult[] results,
         IProgressBar bar, CancellationToken ct)
     {
-        int first = Math.Min(s.BatchSize, requests.Count);
+        int first = Math.Min(s.Batch, requests.Count);
         for (int w = 0; w < s.Warmup; w++)
         {
             Runtime.Checked(() => generator.GenerateBatch(requests.GetRange(0, first), ct));
@@ -229,9 +200,9 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
         long tokens = 0;
         long passes = 0;
         long batchPasses = 0;
-        for (int start = 0; start < requests.Count; start += s.BatchSize)
+        for (int start = 0; start < requests.Count; start += s.Batch)
         {
-            List<GenerationPlan> batch = requests.GetRange(start, Math.Min(s.BatchSize, requests.Count - start));
+            List<GenerationPlan> batch = requests.GetRange(start, Math.Min(s.Batch, requests.Count - start));
             long t0 = Stopwatch.GetTimestamp();
             IReadOnlyList<GenerationResult> rs = Runtime.Checked(() => generator.GenerateBatch(batch, ct));
             seconds += Stopwatch.GetElapsedTime(t0).TotalSeconds;
@@ -373,7 +344,7 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
                 w.WriteEndArray();
             }
             w.WriteEndObject();
-            w.WriteNumber("batch_size", s.BatchSize);
+            w.WriteNumber("batch_size", s.Batch);
             w.WriteStartArray("prompts");
             foreach (int[] ids in prompts)
             {
@@ -434,7 +405,7 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
     private static ForwardTimingResult BareForward(Generator generator, BenchSettings s, List<GenerationPlan> plans, GenerationResult first,
         CancellationToken ct)
     {
-        int rows = Math.Min(s.BatchSize, plans.Count);
+        int rows = Math.Min(s.Batch, plans.Count);
         int seq = 0;
         for (int i = 0; i < rows; i++)
         {
@@ -473,7 +444,7 @@ internal sealed class BenchCommand : AsyncCommand<BenchSettings>
             w.WriteString("device", package.ExecutionProvider.ToString().ToLowerInvariant());
             w.WriteString("prompts_file", promptFile);
             w.WriteNumber("prompts", count);
-            w.WriteNumber("batch_size", s.BatchSize);
+            w.WriteNumber("batch_size", s.Batch);
             w.WriteNumber("warmup", s.Warmup);
             w.WriteStartObject("settings");
             w.WriteString("algorithm", DecodingAlgorithms.Name(r.Algorithm));

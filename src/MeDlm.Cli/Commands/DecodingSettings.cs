@@ -5,7 +5,7 @@ using Spectre.Console.Cli;
 
 namespace MeDlm.Cli.Commands;
 
-/// <summary>Every decoding setting of a <see cref="Generation.GenerationRequest"/> as a flag (generate, bench).</summary>
+/// <summary>Every decoding setting of a <see cref="Generation.GenerationRequest"/> as a flag (generate, bench, eval), read into <see cref="Values"/>.</summary>
 internal class DecodingSettings : ModelSettings
 {
     [CommandOption("-g|--gen-length <N>")]
@@ -13,7 +13,7 @@ internal class DecodingSettings : ModelSettings
     public int? GenLength { get; set; }
 
     [CommandOption("-b|--budget <FRACTION>")]
-    [Description("Forward passes as a fraction b of the generation length (round(G*b) in total): 1, 1/2, 0.25, 1/8 ...")]
+    [Description("Forward passes as a fraction b of the generation length (round(G*b) in total): 1, 1/2, 0.25, 1/8 ...; or auto: the model's measured adaptive setting (generation.auto)")]
     public string? Budget { get; set; }
 
     [CommandOption("--mask-steps <N>")]
@@ -90,9 +90,12 @@ internal class DecodingSettings : ModelSettings
     [Description("Tokenize the prompt as it is, without the chat template")]
     public bool Raw { get; set; }
 
-    public double? BudgetValue { get; private set; }
+    [CommandOption("--json")]
+    [Description("Print the result as one JSON object")]
+    public bool Json { get; set; }
 
-    public DecodingAlgorithm? AlgorithmValue { get; private set; }
+    /// <summary>The flags as one decoding setting (set by <see cref="Validate"/>).</summary>
+    public DecodingValues Values { get; private set; } = DecodingValues.Defaults;
 
     public override ValidationResult Validate()
     {
@@ -101,73 +104,50 @@ internal class DecodingSettings : ModelSettings
         {
             return baseResult;
         }
+        double? budget = null;
+        bool auto = false;
         if (Budget is not null)
         {
-            if (!MeDlm.Decoding.Budget.TryParse(Budget, out double b, out string error))
+            if (!MeDlm.Decoding.Budget.TryParse(Budget, out double b, out auto, out string error))
             {
                 return ValidationResult.Error($"--budget: {error}");
             }
-            BudgetValue = b;
+            budget = auto ? null : b;
         }
+        DecodingAlgorithm? algorithm = null;
         if (Algorithm is not null)
         {
-            if (!TryParseAlgorithm(Algorithm, out DecodingAlgorithm a))
+            if (!DecodingValues.TryParseAlgorithm(Algorithm, out DecodingAlgorithm a))
             {
                 return ValidationResult.Error($"--algorithm must be medlm, low-confidence, random, threshold, origin, maskgit-plus, topk-margin or entropy (got '{Algorithm}')");
             }
-            AlgorithmValue = a;
+            algorithm = a;
         }
-        if (GenLength is <= 0)
+        Values = new DecodingValues
         {
-            return ValidationResult.Error($"--gen-length must be positive (got {GenLength})");
-        }
-        if (MaskSteps is <= 0)
+            GenLength = GenLength,
+            Budget = budget,
+            Auto = auto,
+            MaskSteps = MaskSteps,
+            EditSteps = EditSteps,
+            Algorithm = algorithm,
+            BlockLength = BlockLength,
+            Temperature = Temperature,
+            Cfg = Cfg,
+            Threshold = Threshold,
+            EditThreshold = EditThreshold,
+            SwitchThreshold = SwitchThreshold,
+            TopP = TopP,
+            TopK = TopK,
+            AlgTemp = AlgTemp,
+            Eps = Eps,
+            Seed = Seed,
+            LogitsEosInf = LogitsEosInf,
+            ConfidenceEosEotInf = ConfidenceEosEotInf,
+        };
+        if (Values.Validate(asFlags: true) is { } invalid)
         {
-            return ValidationResult.Error($"--mask-steps must be positive (got {MaskSteps})");
-        }
-        if (EditSteps is < 0)
-        {
-            return ValidationResult.Error($"--edit-steps must be >= 0 (got {EditSteps})");
-        }
-        if (BlockLength is <= 0)
-        {
-            return ValidationResult.Error($"--block-length must be positive (got {BlockLength})");
-        }
-        if (Temperature is { } t && !(t >= 0 && double.IsFinite(t)))
-        {
-            return ValidationResult.Error($"--temperature must be a finite number >= 0 (got {t})");
-        }
-        if (!(Cfg >= 0 && double.IsFinite(Cfg)))
-        {
-            return ValidationResult.Error($"--cfg must be a finite number >= 0 (got {Cfg})");
-        }
-        if (Threshold is { } tau && !(tau > 0 && tau <= 1))
-        {
-            return ValidationResult.Error($"--threshold must be in (0, 1] (got {tau})");
-        }
-        if (EditThreshold is { } et && !(et >= 0 && et <= 1))
-        {
-            return ValidationResult.Error($"--edit-threshold must be in [0, 1] (got {et})");
-        }
-        if (SwitchThreshold is { } st && !(st >= 0 && st <= 1))
-        {
-            return ValidationResult.Error($"--switch-threshold must be in [0, 1] (got {st})");
-        }
-        if (TopP is { } p && !(p > 0 && p <= 1))
-        {
-            return ValidationResult.Error($"--top-p must be in (0, 1] (got {p})");
-        }
-        if (TopK is < 0)
-        {
-            return ValidationResult.Error($"--top-k must be >= 0 (got {TopK})");
-        }
-        if (AlgTemp is { } at && !(at >= 0 && double.IsFinite(at)))
-        {
-            return ValidationResult.Error($"--alg-temp must be a finite number >= 0 (got {at})");
-        }
-        if (Eps is { } e && !(e > 0 && e < 1))
-        {
-            return ValidationResult.Error($"--eps must be in (0, 1) (got {e})");
+            return ValidationResult.Error(invalid);
         }
         if (Raw && System is not null)
         {
@@ -175,8 +155,4 @@ internal class DecodingSettings : ModelSettings
         }
         return ValidationResult.Success();
     }
-
-    /// <summary>Accepts the manifest names and their dashed spellings (low-confidence).</summary>
-    public static bool TryParseAlgorithm(string text, out DecodingAlgorithm algorithm) =>
-        DecodingAlgorithms.TryParse(text.Replace('-', '_'), out algorithm);
 }

@@ -12,7 +12,7 @@ using Spectre.Console.Cli;
 
 namespace MeDlm.Cli.Commands;
 
-internal sealed class EvalSettings : ModelSettings
+internal sealed class EvalSettings : SetSettings
 {
     [CommandOption("--set <SET>")]
     [Description("heldout (the model package's heldout.jsonl) or a JSON-lines file: the held-out format, HumanEval, MBPP, GSM8K or MATH-500 (detected from the fields)")]
@@ -20,23 +20,34 @@ internal sealed class EvalSettings : ModelSettings
     public string Set { get; set; } = "heldout";
 
     [CommandOption("--budgets <LIST>")]
-    [Description("Comma-separated budgets, each a fraction of the generation length")]
-    [DefaultValue("1,1/2,1/4,1/8")]
-    public string Budgets { get; set; } = "1,1/2,1/4,1/8";
+    [Description("Comma-separated budgets, each a fraction of the generation length: mask only vs mask + edit at each (default 1,1/2,1/4,1/8 when no setting is given)")]
+    public string? Budgets { get; set; }
 
-    [CommandOption("-g|--gen-length <N>")]
-    [Description("Tokens to generate (default: the model's)")]
-    public int? GenLength { get; set; }
+    [CommandOption("--setting <TEXT>")]
+    [Description("A decoding setting to evaluate, key=value pairs over the flags (algorithm=threshold,threshold=0.9,edit_steps=8); repeatable")]
+    public string[] Setting { get; set; } = [];
+
+    [CommandOption("--sweep <FILE>")]
+    [Description("Settings to evaluate, one per line as for --setting (# comments, blank lines skipped)")]
+    public string? Sweep { get; set; }
+
+    [CommandOption("--plot <PATH>")]
+    [Description("Write the accuracy / forward-passes frontier as PATH.png and PATH.svg")]
+    public string? Plot { get; set; }
+
+    [CommandOption("--write-auto")]
+    [Description("Write the best setting (highest accuracy, then fewest passes) into the package manifest as generation.auto (budget auto)")]
+    public bool WriteAuto { get; set; }
+
+    [CommandOption("--auto-tolerance <POINTS>")]
+    [Description("--write-auto may take a setting up to this many accuracy points below the best if it needs fewer mean passes")]
+    [DefaultValue(0.0)]
+    public double AutoTolerance { get; set; }
 
     [CommandOption("--limit <N>")]
     [Description("Evaluate only the first N items (0: all)")]
     [DefaultValue(0)]
     public int Limit { get; set; }
-
-    [CommandOption("--batch-size <N>")]
-    [Description("Sequences decoded in lockstep")]
-    [DefaultValue(32)]
-    public int BatchSize { get; set; } = 32;
 
     [CommandOption("--timeout <SECONDS>")]
     [Description("Time limit of each code task's test run")]
@@ -47,91 +58,93 @@ internal sealed class EvalSettings : ModelSettings
     [Description("Test runs in parallel (default: the number of cores)")]
     public int? Jobs { get; set; }
 
-    [CommandOption("--python <PATH>")]
-    [Description("python3 that runs the code tests (default: python3, then /usr/bin/python3)")]
-    public string? Python { get; set; }
-
-    [CommandOption("--json")]
-    [Description("Print the table as one JSON object")]
-    public bool Json { get; set; }
-
     [CommandOption("--completions <FILE>")]
-    [Description("Also write every completion as JSON lines (budget, mode, item id, kind, text, correct, edit rounds)")]
+    [Description("Also write every completion as JSON lines (setting, mode, item id, kind, text, correct, passes, edit rounds)")]
     public string? Completions { get; set; }
 
+    protected override int DefaultBatchSize => 32;
+
+    /// <summary>The budget table's budgets (empty: no table).</summary>
     public List<(string Label, double Value)> BudgetList { get; private set; } = [];
+
+    /// <summary>The settings to evaluate: label (as written) and values over the flags.</summary>
+    public List<(string Label, DecodingValues Values)> SettingList { get; private set; } = [];
 
     public override ValidationResult Validate()
     {
-        ValidationResult r = base.Validate();
+        ValidationResult r = Checks.First(base.Validate(),
+            Checks.Require(!Raw && System is null, "eval takes its prompts from the set's chat messages: --raw and --system do not apply"),
+            Checks.Require(Limit >= 0, $"--limit must be >= 0 (got {Limit})"),
+            Checks.Require(Timeout > 0, $"--timeout must be positive (got {Timeout})"),
+            Checks.Require(Jobs is null or > 0, $"--jobs must be positive (got {Jobs})"),
+            Checks.Require(AutoTolerance >= 0 && double.IsFinite(AutoTolerance), $"--auto-tolerance must be a finite number >= 0 (got {AutoTolerance})"));
         if (!r.Successful)
         {
             return r;
         }
-        if (!BudgetParser.TryParseList(Budgets, out List<(string, double)> list, out string error))
+        var lines = new List<(string Where, string Text)>();
+        for (int i = 0; i < Setting.Length; i++)
         {
-            return ValidationResult.Error($"--budgets: {error}");
+            lines.Add(($"--setting {i + 1}", Setting[i]));
         }
-        BudgetList = list;
-        if (GenLength is <= 0)
+        if (Sweep is not null)
         {
-            return ValidationResult.Error($"--gen-length must be positive (got {GenLength})");
+            string[] file;
+            try
+            {
+                file = File.ReadAllLines(Sweep);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return ValidationResult.Error($"--sweep {Sweep}: {e.Message}");
+            }
+            for (int i = 0; i < file.Length; i++)
+            {
+                string line = file[i].Trim();
+                if (line.Length > 0 && !line.StartsWith('#'))
+                {
+                    lines.Add(($"{Sweep}:{i + 1}", line));
+                }
+            }
         }
-        if (Limit < 0)
+        SettingList = [];
+        foreach ((string where, string text) in lines)
         {
-            return ValidationResult.Error($"--limit must be >= 0 (got {Limit})");
+            if (!DecodingValues.TryParse(text, Values, out DecodingValues v, out string error))
+            {
+                return ValidationResult.Error($"{where}: {error}");
+            }
+            SettingList.Add((text, v));
         }
-        if (BatchSize <= 0)
+        // The flags alone are a setting when they set anything and no list is given.
+        if (SettingList.Count == 0 && Values with { GenLength = null } != DecodingValues.Defaults)
         {
-            return ValidationResult.Error($"--batch-size must be positive (got {BatchSize})");
+            SettingList.Add((Values.Describe(), Values));
         }
-        if (!(Timeout > 0))
+        string? budgets = Budgets ?? (SettingList.Count == 0 ? "1,1/2,1/4,1/8" : null);
+        BudgetList = [];
+        if (budgets is not null)
         {
-            return ValidationResult.Error($"--timeout must be positive (got {Timeout})");
+            if (!BudgetParser.TryParseList(budgets, out List<(string, double)> list, out string error))
+            {
+                return ValidationResult.Error($"--budgets: {error}");
+            }
+            BudgetList = list;
         }
-        if (Jobs is <= 0)
-        {
-            return ValidationResult.Error($"--jobs must be positive (got {Jobs})");
-        }
-        return ValidationResult.Success();
+        return Checks.First(
+            Checks.Require(!WriteAuto || SettingList.Count > 0, "--write-auto chooses among settings: give --setting or --sweep"),
+            Checks.Require(Plot is null || BudgetList.Count > 0 || SettingList.Count > 0, "--plot needs budgets or settings"));
     }
 }
 
 /// <summary>
-/// <c>medlm eval</c>: the paper's table. For each budget b (round(G·b) passes per sequence), accuracy of mask
-/// decoding alone (every pass a mask step) against mask + edit at the same total (the runtime's split).
+/// <c>medlm eval</c>: accuracy against forward passes. The paper's table: for each budget b (round(G·b) passes per
+/// sequence), mask decoding alone (every pass a mask step) against mask + edit at the same total (the runtime's
+/// split). And any decoding setting (flags, <c>--setting</c>, <c>--sweep</c>): accuracy, passes per answer, tokens per
+/// pass, edits by kind and answers per second, the frontier as a plot, and the best one as the package's budget auto.
 /// </summary>
 internal sealed class EvalCommand : AsyncCommand<EvalSettings>
 {
-    /// <summary>One decoding configuration of the table and what each item produced under it.</summary>
-    private sealed class Run(string budget, double fraction, bool edits, int totalPasses)
-    {
-        public string Budget { get; } = budget;
-
-        public double Fraction { get; } = fraction;
-
-        public bool Edits { get; } = edits;
-
-        public int TotalPasses { get; } = totalPasses;
-
-        public int MaskSteps { get; set; }
-
-        public int PlannedEditRounds { get; set; }
-
-        public string?[] Texts { get; set; } = [];
-
-        public int[] EditRounds { get; set; } = [];
-
-        public bool[] Correct { get; set; } = [];
-
-        public double Seconds { get; set; }
-    }
-
-    private readonly record struct Tally(int Right, int Count)
-    {
-        public double? Percent => Count == 0 ? null : 100.0 * Right / Count;
-    }
-
     public override async Task<int> ExecuteAsync(CommandContext context, EvalSettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -159,14 +172,14 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
         using var generator = new Generator(package);
         // Prompts are planned once; one too long for the model's context counts as wrong in every row.
         int[]?[] prompts = new int[]?[items.Count];
-        GenerationPlan? sample = null;
+        int[]? sample = null;
         int tooLong = 0;
         for (int i = 0; i < items.Count; i++)
         {
             try
             {
-                sample = generator.Plan(new GenerationRequest { Messages = items[i].Messages, GenLength = g, BlockLength = g, MaskSteps = 1, EditSteps = 0 });
-                prompts[i] = [.. sample.PromptTokenIds];
+                prompts[i] = [.. generator.Plan(new GenerationRequest { Messages = items[i].Messages, GenLength = g, BlockLength = g, MaskSteps = 1, EditSteps = 0 }).PromptTokenIds];
+                sample ??= prompts[i];
             }
             catch (GenerationRequestException e) when (e.Error == GenerationRequestError.ContextLengthExceeded)
             {
@@ -174,23 +187,11 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
             }
         }
 
-        var runs = new List<Run>();
-        foreach ((string label, double b) in settings.BudgetList)
-        {
-            // The budget's passes as the planner splits them; mask-only spends them all on stage 1.
-            int total = MeDlm.Decoding.Budget.Split(g, b, editShare: 0).MaskSteps;
-            runs.Add(new Run(label, b, edits: false, total) { MaskSteps = total });
-            if (package.HasEditHead && sample is not null)
-            {
-                GenerationPlan planned = generator.Plan(new GenerationRequest { PromptTokenIds = sample.PromptTokenIds, GenLength = g, Budget = b });
-                runs.Add(new Run(label, b, edits: true, total) { MaskSteps = planned.MaskSteps, PlannedEditRounds = planned.EditRounds });
-            }
-        }
-
+        List<EvalRun> runs = Runs(generator, settings, g, sample);
         int runnable = items.Count - tooLong;
         await ProgressBars.RunAsync("generating", (double)runnable * runs.Count, bar =>
         {
-            foreach (Run run in runs)
+            foreach (EvalRun run in runs)
             {
                 Generate(generator, settings, g, run, prompts, bar, cancellationToken);
             }
@@ -199,47 +200,106 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
 
         await Score(items, runs, python, settings, cancellationToken).ConfigureAwait(false);
 
+        EvalRun? chosen = null;
+        if (settings.WriteAuto)
+        {
+            chosen = AutoWriter.Choose(runs, items, settings.AutoTolerance)
+                ?? throw CliException.Usage("--write-auto: no setting can be an auto setting (they set sampling, mask steps, G or budget auto; an auto setting holds algorithm, budget, block_length, threshold, edit_steps, edit_threshold and switch_threshold)");
+            AutoWriter.Write(package.Manifest.Path, chosen);
+        }
+        if (settings.Plot is not null)
+        {
+            FrontierPlot.Write(settings.Plot, $"{package.Manifest.Name} · {Path.GetFileName(setPath)} ({items.Count} items) · G={g}", runs, items, chosen);
+        }
         if (settings.Completions is not null)
         {
             WriteCompletions(settings.Completions, items, runs);
         }
+        string header = Header(package, setPath, format, items, g, tooLong);
         if (settings.Json)
         {
-            WriteJson(Console.Out, package, setPath, format, items, runs, g, tooLong);
+            WriteJson(Console.Out, package, setPath, format, items, runs, g, tooLong, chosen);
         }
         else
         {
-            WriteTable(package, setPath, format, items, runs, g, tooLong);
+            if (runs.Exists(r => r.Kind == RunKind.Setting))
+            {
+                WriteSweepTable(header, items, runs);
+            }
+            else
+            {
+                WriteTable(header, items, runs);
+            }
+            if (chosen is not null)
+            {
+                Console.Out.WriteLine($"auto: {chosen.Label} written to {package.Manifest.Path} (generation.auto)");
+            }
+            if (settings.Plot is not null)
+            {
+                Console.Out.WriteLine($"plot: {FrontierPlot.Base(settings.Plot)}.png, .svg");
+            }
         }
         return ExitCodes.Ok;
     }
 
-    private static void Generate(Generator generator, EvalSettings settings, int g, Run run, int[]?[] prompts, IProgressBar bar,
+    /// <summary>The budget table's pairs, then the settings; each planned once on a sample prompt, so a setting the model refuses fails before any pass.</summary>
+    private static List<EvalRun> Runs(Generator generator, EvalSettings settings, int g, int[]? sample)
+    {
+        var runs = new List<EvalRun>();
+        foreach ((string label, double b) in settings.BudgetList)
+        {
+            // The budget's passes as the planner splits them; mask-only spends them all on stage 1.
+            int total = MeDlm.Decoding.Budget.Split(g, b, editShare: 0).MaskSteps;
+            DecodingValues over = settings.Values with { GenLength = g, Auto = false };
+            runs.Add(new EvalRun(label, RunKind.MaskOnly, over with { Budget = null, MaskSteps = total, EditSteps = 0 })
+            { Budget = label, Fraction = b, TotalPasses = total });
+            if (generator.Package.HasEditHead)
+            {
+                runs.Add(new EvalRun(label, RunKind.MaskEdit, over with { Budget = b, MaskSteps = null, EditSteps = null })
+                { Budget = label, Fraction = b, TotalPasses = total });
+            }
+        }
+        foreach ((string label, DecodingValues v) in settings.SettingList)
+        {
+            runs.Add(new EvalRun(label, RunKind.Setting, v with { GenLength = v.GenLength ?? g }));
+        }
+        if (sample is not null)
+        {
+            foreach (EvalRun run in runs)
+            {
+                try
+                {
+                    run.Plan = generator.Plan(run.Values.Request(promptIds: sample));
+                }
+                catch (GenerationRequestException e)
+                {
+                    throw CliException.Usage($"{(run.Kind == RunKind.Setting ? "setting" : "budget")} {run.Label}: {e.Message}");
+                }
+            }
+        }
+        return runs;
+    }
+
+    private static void Generate(Generator generator, EvalSettings settings, int g, EvalRun run, int[]?[] prompts, IProgressBar bar,
         CancellationToken ct)
     {
-        run.Texts = new string?[prompts.Length];
-        run.EditRounds = new int[prompts.Length];
-        var batch = new List<GenerationRequest>(settings.BatchSize);
-        var index = new List<int>(settings.BatchSize);
+        run.Allocate(prompts.Length);
+        var batch = new List<GenerationRequest>(settings.Batch);
+        var index = new List<int>(settings.Batch);
         var clock = Stopwatch.StartNew();
         for (int i = 0; i <= prompts.Length; i++)
         {
             if (i < prompts.Length && prompts[i] is { } ids)
             {
-                batch.Add(run.Edits
-                    ? new GenerationRequest { PromptTokenIds = ids, GenLength = g, Budget = run.Fraction }
-                    : new GenerationRequest { PromptTokenIds = ids, GenLength = g, MaskSteps = run.TotalPasses, EditSteps = 0 });
+                batch.Add(run.Values.Request(promptIds: ids));
                 index.Add(i);
             }
-            if (batch.Count == settings.BatchSize || (i == prompts.Length && batch.Count > 0))
+            if (batch.Count == settings.Batch || (i == prompts.Length && batch.Count > 0))
             {
                 IReadOnlyList<GenerationResult> results = Runtime.Checked(() => generator.GenerateBatch(batch, ct));
                 for (int k = 0; k < results.Count; k++)
                 {
-                    run.Texts[index[k]] = results[k].Text;
-                    run.EditRounds[index[k]] = results[k].Stats.EditPasses;
-                    run.MaskSteps = results[k].Stats.MaskPasses;
-                    run.PlannedEditRounds = results[k].Stats.PlannedEditRounds;
+                    run.Record(index[k], results[k]);
                 }
                 bar.Increment(batch.Count);
                 batch.Clear();
@@ -250,14 +310,13 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
     }
 
     /// <summary>Math by the final answer; code by running each distinct program once (rows often repeat answers).</summary>
-    private static async Task Score(List<EvalItem> items, List<Run> runs, string? python, EvalSettings settings, CancellationToken ct)
+    private static async Task Score(List<EvalItem> items, List<EvalRun> runs, string? python, EvalSettings settings, CancellationToken ct)
     {
         var programs = new List<string>();
         var programIndex = new Dictionary<string, int>(StringComparer.Ordinal);
-        var lookups = new List<(Run Run, int Item, int Program)>();
-        foreach (Run run in runs)
+        var lookups = new List<(EvalRun Run, int Item, int Program)>();
+        foreach (EvalRun run in runs)
         {
-            run.Correct = new bool[items.Count];
             for (int i = 0; i < items.Count; i++)
             {
                 if (run.Texts[i] is not { } text)
@@ -286,39 +345,10 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
         var runner = new CodeRunner(python!, TimeSpan.FromSeconds(settings.Timeout), settings.Jobs ?? Environment.ProcessorCount);
         bool[] passed = await ProgressBars.RunAsync("running tests", programs.Count,
             bar => runner.RunAsync(programs, () => bar.Increment(1), ct)).ConfigureAwait(false);
-        foreach ((Run run, int item, int program) in lookups)
+        foreach ((EvalRun run, int item, int program) in lookups)
         {
             run.Correct[item] = passed[program];
         }
-    }
-
-    private static Tally Of(Run run, List<EvalItem> items, TaskKind? kind)
-    {
-        int right = 0, count = 0;
-        for (int i = 0; i < items.Count; i++)
-        {
-            if (kind is null || items[i].Kind == kind)
-            {
-                count++;
-                right += run.Correct[i] ? 1 : 0;
-            }
-        }
-        return new Tally(right, count);
-    }
-
-    private static double MeanEditRounds(Run run, List<EvalItem> items)
-    {
-        int n = 0;
-        long sum = 0;
-        for (int i = 0; i < items.Count; i++)
-        {
-            if (run.Texts[i] is not null)
-            {
-                n++;
-                sum += run.EditRounds[i];
-            }
-        }
-        return n == 0 ? 0 : (double)sum / n;
     }
 
     /// <summary>The kinds to report: code / math / all for a mixed set, else one column.</summary>
@@ -363,31 +393,30 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
         return sb.ToString();
     }
 
-    private static void WriteTable(ModelPackage package, string setPath, SetFormat format, List<EvalItem> items, List<Run> runs, int g, int tooLong)
+    private static void WriteTable(string header, List<EvalItem> items, List<EvalRun> runs)
     {
         List<(string Name, TaskKind? Kind)> cols = Columns(items);
         string kinds = string.Join(" / ", cols.ConvertAll(c => c.Name));
         var rows = new List<string[]>();
         for (int r = 0; r < runs.Count; r++)
         {
-            Run mask = runs[r];
-            if (mask.Edits)
+            EvalRun mask = runs[r];
+            if (mask.Kind != RunKind.MaskOnly)
             {
                 continue;
             }
-            Run? edit = r + 1 < runs.Count && runs[r + 1].Edits ? runs[r + 1] : null;
-            string maskCells = string.Join(" / ", cols.ConvertAll(c => Pct(Of(mask, items, c.Kind))));
-            string editCells = edit is null ? "-" : string.Join(" / ", cols.ConvertAll(c => Pct(Of(edit, items, c.Kind))));
+            EvalRun? edit = r + 1 < runs.Count && runs[r + 1].Kind == RunKind.MaskEdit ? runs[r + 1] : null;
+            string maskCells = string.Join(" / ", cols.ConvertAll(c => Pct(mask.Accuracy(items, c.Kind))));
+            string editCells = edit is null ? "-" : string.Join(" / ", cols.ConvertAll(c => Pct(edit.Accuracy(items, c.Kind))));
             string gain = edit is null ? "-"
-                : ((Of(edit, items, null).Percent ?? 0) - (Of(mask, items, null).Percent ?? 0)).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture);
+                : (Gain(mask, edit, items)).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture);
             string rounds = edit is null ? "-"
-                : string.Create(CultureInfo.InvariantCulture, $"{MeanEditRounds(edit, items):0.00} / {edit.PlannedEditRounds}");
-            string split = edit is null ? string.Empty : string.Create(CultureInfo.InvariantCulture, $" ({edit.MaskSteps}+{edit.PlannedEditRounds})");
+                : string.Create(CultureInfo.InvariantCulture, $"{edit.Mean(edit.EditRounds):0.00} / {edit.Plan?.EditRounds}");
+            string split = edit is null ? string.Empty : string.Create(CultureInfo.InvariantCulture, $" ({edit.Plan?.MaskSteps}+{edit.Plan?.EditRounds})");
             rows.Add([$"{mask.Budget} ({mask.TotalPasses})", maskCells, editCells + split, gain, rounds]);
         }
         string[] headers = ["budget (passes)", $"mask only: {kinds}", $"mask + edit (mask+edit passes): {kinds}", "gain (all)", "edit rounds used / allowed"];
 
-        string header = Header(package, setPath, format, items, g, tooLong);
         if (Console.IsOutputRedirected)
         {
             Console.Out.WriteLine(header);
@@ -426,8 +455,36 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
         AnsiConsole.Write(table);
     }
 
-    private static void WriteJson(TextWriter output, ModelPackage package, string setPath, SetFormat format, List<EvalItem> items, List<Run> runs,
-        int g, int tooLong)
+    private static double Gain(EvalRun mask, EvalRun edit, List<EvalItem> items) =>
+        (edit.Accuracy(items, null).Percent ?? 0) - (mask.Accuracy(items, null).Percent ?? 0);
+
+    private static string F(double d, string format) => d.ToString(format, CultureInfo.InvariantCulture);
+
+    /// <summary>Every run as a row: accuracy, passes per answer, tokens per pass, edits by kind per answer, answers per second.</summary>
+    private static void WriteSweepTable(string header, List<EvalItem> items, List<EvalRun> runs)
+    {
+        List<(string Name, TaskKind? Kind)> cols = Columns(items);
+        string kinds = string.Join(" / ", cols.ConvertAll(c => c.Name));
+        var o = Console.Out;
+        o.WriteLine(header);
+        o.WriteLine($"| setting | accuracy: {kinds} | passes mean / p90 | tokens/pass | edits R / D / I per answer | answers/s |");
+        o.WriteLine("|---|---|---|---|---|---|");
+        foreach (EvalRun run in runs)
+        {
+            string label = run.Kind switch
+            {
+                RunKind.MaskOnly => $"mask only {run.Budget}",
+                RunKind.MaskEdit => $"mask + edit {run.Budget} ({run.Plan?.MaskSteps}+{run.Plan?.EditRounds})",
+                _ => $"`{run.Label}`",
+            };
+            string acc = string.Join(" / ", cols.ConvertAll(c => Pct(run.Accuracy(items, c.Kind))));
+            o.WriteLine($"| {label} | {acc} | {F(run.Mean(run.Passes), "0.00")} / {run.P90Passes()} | {F(run.TokensPerPass(), "0.00")} | " +
+                $"{F(run.Mean(run.Replaced), "0.00")} / {F(run.Mean(run.Deleted), "0.00")} / {F(run.Mean(run.Inserted), "0.00")} | {F(run.AnswersPerSecond, "0.0")} |");
+        }
+    }
+
+    private static void WriteJson(TextWriter output, ModelPackage package, string setPath, SetFormat format, List<EvalItem> items, List<EvalRun> runs,
+        int g, int tooLong, EvalRun? chosen)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -442,45 +499,110 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
             w.WriteStartArray("rows");
             for (int r = 0; r < runs.Count; r++)
             {
-                Run mask = runs[r];
-                if (mask.Edits)
+                EvalRun mask = runs[r];
+                if (mask.Kind != RunKind.MaskOnly)
                 {
                     continue;
                 }
-                Run? edit = r + 1 < runs.Count && runs[r + 1].Edits ? runs[r + 1] : null;
+                EvalRun? edit = r + 1 < runs.Count && runs[r + 1].Kind == RunKind.MaskEdit ? runs[r + 1] : null;
                 w.WriteStartObject();
                 w.WriteString("budget", mask.Budget);
                 w.WriteNumber("fraction", mask.Fraction);
                 w.WriteNumber("passes", mask.TotalPasses);
-                WriteScores(w, "mask_only", mask, items);
+                w.WritePropertyName("mask_only");
+                WriteRun(w, mask, items);
                 if (edit is not null)
                 {
-                    WriteScores(w, "mask_edit", edit, items);
-                    w.WriteNumber("gain", (Of(edit, items, null).Percent ?? 0) - (Of(mask, items, null).Percent ?? 0));
+                    w.WritePropertyName("mask_edit");
+                    WriteRun(w, edit, items);
+                    w.WriteNumber("gain", Gain(mask, edit, items));
                 }
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            w.WriteStartArray("settings");
+            foreach (EvalRun run in runs)
+            {
+                WriteRun(w, run, items);
+            }
+            w.WriteEndArray();
+            if (chosen is not null)
+            {
+                w.WriteStartObject("auto");
+                w.WriteString("setting", chosen.Label);
+                w.WriteString("manifest", package.Manifest.Path);
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
         }
         output.WriteLine(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
     }
 
-    private static void WriteCompletions(string path, List<EvalItem> items, List<Run> runs)
+    private static string Mode(EvalRun run) => run.Kind switch
+    {
+        RunKind.MaskOnly => "mask_only",
+        RunKind.MaskEdit => "mask_edit",
+        _ => "setting",
+    };
+
+    /// <summary>One run's scores and statistics (the budget rows' fields kept: code / math / all, mask_steps, edit rounds, seconds).</summary>
+    private static void WriteRun(Utf8JsonWriter w, EvalRun run, List<EvalItem> items)
+    {
+        w.WriteStartObject();
+        w.WriteString("setting", run.Kind == RunKind.Setting ? run.Label : run.Values.Describe());
+        w.WriteString("mode", Mode(run));
+        if (run.Kind != RunKind.Setting)
+        {
+            w.WriteString("budget", run.Budget);
+        }
+        if (run.Plan is { } plan)
+        {
+            w.WriteString("algorithm", MeDlm.Decoding.DecodingAlgorithms.Name(plan.Algorithm));
+            w.WriteNumber("mask_steps", plan.MaskSteps);
+            w.WriteNumber("edit_rounds_allowed", plan.EditRounds);
+        }
+        foreach ((string col, TaskKind? kind) in new (string, TaskKind?)[] { ("code", TaskKind.Code), ("math", TaskKind.Math), ("all", null) })
+        {
+            Tally s = run.Accuracy(items, kind);
+            if (s.Percent is { } p)
+            {
+                w.WriteNumber(col, p);
+            }
+            else
+            {
+                w.WriteNull(col);
+            }
+        }
+        w.WriteNumber("passes_mean", run.Mean(run.Passes));
+        w.WriteNumber("passes_p90", run.P90Passes());
+        w.WriteNumber("mask_passes_mean", run.Mean(run.MaskPasses));
+        w.WriteNumber("edit_rounds_used", run.Mean(run.EditRounds));
+        w.WriteNumber("tokens_per_pass", run.TokensPerPass());
+        w.WriteStartObject("edits_per_answer");
+        w.WriteNumber("replaced", run.Mean(run.Replaced));
+        w.WriteNumber("deleted", run.Mean(run.Deleted));
+        w.WriteNumber("inserted", run.Mean(run.Inserted));
+        w.WriteEndObject();
+        w.WriteNumber("answers_per_second", run.AnswersPerSecond);
+        w.WriteNumber("seconds", run.Seconds);
+        w.WriteEndObject();
+    }
+
+    private static void WriteCompletions(string path, List<EvalItem> items, List<EvalRun> runs)
     {
         try
         {
             using var stream = File.Create(path);
             using var w = new Utf8JsonWriter(stream);
             byte[] newline = "\n"u8.ToArray();
-            foreach (Run run in runs)
+            foreach (EvalRun run in runs)
             {
                 for (int i = 0; i < items.Count; i++)
                 {
                     w.Reset();
                     w.WriteStartObject();
-                    w.WriteString("budget", run.Budget);
-                    w.WriteString("mode", run.Edits ? "mask_edit" : "mask_only");
+                    w.WriteString("setting", run.Kind == RunKind.Setting ? run.Label : run.Budget);
+                    w.WriteString("mode", Mode(run));
                     w.WriteString("id", items[i].Id);
                     w.WriteString("kind", items[i].Kind == TaskKind.Code ? "code" : "math");
                     if (run.Texts[i] is { } text)
@@ -492,6 +614,7 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
                         w.WriteNull("text");
                     }
                     w.WriteBoolean("correct", run.Correct[i]);
+                    w.WriteNumber("passes", run.Passes[i]);
                     w.WriteNumber("edit_rounds", run.EditRounds[i]);
                     w.WriteEndObject();
                     w.Flush();
@@ -503,27 +626,5 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
         {
             throw new CliException($"{path}: cannot write the completions ({e.Message})");
         }
-    }
-
-    private static void WriteScores(Utf8JsonWriter w, string name, Run run, List<EvalItem> items)
-    {
-        w.WriteStartObject(name);
-        foreach ((string col, TaskKind? kind) in new (string, TaskKind?)[] { ("code", TaskKind.Code), ("math", TaskKind.Math), ("all", null) })
-        {
-            Tally s = Of(run, items, kind);
-            if (s.Percent is { } p)
-            {
-                w.WriteNumber(col, p);
-            }
-            else
-            {
-                w.WriteNull(col);
-            }
-        }
-        w.WriteNumber("mask_steps", run.MaskSteps);
-        w.WriteNumber("edit_rounds_allowed", run.PlannedEditRounds);
-        w.WriteNumber("edit_rounds_used", MeanEditRounds(run, items));
-        w.WriteNumber("seconds", run.Seconds);
-        w.WriteEndObject();
     }
 }

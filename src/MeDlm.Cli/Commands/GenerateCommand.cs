@@ -15,10 +15,6 @@ internal sealed class GenerateSettings : DecodingSettings
     [Description("The prompt (a user message; wrapped in the chat template unless --raw); read from stdin when omitted")]
     public string? Prompt { get; set; }
 
-    [CommandOption("--json")]
-    [Description("Print one JSON object: text, draft, token ids, stats")]
-    public bool Json { get; set; }
-
     [CommandOption("--visual")]
     [Description("Draw the denoising live: masks filling in, then the edits of each round")]
     public bool Visual { get; set; }
@@ -32,23 +28,9 @@ internal sealed class GenerateSettings : DecodingSettings
     [Description("Print the stage-1 draft and the answer with the edits marked like a diff")]
     public bool ShowEdits { get; set; }
 
-    public override ValidationResult Validate()
-    {
-        ValidationResult r = base.Validate();
-        if (!r.Successful)
-        {
-            return r;
-        }
-        if (Json && (Visual || ShowEdits))
-        {
-            return ValidationResult.Error("--json cannot be combined with --visual or --show-edits (the JSON already holds the draft)");
-        }
-        if (FrameMs < 0)
-        {
-            return ValidationResult.Error($"--frame-ms must be >= 0 (got {FrameMs})");
-        }
-        return ValidationResult.Success();
-    }
+    public override ValidationResult Validate() => Checks.First(base.Validate(),
+        Checks.Require(!(Json && (Visual || ShowEdits)), "--json cannot be combined with --visual or --show-edits (the JSON already holds the draft)"),
+        Checks.Require(FrameMs >= 0, $"--frame-ms must be >= 0 (got {FrameMs})"));
 }
 
 /// <summary><c>medlm generate "prompt"</c>: one answer, as text, JSON, a live view or a diff of the edits.</summary>

@@ -44,18 +44,10 @@ internal class ModelSettings : CommandSettings
             return ValidationResult.Error($"--device must be cpu, cuda or auto (got '{Device}')");
         }
         Provider = p;
-        if (Threads < 0)
-        {
-            return ValidationResult.Error($"--threads must be >= 0 (got {Threads})");
-        }
-        if (ShapeBucket is < 0 or > ModelOptions.MaxShapeBucket)
-        {
-            return ValidationResult.Error($"--shape-bucket must be in 0..{ModelOptions.MaxShapeBucket} (got {ShapeBucket})");
-        }
-        if (CudaGraphs && ShapeBucket is <= 1)
-        {
-            return ValidationResult.Error("--cuda-graphs needs shape buckets (--shape-bucket > 1)");
-        }
-        return ValidationResult.Success();
+        return Checks.First(
+            Checks.Require(Threads >= 0, $"--threads must be >= 0 (got {Threads})"),
+            Checks.Require(ShapeBucket is null or (>= 0 and <= ModelOptions.MaxShapeBucket),
+                $"--shape-bucket must be in 0..{ModelOptions.MaxShapeBucket} (got {ShapeBucket})"),
+            Checks.Require(!(CudaGraphs && ShapeBucket is <= 1), "--cuda-graphs needs shape buckets (--shape-bucket > 1)"));
     }
 }

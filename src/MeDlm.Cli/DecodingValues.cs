@@ -1,0 +1,278 @@
+using System.Globalization;
+using System.Text;
+using MeDlm.Cli.Commands;
+using MeDlm.Decoding;
+using MeDlm.Generation;
+using MeDlm.Model;
+using MeDlm.Tokenization;
+
+namespace MeDlm.Cli;
+
+/// <summary>
+/// One decoding setting: every decoding field of a <see cref="GenerationRequest"/> the tool can set, from the
+/// flags of <see cref="DecodingSettings"/> or from a setting text such as
+/// <c>algorithm=threshold,threshold=0.9,edit_steps=8</c> (<c>eval --setting</c>, <c>--sweep</c>). Both paths end in
+/// <see cref="Validate"/>, the one range check of the tool; budgets and algorithms are read by the library's parsers.
+/// </summary>
+internal sealed record DecodingValues
+{
+    /// <summary>The keys of a setting text, in the order <see cref="Describe"/> writes them (flag = "--" + key with dashes).</summary>
+    public static readonly string[] Keys =
+    [
+        "gen_length", "budget", "mask_steps", "edit_steps", "algorithm", "block_length", "temperature", "cfg", "threshold",
+        "edit_threshold", "switch_threshold", "top_p", "top_k", "alg_temp", "eps", "seed", "logits_eos_inf", "confidence_eos_eot_inf",
+    ];
+
+    public int? GenLength { get; init; }
+
+    public double? Budget { get; init; }
+
+    /// <summary>Budget <c>auto</c> (<see cref="GenerationRequest.AutoBudget"/>).</summary>
+    public bool Auto { get; init; }
+
+    public int? MaskSteps { get; init; }
+
+    public int? EditSteps { get; init; }
+
+    public DecodingAlgorithm? Algorithm { get; init; }
+
+    public int? BlockLength { get; init; }
+
+    public double? Temperature { get; init; }
+
+    public double Cfg { get; init; }
+
+    public double? Threshold { get; init; }
+
+    public double? EditThreshold { get; init; }
+
+    public double? SwitchThreshold { get; init; }
+
+    public double? TopP { get; init; }
+
+    public int? TopK { get; init; }
+
+    public double? AlgTemp { get; init; }
+
+    public double? Eps { get; init; }
+
+    public long Seed { get; init; }
+
+    public bool LogitsEosInf { get; init; }
+
+    public bool ConfidenceEosEotInf { get; init; }
+
+    /// <summary>The setting with nothing set: the model's defaults.</summary>
+    public static DecodingValues Defaults { get; } = new();
+
+    /// <summary>Accepts the manifest names and their dashed spellings (low-confidence).</summary>
+    public static bool TryParseAlgorithm(string text, out DecodingAlgorithm algorithm) =>
+        DecodingAlgorithms.TryParse(text.Trim().Replace('-', '_'), out algorithm);
+
+    /// <summary>
+    /// The range rules of every field, named as flags (<c>--edit-threshold</c>) or as setting keys
+    /// (<c>edit_threshold</c>); null when all hold. The library checks the request again against the model.
+    /// </summary>
+    public string? Validate(bool asFlags)
+    {
+        string N(string key) => asFlags ? "--" + key.Replace('_', '-') : key;
+        string G(double v) => v.ToString(CultureInfo.InvariantCulture);
+        return GenLength is <= 0 ? $"{N("gen_length")} must be positive (got {GenLength})"
+            : MaskSteps is <= 0 ? $"{N("mask_steps")} must be positive (got {MaskSteps})"
+            : EditSteps is < 0 ? $"{N("edit_steps")} must be >= 0 (got {EditSteps})"
+            : BlockLength is <= 0 ? $"{N("block_length")} must be positive (got {BlockLength})"
+            : Temperature is { } t && !(t >= 0 && double.IsFinite(t)) ? $"{N("temperature")} must be a finite number >= 0 (got {G(t)})"
+            : !(Cfg >= 0 && double.IsFinite(Cfg)) ? $"{N("cfg")} must be a finite number >= 0 (got {G(Cfg)})"
+            : Threshold is { } tau && !(tau > 0 && tau <= 1) ? $"{N("threshold")} must be in (0, 1] (got {G(tau)})"
+            : EditThreshold is { } et && !(et >= 0 && et <= 1) ? $"{N("edit_threshold")} must be in [0, 1] (got {G(et)})"
+            : SwitchThreshold is { } st && !(st >= 0 && st <= 1) ? $"{N("switch_threshold")} must be in [0, 1] (got {G(st)})"
+            : TopP is { } p && !(p > 0 && p <= 1) ? $"{N("top_p")} must be in (0, 1] (got {G(p)})"
+            : TopK is < 0 ? $"{N("top_k")} must be >= 0 (got {TopK})"
+            : AlgTemp is { } at && !(at >= 0 && double.IsFinite(at)) ? $"{N("alg_temp")} must be a finite number >= 0 (got {G(at)})"
+            : Eps is { } e && !(e > 0 && e < 1) ? $"{N("eps")} must be in (0, 1) (got {G(e)})"
+            : null;
+    }
+
+    /// <summary>
+    /// Reads a setting text, <c>key=value</c> pairs separated by commas, over <paramref name="baseline"/> (the
+    /// flags); keys are <see cref="Keys"/> (dashes allowed, <c>edit_rounds</c> for <c>edit_steps</c>), the budget in
+    /// the library's syntax or <c>auto</c>. False with a one-line reason naming the key.
+    /// </summary>
+    public static bool TryParse(string text, DecodingValues baseline, out DecodingValues values, out string error)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(baseline);
+        values = baseline;
+        error = string.Empty;
+        string[] pairs = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (pairs.Length == 0)
+        {
+            error = "the setting is empty (write key=value pairs such as algorithm=threshold,threshold=0.9)";
+            return false;
+        }
+        foreach (string pair in pairs)
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                error = $"'{pair}' is not key=value";
+                return false;
+            }
+            string key = pair[..eq].Trim().ToLowerInvariant().Replace('-', '_');
+            key = key == "edit_rounds" ? "edit_steps" : key;
+            if (!TrySet(values, key, pair[(eq + 1)..].Trim(), out values, out error))
+            {
+                return false;
+            }
+        }
+        error = values.Validate(asFlags: false) ?? string.Empty;
+        return error.Length == 0;
+    }
+
+    private static bool TrySet(DecodingValues v, string key, string text, out DecodingValues result, out string error)
+    {
+        result = v;
+        error = string.Empty;
+        bool ok = true;
+        switch (key)
+        {
+            case "budget":
+                ok = MeDlm.Decoding.Budget.TryParse(text, out double b, out bool auto, out error);
+                result = v with { Budget = auto ? null : b, Auto = auto };
+                return ok;
+            case "algorithm":
+                ok = TryParseAlgorithm(text, out DecodingAlgorithm a);
+                result = v with { Algorithm = a };
+                error = ok ? string.Empty : $"algorithm '{text}' is not one of medlm, low-confidence, random, threshold, origin, maskgit-plus, topk-margin, entropy";
+                return ok;
+            case "gen_length": result = v with { GenLength = Int(text, ref ok) }; break;
+            case "mask_steps": result = v with { MaskSteps = Int(text, ref ok) }; break;
+            case "edit_steps": result = v with { EditSteps = Int(text, ref ok) }; break;
+            case "block_length": result = v with { BlockLength = Int(text, ref ok) }; break;
+            case "top_k": result = v with { TopK = Int(text, ref ok) }; break;
+            case "temperature": result = v with { Temperature = Number(text, ref ok) }; break;
+            case "cfg": result = v with { Cfg = Number(text, ref ok) }; break;
+            case "threshold": result = v with { Threshold = Number(text, ref ok) }; break;
+            case "edit_threshold": result = v with { EditThreshold = Number(text, ref ok) }; break;
+            case "switch_threshold": result = v with { SwitchThreshold = Number(text, ref ok) }; break;
+            case "top_p": result = v with { TopP = Number(text, ref ok) }; break;
+            case "alg_temp": result = v with { AlgTemp = Number(text, ref ok) }; break;
+            case "eps": result = v with { Eps = Number(text, ref ok) }; break;
+            case "seed":
+                ok = long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long seed);
+                result = v with { Seed = seed };
+                break;
+            case "logits_eos_inf": result = v with { LogitsEosInf = Bool(text, ref ok) }; break;
+            case "confidence_eos_eot_inf": result = v with { ConfidenceEosEotInf = Bool(text, ref ok) }; break;
+            default:
+                error = $"unknown key '{key}' (use {string.Join(", ", Keys)})";
+                return false;
+        }
+        if (!ok)
+        {
+            error = $"{key}: '{text}' is not a valid value";
+        }
+        return ok;
+    }
+
+    private static int Int(string text, ref bool ok)
+    {
+        ok = int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int i);
+        return i;
+    }
+
+    private static double Number(string text, ref bool ok)
+    {
+        ok = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d);
+        return d;
+    }
+
+    private static bool Bool(string text, ref bool ok)
+    {
+        ok = bool.TryParse(text, out bool b);
+        return b;
+    }
+
+    /// <summary>The fields that are set, as a setting text <see cref="TryParse"/> reads back ("" for the defaults).</summary>
+    public string Describe()
+    {
+        var sb = new StringBuilder();
+        void Add(string key, string? value)
+        {
+            if (value is not null)
+            {
+                sb.Append(sb.Length == 0 ? "" : ",").Append(key).Append('=').Append(value);
+            }
+        }
+        string? D(double? d) => d?.ToString("R", CultureInfo.InvariantCulture);
+        string? I(long? i) => i?.ToString(CultureInfo.InvariantCulture);
+        Add("gen_length", I(GenLength));
+        Add("budget", Auto ? MeDlm.Decoding.Budget.Auto : D(Budget));
+        Add("mask_steps", I(MaskSteps));
+        Add("edit_steps", I(EditSteps));
+        Add("algorithm", Algorithm is { } a ? DecodingAlgorithms.Name(a) : null);
+        Add("block_length", I(BlockLength));
+        Add("temperature", D(Temperature));
+        Add("cfg", Cfg != 0 ? D(Cfg) : null);
+        Add("threshold", D(Threshold));
+        Add("edit_threshold", D(EditThreshold));
+        Add("switch_threshold", D(SwitchThreshold));
+        Add("top_p", D(TopP));
+        Add("top_k", I(TopK));
+        Add("alg_temp", D(AlgTemp));
+        Add("eps", D(Eps));
+        Add("seed", Seed != 0 ? I(Seed) : null);
+        Add("logits_eos_inf", LogitsEosInf ? "true" : null);
+        Add("confidence_eos_eot_inf", ConfidenceEosEotInf ? "true" : null);
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// This setting as a manifest auto setting (<c>generation.auto</c>), with <paramref name="plan"/>'s algorithm
+    /// when none is set; null when it sets a field an auto setting cannot hold (sampling, mask steps, G, ...).
+    /// </summary>
+    public AutoSetting? ToAuto(GenerationPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        bool other = GenLength is not null || MaskSteps is not null || Temperature is not null || Cfg != 0 || TopP is not null
+            || TopK is not null || AlgTemp is not null || Eps is not null || Seed != 0 || LogitsEosInf || ConfidenceEosEotInf || Auto;
+        return other ? null : new AutoSetting(Algorithm ?? plan.Algorithm)
+        {
+            Budget = Budget,
+            BlockLength = BlockLength,
+            Threshold = Threshold,
+            EditRounds = EditSteps,
+            EditThreshold = EditThreshold,
+            SwitchThreshold = SwitchThreshold,
+        };
+    }
+
+    /// <summary>A request with this setting for a prompt given as text, messages or ids.</summary>
+    public GenerationRequest Request(string? prompt = null, IReadOnlyList<ChatMessage>? messages = null, IReadOnlyList<int>? promptIds = null,
+        bool raw = false) => new()
+        {
+            Prompt = prompt,
+            RawPrompt = raw,
+            Messages = messages,
+            PromptTokenIds = promptIds,
+            GenLength = GenLength,
+            Budget = Budget,
+            AutoBudget = Auto,
+            MaskSteps = MaskSteps,
+            EditSteps = EditSteps,
+            Algorithm = Algorithm,
+            BlockLength = BlockLength,
+            Temperature = Temperature,
+            CfgScale = Cfg,
+            Threshold = Threshold,
+            EditThreshold = EditThreshold,
+            SwitchThreshold = SwitchThreshold,
+            TopP = TopP,
+            TopK = TopK,
+            AlgTemp = AlgTemp,
+            Eps = Eps,
+            Seed = Seed,
+            LogitsEosInf = LogitsEosInf,
+            ConfidenceEosEotInf = ConfidenceEosEotInf,
+        };
+}

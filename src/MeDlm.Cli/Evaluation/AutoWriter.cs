@@ -1,0 +1,107 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MeDlm.Decoding;
+using MeDlm.Model;
+
+namespace MeDlm.Cli.Evaluation;
+
+/// <summary>
+/// <c>medlm eval --write-auto</c>: picks the measured setting that budget <c>auto</c> will select and writes it into the
+/// package manifest as <c>generation.auto</c> (docs/DESIGN.md §2.11), validated by the library's manifest reader.
+/// </summary>
+internal static class AutoWriter
+{
+    /// <summary>
+    /// Among the settings an auto setting can hold: the highest accuracy over all items; of those within
+    /// <paramref name="tolerance"/> points of it, the fewest mean passes (then the higher accuracy, then the first).
+    /// </summary>
+    public static EvalRun? Choose(List<EvalRun> runs, List<EvalItem> items, double tolerance)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        var candidates = runs.FindAll(r => r.Kind == RunKind.Setting && r.Plan is { } p && r.Values.ToAuto(p) is not null);
+        if (candidates.Count == 0)
+        {
+            return null;
+        }
+        double best = double.MinValue;
+        foreach (EvalRun r in candidates)
+        {
+            best = Math.Max(best, r.Accuracy(items, null).Percent ?? 0);
+        }
+        EvalRun? chosen = null;
+        foreach (EvalRun r in candidates)
+        {
+            double acc = r.Accuracy(items, null).Percent ?? 0;
+            if (acc < best - tolerance - 1e-9)
+            {
+                continue;
+            }
+            if (chosen is null || r.Mean(r.Passes) < chosen.Mean(chosen.Passes)
+                || (r.Mean(r.Passes) == chosen.Mean(chosen.Passes) && acc > (chosen.Accuracy(items, null).Percent ?? 0)))
+            {
+                chosen = r;
+            }
+        }
+        return chosen;
+    }
+
+    /// <summary>Writes <paramref name="run"/>'s setting as <c>generation.auto</c>; the manifest is restored if the library rejects it.</summary>
+    public static void Write(string manifestPath, EvalRun run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        AutoSetting auto = run.Values.ToAuto(run.Plan!) ?? throw new InvalidOperationException("not an auto setting");
+        string original;
+        JsonObject root;
+        try
+        {
+            original = File.ReadAllText(manifestPath);
+            root = JsonNode.Parse(original)?.AsObject() ?? throw new CliException($"{manifestPath}: not a JSON object");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException)
+        {
+            throw new CliException($"{manifestPath}: cannot read the manifest ({e.Message})");
+        }
+        if (root["generation"] is not JsonObject generation)
+        {
+            throw new CliException($"{manifestPath}: generation is missing");
+        }
+        generation["auto"] = ToJson(auto);
+        string text = root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
+        try
+        {
+            File.WriteAllText(manifestPath, text);
+            ModelManifest.Read(manifestPath);
+        }
+        catch (ModelLoadException e)
+        {
+            File.WriteAllText(manifestPath, original);
+            throw new CliException($"{manifestPath}: the auto setting was refused and the manifest restored ({e.Message})");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"{manifestPath}: cannot write the manifest ({e.Message})");
+        }
+    }
+
+    /// <summary>The setting's keys in <see cref="AutoSetting.Keys"/> order, the unset ones left out.</summary>
+    public static JsonObject ToJson(AutoSetting auto)
+    {
+        ArgumentNullException.ThrowIfNull(auto);
+        var o = new JsonObject { ["algorithm"] = DecodingAlgorithms.Name(auto.Algorithm) };
+        void Add(string key, JsonNode? value)
+        {
+            if (value is not null)
+            {
+                o[key] = value;
+            }
+        }
+        Add("budget", auto.Budget);
+        Add("block_length", auto.BlockLength);
+        Add("threshold", auto.Threshold);
+        Add("edit_rounds", auto.EditRounds);
+        Add("edit_threshold", auto.EditThreshold);
+        Add("switch_threshold", auto.SwitchThreshold);
+        return o;
+    }
+}
