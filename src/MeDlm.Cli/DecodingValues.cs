@@ -14,53 +14,18 @@ namespace MeDlm.Cli;
 /// <c>algorithm=threshold,threshold=0.9,edit_steps=8</c> (<c>eval --setting</c>, <c>--sweep</c>). Both paths end in
 /// <see cref="Validate"/>, the one range check of the tool; budgets and algorithms are read by the library's parsers.
 /// </summary>
-internal sealed record DecodingValues
+internal sealed record DecodingValues(
+    DecodingAlgorithm? Algorithm = null, double? Budget = null, bool Auto = false, int? GenLength = null, int? MaskSteps = null,
+    int? EditSteps = null, int? BlockLength = null, double? Threshold = null, double? EditThreshold = null, double? SwitchThreshold = null,
+    double? Temperature = null, long Seed = 0, double Cfg = 0, double? TopP = null, int? TopK = null, double? AlgTemp = null,
+    double? Eps = null, bool LogitsEosInf = false, bool ConfidenceEosEotInf = false)
 {
     /// <summary>The keys of a setting text, in the order <see cref="Describe"/> writes them (flag = "--" + key with dashes).</summary>
     public static readonly string[] Keys =
     [
-        "gen_length", "budget", "mask_steps", "edit_steps", "algorithm", "block_length", "temperature", "cfg", "threshold",
-        "edit_threshold", "switch_threshold", "top_p", "top_k", "alg_temp", "eps", "seed", "logits_eos_inf", "confidence_eos_eot_inf",
+        "algorithm", "budget", "gen_length", "mask_steps", "edit_steps", "block_length", "threshold", "edit_threshold", "switch_threshold",
+        "temperature", "seed", "cfg", "top_p", "top_k", "alg_temp", "eps", "logits_eos_inf", "confidence_eos_eot_inf",
     ];
-
-    public int? GenLength { get; init; }
-
-    public double? Budget { get; init; }
-
-    /// <summary>Budget <c>auto</c> (<see cref="GenerationRequest.AutoBudget"/>).</summary>
-    public bool Auto { get; init; }
-
-    public int? MaskSteps { get; init; }
-
-    public int? EditSteps { get; init; }
-
-    public DecodingAlgorithm? Algorithm { get; init; }
-
-    public int? BlockLength { get; init; }
-
-    public double? Temperature { get; init; }
-
-    public double Cfg { get; init; }
-
-    public double? Threshold { get; init; }
-
-    public double? EditThreshold { get; init; }
-
-    public double? SwitchThreshold { get; init; }
-
-    public double? TopP { get; init; }
-
-    public int? TopK { get; init; }
-
-    public double? AlgTemp { get; init; }
-
-    public double? Eps { get; init; }
-
-    public long Seed { get; init; }
-
-    public bool LogitsEosInf { get; init; }
-
-    public bool ConfidenceEosEotInf { get; init; }
 
     /// <summary>The setting with nothing set: the model's defaults.</summary>
     public static DecodingValues Defaults { get; } = new();
@@ -69,13 +34,15 @@ internal sealed record DecodingValues
     public static bool TryParseAlgorithm(string text, out DecodingAlgorithm algorithm) =>
         DecodingAlgorithms.TryParse(text.Trim().Replace('-', '_'), out algorithm);
 
+    private static string Name(string key, bool asFlags) => asFlags ? "--" + key.Replace('_', '-') : key;
+
     /// <summary>
     /// The range rules of every field, named as flags (<c>--edit-threshold</c>) or as setting keys
     /// (<c>edit_threshold</c>); null when all hold. The library checks the request again against the model.
     /// </summary>
     public string? Validate(bool asFlags)
     {
-        string N(string key) => asFlags ? "--" + key.Replace('_', '-') : key;
+        string N(string key) => Name(key, asFlags);
         string G(double v) => v.ToString(CultureInfo.InvariantCulture);
         return GenLength is <= 0 ? $"{N("gen_length")} must be positive (got {GenLength})"
             : MaskSteps is <= 0 ? $"{N("mask_steps")} must be positive (got {MaskSteps})"
@@ -95,37 +62,60 @@ internal sealed record DecodingValues
 
     /// <summary>
     /// Reads a setting text, <c>key=value</c> pairs separated by commas, over <paramref name="baseline"/> (the
-    /// flags); keys are <see cref="Keys"/> (dashes allowed, <c>edit_rounds</c> for <c>edit_steps</c>), the budget in
-    /// the library's syntax or <c>auto</c>. False with a one-line reason naming the key.
+    /// flags); keys are <see cref="Keys"/> (dashes allowed, <c>edit_rounds</c> for <c>edit_steps</c>). False with a
+    /// one-line reason naming the key.
     /// </summary>
     public static bool TryParse(string text, DecodingValues baseline, out DecodingValues values, out string error)
     {
         ArgumentNullException.ThrowIfNull(text);
-        ArgumentNullException.ThrowIfNull(baseline);
-        values = baseline;
-        error = string.Empty;
-        string[] pairs = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (pairs.Length == 0)
-        {
-            error = "the setting is empty (write key=value pairs such as algorithm=threshold,threshold=0.9)";
-            return false;
-        }
-        foreach (string pair in pairs)
+        var pairs = new List<(string Key, string? Value)>();
+        foreach (string pair in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             int eq = pair.IndexOf('=', StringComparison.Ordinal);
             if (eq <= 0)
             {
+                values = baseline;
                 error = $"'{pair}' is not key=value";
                 return false;
             }
-            string key = pair[..eq].Trim().ToLowerInvariant().Replace('-', '_');
-            key = key == "edit_rounds" ? "edit_steps" : key;
-            if (!TrySet(values, key, pair[(eq + 1)..].Trim(), out values, out error))
+            pairs.Add((pair[..eq], pair[(eq + 1)..]));
+        }
+        if (pairs.Count == 0)
+        {
+            values = baseline;
+            error = "the setting is empty (write key=value pairs such as algorithm=threshold,threshold=0.9)";
+            return false;
+        }
+        return TryApply(baseline, pairs, asFlags: false, out values, out error);
+    }
+
+    /// <summary>
+    /// The one reader of flags and setting keys: each (key, text) pair with a value is parsed over
+    /// <paramref name="baseline"/> (budgets and algorithms by the library's parsers), then <see cref="Validate"/>.
+    /// </summary>
+    public static bool TryApply(DecodingValues baseline, IEnumerable<(string Key, string? Value)> pairs, bool asFlags, out DecodingValues values,
+        out string error)
+    {
+        ArgumentNullException.ThrowIfNull(baseline);
+        ArgumentNullException.ThrowIfNull(pairs);
+        values = baseline;
+        foreach ((string rawKey, string? value) in pairs)
+        {
+            if (value is null)
             {
+                continue;
+            }
+            string key = rawKey.Trim().ToLowerInvariant().Replace('-', '_');
+            key = key == "edit_rounds" ? "edit_steps" : key;
+            if (!TrySet(values, key, value.Trim(), out values, out error))
+            {
+                error = Array.IndexOf(Keys, key) < 0 ? $"unknown key '{key}' (use {string.Join(", ", Keys)})"
+                    : error.Length > 0 ? $"{Name(key, asFlags)}: {error}"
+                    : $"{Name(key, asFlags)}: '{value.Trim()}' is not a valid value";
                 return false;
             }
         }
-        error = values.Validate(asFlags: false) ?? string.Empty;
+        error = values.Validate(asFlags) ?? string.Empty;
         return error.Length == 0;
     }
 
@@ -143,7 +133,7 @@ internal sealed record DecodingValues
             case "algorithm":
                 ok = TryParseAlgorithm(text, out DecodingAlgorithm a);
                 result = v with { Algorithm = a };
-                error = ok ? string.Empty : $"algorithm '{text}' is not one of medlm, low-confidence, random, threshold, origin, maskgit-plus, topk-margin, entropy";
+                error = ok ? string.Empty : $"'{text}' is not one of medlm, low-confidence, random, threshold, origin, maskgit-plus, topk-margin, entropy";
                 return ok;
             case "gen_length": result = v with { GenLength = Int(text, ref ok) }; break;
             case "mask_steps": result = v with { MaskSteps = Int(text, ref ok) }; break;
@@ -165,12 +155,7 @@ internal sealed record DecodingValues
             case "logits_eos_inf": result = v with { LogitsEosInf = Bool(text, ref ok) }; break;
             case "confidence_eos_eot_inf": result = v with { ConfidenceEosEotInf = Bool(text, ref ok) }; break;
             default:
-                error = $"unknown key '{key}' (use {string.Join(", ", Keys)})";
                 return false;
-        }
-        if (!ok)
-        {
-            error = $"{key}: '{text}' is not a valid value";
         }
         return ok;
     }
@@ -206,22 +191,22 @@ internal sealed record DecodingValues
         }
         string? D(double? d) => d?.ToString("R", CultureInfo.InvariantCulture);
         string? I(long? i) => i?.ToString(CultureInfo.InvariantCulture);
-        Add("gen_length", I(GenLength));
+        Add("algorithm", Algorithm is { } a ? DecodingAlgorithms.Name(a) : null);
         Add("budget", Auto ? MeDlm.Decoding.Budget.Auto : D(Budget));
+        Add("gen_length", I(GenLength));
         Add("mask_steps", I(MaskSteps));
         Add("edit_steps", I(EditSteps));
-        Add("algorithm", Algorithm is { } a ? DecodingAlgorithms.Name(a) : null);
         Add("block_length", I(BlockLength));
-        Add("temperature", D(Temperature));
-        Add("cfg", Cfg != 0 ? D(Cfg) : null);
         Add("threshold", D(Threshold));
         Add("edit_threshold", D(EditThreshold));
         Add("switch_threshold", D(SwitchThreshold));
+        Add("temperature", D(Temperature));
+        Add("seed", Seed != 0 ? I(Seed) : null);
+        Add("cfg", Cfg != 0 ? D(Cfg) : null);
         Add("top_p", D(TopP));
         Add("top_k", I(TopK));
         Add("alg_temp", D(AlgTemp));
         Add("eps", D(Eps));
-        Add("seed", Seed != 0 ? I(Seed) : null);
         Add("logits_eos_inf", LogitsEosInf ? "true" : null);
         Add("confidence_eos_eot_inf", ConfidenceEosEotInf ? "true" : null);
         return sb.ToString();
@@ -229,22 +214,14 @@ internal sealed record DecodingValues
 
     /// <summary>
     /// This setting as a manifest auto setting (<c>generation.auto</c>), with <paramref name="plan"/>'s algorithm
-    /// when none is set; null when it sets a field an auto setting cannot hold (sampling, mask steps, G, ...).
+    /// when none is set; null when it sets a field an auto setting cannot hold (sampling, mask steps, ...); G is not part of it.
     /// </summary>
     public AutoSetting? ToAuto(GenerationPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        bool other = GenLength is not null || MaskSteps is not null || Temperature is not null || Cfg != 0 || TopP is not null
+        bool other = MaskSteps is not null || Temperature is not null || Cfg != 0 || TopP is not null
             || TopK is not null || AlgTemp is not null || Eps is not null || Seed != 0 || LogitsEosInf || ConfidenceEosEotInf || Auto;
-        return other ? null : new AutoSetting(Algorithm ?? plan.Algorithm)
-        {
-            Budget = Budget,
-            BlockLength = BlockLength,
-            Threshold = Threshold,
-            EditRounds = EditSteps,
-            EditThreshold = EditThreshold,
-            SwitchThreshold = SwitchThreshold,
-        };
+        return other ? null : new AutoSetting(Algorithm ?? plan.Algorithm, Budget, BlockLength, Threshold, EditSteps, EditThreshold, SwitchThreshold);
     }
 
     /// <summary>A request with this setting for a prompt given as text, messages or ids.</summary>

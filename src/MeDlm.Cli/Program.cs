@@ -29,8 +29,10 @@ app.Configure(config =>
         .WithDescription("Run a decoder golden file (export/golden.py) on this device and compare with the reference, token for token")
         .WithExample("golden", "tests/golden/medlm-tiny/decoders.json", "--device", "cuda");
     config.AddCommand<EvalCommand>("eval")
-        .WithDescription("Accuracy of mask decoding alone vs mask + edit at equal forward-pass budgets (the paper's table)")
+        .WithDescription("Accuracy against forward passes: mask only vs mask + edit per budget (the paper's table), any decoding setting or a sweep, the frontier plot, budget auto")
         .WithExample("eval", "--limit", "200")
+        .WithExample("eval", "--budgets", "1,1/2,1/4,1/8", "--sweep", "sweep.txt", "--plot", "frontier", "--write-auto")
+        .WithExample("eval", "--setting", "algorithm=threshold,threshold=0.9,edit_steps=8", "--json")
         .WithExample("eval", "--set", "../shared/benchmarks/gsm8k.jsonl", "--model", "path/to/me-dlm");
 });
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MeDlm.Decoding;
+using MeDlm.Model;
 using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
 using MeDlmChatMessage = MeDlm.Tokenization.ChatMessage;
 
@@ -93,6 +94,40 @@ public sealed class MeDlmChatClientTests
         var bad = new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Budget] = "3/2" } };
         ArgumentException e = await Assert.ThrowsAnyAsync<ArgumentException>(() => client.GetResponseAsync(MathPrompt, bad));
         Assert.Contains("must be in (0, 1]", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Budget_auto_is_the_models_measured_setting_as_text_or_json()
+    {
+        using var client = NewClient();
+        AutoSetting auto = Assert.IsType<AutoSetting>(BundledModel.Package.Manifest.Generation.Auto);
+        // The same setting spelled out in the option keys.
+        var spelled = new AdditionalPropertiesDictionary { [MeDlmChatOptions.Algorithm] = DecodingAlgorithms.Name(auto.Algorithm) };
+        foreach ((string key, object? value) in new (string, object?)[]
+        {
+            (MeDlmChatOptions.Budget, auto.Budget), (MeDlmChatOptions.BlockLength, auto.BlockLength), (MeDlmChatOptions.Threshold, auto.Threshold),
+            (MeDlmChatOptions.EditRounds, auto.EditRounds), (MeDlmChatOptions.EditThreshold, auto.EditThreshold), (MeDlmChatOptions.SwitchThreshold, auto.SwitchThreshold),
+        })
+        {
+            if (value is not null)
+            {
+                spelled[key] = value;
+            }
+        }
+        ChatResponse expected = await client.GetResponseAsync(Prompt, new ChatOptions { AdditionalProperties = spelled });
+        foreach (object written in new object[] { "auto", JsonDocument.Parse("\"AUTO\"").RootElement })
+        {
+            ChatResponse r = await client.GetResponseAsync(Prompt, new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Budget] = written } });
+            Assert.Equal(expected.Text, r.Text);
+            Assert.Equal(expected.AdditionalProperties!["medlm.mask_passes"], r.AdditionalProperties!["medlm.mask_passes"]);
+            Assert.Equal(expected.AdditionalProperties["medlm.edit_passes"], r.AdditionalProperties["medlm.edit_passes"]);
+        }
+        // A base request's AutoBudget holds unless the options give a budget of their own.
+        var baseline = new ChatOptions { RawRepresentationFactory = _ => new GenerationRequest { Prompt = "unused", AutoBudget = true } };
+        Assert.Equal(expected.Text, (await client.GetResponseAsync(Prompt, baseline)).Text);
+        var bad = new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Budget] = "automatic" } };
+        ArgumentException e = await Assert.ThrowsAnyAsync<ArgumentException>(() => client.GetResponseAsync(Prompt, bad));
+        Assert.Contains("or auto", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -110,6 +110,29 @@ public sealed class CompletionApiTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task Budget_auto_runs_the_models_measured_setting()
+    {
+        // The bundled manifest's generation.auto, written out as explicit medlm fields (its keys are their wire names).
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.RepoRoot, RepoPaths.ModelPackage, "medlm.json")));
+        JsonElement auto = manifest.RootElement.GetProperty("generation").GetProperty("auto");
+        var fields = new List<string>();
+        foreach (JsonProperty p in auto.EnumerateObject())
+        {
+            fields.Add($"\"{p.Name}\":{p.Value.GetRawText()}");
+        }
+        const string Messages = """"messages":[{"role":"user","content":"write mul_k(vals) with k = 4"}],"max_tokens":48""";
+        JsonElement viaAuto = await Server.PostOkAsync("v1/chat/completions", $$"""{{{Messages}},"medlm":{"budget":"auto"}}""");
+        JsonElement spelled = await Server.PostOkAsync("v1/chat/completions", $$"""{{{Messages}},"medlm":{{{string.Join(',', fields)}}}}""");
+        Assert.Equal(spelled.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString(),
+            viaAuto.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+        JsonElement a = viaAuto.GetProperty("medlm")[0], s = spelled.GetProperty("medlm")[0];
+        foreach (string key in new[] { "forward_passes", "mask_steps", "edit_rounds", "edit_rounds_saved" })
+        {
+            Assert.Equal(s.GetProperty(key).GetInt32(), a.GetProperty(key).GetInt32());
+        }
+    }
+
+    [Fact]
     public async Task Stop_cuts_the_text_before_the_first_stop_sequence()
     {
         const string Body = """{"messages":[{"role":"user","content":"write add_k(items) with k = 13"}],"max_tokens":48}""";

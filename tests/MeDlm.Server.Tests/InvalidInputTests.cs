@@ -33,6 +33,7 @@ public sealed class InvalidInputTests(SharedServer shared)
         { "huge edit rounds", Chat, """{"messages":[{"role":"user","content":"hi"}],"medlm":{"edit_rounds":1000000}}""", 400, "forward passes", "medlm.edit_rounds" },
         { "more mask steps than tokens", Chat, """{"messages":[{"role":"user","content":"hi"}],"max_tokens":8,"medlm":{"mask_steps":9}}""", 400, "medlm.mask_steps 9 exceeds max_tokens 8", "medlm.mask_steps" },
         { "zero budget", Chat, """{"messages":[{"role":"user","content":"hi"}],"medlm":{"budget":0}}""", 400, "medlm.budget must be in (0, 1]", "medlm.budget" },
+        { "budget neither a fraction nor auto", Chat, """{"messages":[{"role":"user","content":"hi"}],"medlm":{"budget":"automatic"}}""", 400, "or auto)", "medlm.budget" },
         { "budget of the wrong type", Chat, """{"messages":[{"role":"user","content":"hi"}],"medlm":{"budget":"lots"}}""", 400, "'lots' is not a budget", "medlm.budget" },
         { "block length not dividing", Chat, """{"messages":[{"role":"user","content":"hi"}],"max_tokens":16,"medlm":{"block_length":5}}""", 400, "max_tokens 16 is not divisible by medlm.block_length 5", "medlm.block_length" },
         { "unknown algorithm", Chat, """{"messages":[{"role":"user","content":"hi"}],"medlm":{"algorithm":"beam"}}""", 400, "is not one of medlm, low_confidence, random, threshold", "medlm.algorithm" },

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.ComponentModel;
 using MeDlm.Decoding;
 using Spectre.Console;
@@ -104,55 +105,24 @@ internal class DecodingSettings : ModelSettings
         {
             return baseResult;
         }
-        double? budget = null;
-        bool auto = false;
-        if (Budget is not null)
+        // The flags go through the same reader as eval's setting keys: one parser, one set of range rules.
+        (string, string?)[] flags =
+        [
+            ("algorithm", Algorithm), ("budget", Budget), ("gen_length", Text(GenLength)), ("mask_steps", Text(MaskSteps)),
+            ("edit_steps", Text(EditSteps)), ("block_length", Text(BlockLength)), ("threshold", Text(Threshold)),
+            ("edit_threshold", Text(EditThreshold)), ("switch_threshold", Text(SwitchThreshold)), ("temperature", Text(Temperature)),
+            ("seed", Text(Seed)), ("cfg", Text(Cfg)), ("top_p", Text(TopP)), ("top_k", Text(TopK)), ("alg_temp", Text(AlgTemp)), ("eps", Text(Eps)),
+            ("logits_eos_inf", LogitsEosInf ? "true" : null), ("confidence_eos_eot_inf", ConfidenceEosEotInf ? "true" : null),
+        ];
+        if (!DecodingValues.TryApply(DecodingValues.Defaults, flags, asFlags: true, out DecodingValues values, out string error))
         {
-            if (!MeDlm.Decoding.Budget.TryParse(Budget, out double b, out auto, out string error))
-            {
-                return ValidationResult.Error($"--budget: {error}");
-            }
-            budget = auto ? null : b;
+            return ValidationResult.Error(error);
         }
-        DecodingAlgorithm? algorithm = null;
-        if (Algorithm is not null)
-        {
-            if (!DecodingValues.TryParseAlgorithm(Algorithm, out DecodingAlgorithm a))
-            {
-                return ValidationResult.Error($"--algorithm must be medlm, low-confidence, random, threshold, origin, maskgit-plus, topk-margin or entropy (got '{Algorithm}')");
-            }
-            algorithm = a;
-        }
-        Values = new DecodingValues
-        {
-            GenLength = GenLength,
-            Budget = budget,
-            Auto = auto,
-            MaskSteps = MaskSteps,
-            EditSteps = EditSteps,
-            Algorithm = algorithm,
-            BlockLength = BlockLength,
-            Temperature = Temperature,
-            Cfg = Cfg,
-            Threshold = Threshold,
-            EditThreshold = EditThreshold,
-            SwitchThreshold = SwitchThreshold,
-            TopP = TopP,
-            TopK = TopK,
-            AlgTemp = AlgTemp,
-            Eps = Eps,
-            Seed = Seed,
-            LogitsEosInf = LogitsEosInf,
-            ConfidenceEosEotInf = ConfidenceEosEotInf,
-        };
-        if (Values.Validate(asFlags: true) is { } invalid)
-        {
-            return ValidationResult.Error(invalid);
-        }
-        if (Raw && System is not null)
-        {
-            return ValidationResult.Error("--raw and --system exclude each other (a system message needs the chat template)");
-        }
-        return ValidationResult.Success();
+        Values = values;
+        return Checks.Require(!(Raw && System is not null), "--raw and --system exclude each other (a system message needs the chat template)");
     }
+
+    private static string? Text(double? value) => value?.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string? Text(long? value) => value?.ToString(CultureInfo.InvariantCulture);
 }

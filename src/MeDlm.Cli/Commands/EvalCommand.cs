@@ -204,7 +204,7 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
         if (settings.WriteAuto)
         {
             chosen = AutoWriter.Choose(runs, items, settings.AutoTolerance)
-                ?? throw CliException.Usage("--write-auto: no setting can be an auto setting (they set sampling, mask steps, G or budget auto; an auto setting holds algorithm, budget, block_length, threshold, edit_steps, edit_threshold and switch_threshold)");
+                ?? throw CliException.Usage("--write-auto: no setting can be an auto setting (they set sampling, mask steps or budget auto; an auto setting holds algorithm, budget, block_length, threshold, edit_steps, edit_threshold and switch_threshold)");
             AutoWriter.Write(package.Manifest.Path, chosen);
         }
         if (settings.Plot is not null)
@@ -250,7 +250,7 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
         {
             // The budget's passes as the planner splits them; mask-only spends them all on stage 1.
             int total = MeDlm.Decoding.Budget.Split(g, b, editShare: 0).MaskSteps;
-            DecodingValues over = settings.Values with { GenLength = g, Auto = false };
+            DecodingValues over = settings.Values with { Auto = false };
             runs.Add(new EvalRun(label, RunKind.MaskOnly, over with { Budget = null, MaskSteps = total, EditSteps = 0 })
             { Budget = label, Fraction = b, TotalPasses = total });
             if (generator.Package.HasEditHead)
@@ -261,7 +261,7 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
         }
         foreach ((string label, DecodingValues v) in settings.SettingList)
         {
-            runs.Add(new EvalRun(label, RunKind.Setting, v with { GenLength = v.GenLength ?? g }));
+            runs.Add(new EvalRun(label, RunKind.Setting, v));
         }
         if (sample is not null)
         {

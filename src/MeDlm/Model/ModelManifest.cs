@@ -71,29 +71,18 @@ public sealed record GenerationDefaults(
 /// A package's measured adaptive setting (manifest <c>generation.auto</c>, docs/DESIGN.md §2.11), written by
 /// <c>medlm eval --write-auto</c>: a combination of existing decoding settings; null keys keep <c>generation</c>'s.
 /// </summary>
-/// <param name="Algorithm">The stage-1 algorithm.</param>
-public sealed record AutoSetting(DecodingAlgorithm Algorithm)
+/// <param name="Algorithm">The stage-1 algorithm (<c>algorithm</c>).</param>
+/// <param name="Budget">Budget fraction (<c>budget</c>): the pass split for algorithms with fixed steps.</param>
+/// <param name="BlockLength">Semi-autoregressive block length (<c>block_length</c>).</param>
+/// <param name="Threshold">Confidence threshold of the threshold algorithm (<c>threshold</c>).</param>
+/// <param name="EditRounds">Edit rounds cap (<c>edit_rounds</c>; null: the budget's share).</param>
+/// <param name="EditThreshold">Edit confidence gate (<c>edit_threshold</c>).</param>
+/// <param name="SwitchThreshold">Early switch (<c>switch_threshold</c>).</param>
+public sealed record AutoSetting(DecodingAlgorithm Algorithm, double? Budget = null, int? BlockLength = null, double? Threshold = null,
+    int? EditRounds = null, double? EditThreshold = null, double? SwitchThreshold = null)
 {
     /// <summary>The manifest keys of <c>generation.auto</c>, in the order they are written.</summary>
     public static readonly string[] Keys = ["algorithm", "budget", "block_length", "threshold", "edit_rounds", "edit_threshold", "switch_threshold"];
-
-    /// <summary>Budget fraction (<c>budget</c>): the pass split for algorithms with fixed steps.</summary>
-    public double? Budget { get; init; }
-
-    /// <summary>Semi-autoregressive block length (<c>block_length</c>).</summary>
-    public int? BlockLength { get; init; }
-
-    /// <summary>Confidence threshold of the threshold algorithm (<c>threshold</c>).</summary>
-    public double? Threshold { get; init; }
-
-    /// <summary>Edit rounds cap (<c>edit_rounds</c>; null: the budget's share).</summary>
-    public int? EditRounds { get; init; }
-
-    /// <summary>Edit confidence gate (<c>edit_threshold</c>).</summary>
-    public double? EditThreshold { get; init; }
-
-    /// <summary>Early switch (<c>switch_threshold</c>).</summary>
-    public double? SwitchThreshold { get; init; }
 }
 
 /// <summary>
@@ -459,15 +448,7 @@ public sealed class ModelManifest
         DecodingAlgorithm algorithm = ReadAlgorithm(r, a, P, dream) ?? throw r.Fail($"{P}algorithm is missing");
         int? block = ReadBlockLength(r, a, P, genLength);
         AdaptiveKeys k = ReadAdaptiveKeys(r, a, P, hasEditHead, dream, algorithm);
-        return new AutoSetting(algorithm)
-        {
-            Budget = k.Budget,
-            BlockLength = block,
-            Threshold = k.Threshold,
-            EditRounds = k.EditRounds,
-            EditThreshold = k.EditThreshold,
-            SwitchThreshold = k.SwitchThreshold,
-        };
+        return new AutoSetting(algorithm, k.Budget, block, k.Threshold, k.EditRounds, k.EditThreshold, k.SwitchThreshold);
     }
 
     private static DecodingAlgorithm? ReadAlgorithm(Reader r, JsonElement g, string P, bool dream)

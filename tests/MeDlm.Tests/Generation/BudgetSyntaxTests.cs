@@ -42,4 +42,27 @@ public sealed class BudgetSyntaxTests
         FormatException e = Assert.Throws<FormatException>(() => Budget.Parse(text));
         Assert.Equal(error, e.Message);
     }
+
+    [Theory]
+    [InlineData("auto")]
+    [InlineData(" AUTO ")]
+    public void Auto_is_read_where_it_is_allowed_and_refused_where_a_fraction_is_needed(string text)
+    {
+        Assert.True(Budget.TryParse(text, out double b, out bool auto, out string error), error);
+        Assert.True(auto);
+        Assert.Equal(0, b);
+        Assert.False(Budget.TryParse(text, out _, out error));
+        Assert.Contains("not a fraction", error, StringComparison.Ordinal);
+        Assert.Throws<FormatException>(() => Budget.Parse(text));
+    }
+
+    [Theory]
+    [InlineData("1/8", 0.125)]
+    [InlineData("100%", 1.0)]
+    public void The_auto_aware_parser_reads_fractions_as_the_plain_one(string text, double expected)
+    {
+        Assert.True(Budget.TryParse(text, out double b, out bool auto, out string error), error);
+        Assert.False(auto);
+        Assert.Equal(expected, b, 12);
+    }
 }

@@ -70,6 +70,19 @@ public sealed class ModelLoadTests
                 m["generation"]!["algorithm"] = "random";
                 m["generation"]!["switch_threshold"] = 0.5;
             }), "medlm.json", "generation.switch_threshold 0.5 does not apply to algorithm \"random\""),
+        new("auto without an algorithm", d => EditManifest(d, m => m["generation"]!["auto"] = new JsonObject { ["threshold"] = 0.9 }), "medlm.json",
+            "generation.auto.algorithm is missing"),
+        new("auto with an unknown key", d => EditManifest(d, m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "threshold", ["tau"] = 0.9 }),
+            "medlm.json", "generation.auto.tau is not an auto setting key"),
+        new("auto threshold above 1", d => EditManifest(d, m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "threshold", ["threshold"] = 1.5 }),
+            "medlm.json", "generation.auto.threshold 1.5 must be in (0, 1]"),
+        new("auto switch with random remasking", d => EditManifest(d, m =>
+                m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "random", ["switch_threshold"] = 0.5 }),
+            "medlm.json", "generation.auto.switch_threshold 0.5 does not apply to algorithm \"random\""),
+        new("auto block length not dividing G", d => EditManifest(d, m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "medlm", ["block_length"] = 5 }),
+            "medlm.json", "generation.auto.block_length 5 does not divide generation.gen_length 16"),
+        new("auto not an object", d => EditManifest(d, m => m["generation"]!["auto"] = "threshold"), "medlm.json",
+            "generation.auto must be an object"),
         new("fractional edit_rounds", d => EditManifest(d, m => m["generation"]!["edit_rounds"] = 2.5), "medlm.json",
             "generation.edit_rounds 2.5 must be a whole number >= 0"),
         new("unknown output form", d => EditManifest(d, m => m["graphs"]!["denoiser"]!["outputs"] = "topp"), "medlm.json",
@@ -230,6 +243,54 @@ public sealed class ModelLoadTests
         GenerationResult result = generator.Generate(plan);
         Assert.InRange(result.Stats.EditPasses, 1, 5);
         Assert.InRange(result.Stats.MaskPasses, 1, plan.GenLength);
+    }
+
+    [Fact]
+    public void Budget_auto_plans_from_the_manifest_auto_setting_and_the_request_still_wins()
+    {
+        using var dir = new TempPackage();
+        EditManifest(dir.Path, m => m["generation"]!["auto"] = new JsonObject
+        {
+            ["algorithm"] = "threshold",
+            ["threshold"] = 0.8,
+            ["edit_rounds"] = 3,
+            ["edit_threshold"] = 0.4,
+            ["switch_threshold"] = 0.6,
+        });
+        using var package = ModelPackage.Load(dir.Path);
+        AutoSetting auto = Assert.IsType<AutoSetting>(package.Manifest.Generation.Auto);
+        Assert.Equal(DecodingAlgorithm.Threshold, auto.Algorithm);
+        Assert.Null(auto.Budget);
+        using var generator = new Generator(package);
+        int[] prompt = [591, 10, 20];
+        GenerationPlan plan = generator.Plan(new GenerationRequest { PromptTokenIds = prompt, AutoBudget = true });
+        Assert.Equal(DecodingAlgorithm.Threshold, plan.Algorithm);
+        Assert.Equal(0.8, plan.Threshold);
+        Assert.Equal(3, plan.EditRounds);
+        Assert.Equal(0.4, plan.EditThreshold);
+        Assert.Equal(0.6, plan.SwitchThreshold);
+        // Without auto the plain defaults hold; with it, a request's own setting still wins.
+        GenerationPlan plain = generator.Plan(new GenerationRequest { PromptTokenIds = prompt });
+        Assert.Equal(DecodingAlgorithm.MeDlm, plain.Algorithm);
+        Assert.Equal(0, plain.EditThreshold);
+        GenerationPlan own = generator.Plan(new GenerationRequest { PromptTokenIds = prompt, AutoBudget = true, EditSteps = 1, Threshold = 0.95 });
+        Assert.Equal(1, own.EditRounds);
+        Assert.Equal(0.95, own.Threshold);
+        Assert.Equal(0.4, own.EditThreshold);
+        var both = Assert.Throws<GenerationRequestException>(() => generator.Plan(new GenerationRequest { PromptTokenIds = prompt, AutoBudget = true, Budget = 0.5 }));
+        Assert.Equal(nameof(GenerationRequest.AutoBudget), both.Property);
+    }
+
+    [Fact]
+    public void Budget_auto_without_a_manifest_auto_setting_is_refused_naming_it()
+    {
+        using var dir = new TempPackage();
+        using var package = ModelPackage.Load(dir.Path);
+        Assert.Null(package.Manifest.Generation.Auto);
+        using var generator = new Generator(package);
+        var e = Assert.Throws<GenerationRequestException>(() => generator.Plan(new GenerationRequest { PromptTokenIds = [591, 10], AutoBudget = true }));
+        Assert.Equal(nameof(GenerationRequest.AutoBudget), e.Property);
+        Assert.Contains("no generation.auto", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
