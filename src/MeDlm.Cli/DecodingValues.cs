@@ -135,29 +135,34 @@ internal sealed record DecodingValues(
                 result = v with { Algorithm = a };
                 error = ok ? string.Empty : $"'{text}' is not one of medlm, low-confidence, random, threshold, origin, maskgit-plus, topk-margin, entropy";
                 return ok;
-            case "gen_length": result = v with { GenLength = Int(text, ref ok) }; break;
-            case "mask_steps": result = v with { MaskSteps = Int(text, ref ok) }; break;
-            case "edit_steps": result = v with { EditSteps = Int(text, ref ok) }; break;
-            case "block_length": result = v with { BlockLength = Int(text, ref ok) }; break;
-            case "top_k": result = v with { TopK = Int(text, ref ok) }; break;
-            case "temperature": result = v with { Temperature = Number(text, ref ok) }; break;
-            case "cfg": result = v with { Cfg = Number(text, ref ok) }; break;
-            case "threshold": result = v with { Threshold = Number(text, ref ok) }; break;
-            case "edit_threshold": result = v with { EditThreshold = Number(text, ref ok) }; break;
-            case "switch_threshold": result = v with { SwitchThreshold = Number(text, ref ok) }; break;
-            case "top_p": result = v with { TopP = Number(text, ref ok) }; break;
-            case "alg_temp": result = v with { AlgTemp = Number(text, ref ok) }; break;
-            case "eps": result = v with { Eps = Number(text, ref ok) }; break;
+            case "gen_length" or "mask_steps" or "edit_steps" or "block_length" or "top_k":
+                int i = Int(text, ref ok);
+                result = key switch
+                {
+                    "gen_length" => v with { GenLength = i }, "mask_steps" => v with { MaskSteps = i }, "edit_steps" => v with { EditSteps = i },
+                    "block_length" => v with { BlockLength = i }, _ => v with { TopK = i },
+                };
+                return ok;
+            case "temperature" or "cfg" or "threshold" or "edit_threshold" or "switch_threshold" or "top_p" or "alg_temp" or "eps":
+                double d = Number(text, ref ok);
+                result = key switch
+                {
+                    "temperature" => v with { Temperature = d }, "cfg" => v with { Cfg = d }, "threshold" => v with { Threshold = d },
+                    "edit_threshold" => v with { EditThreshold = d }, "switch_threshold" => v with { SwitchThreshold = d },
+                    "top_p" => v with { TopP = d }, "alg_temp" => v with { AlgTemp = d }, _ => v with { Eps = d },
+                };
+                return ok;
             case "seed":
                 ok = long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long seed);
                 result = v with { Seed = seed };
-                break;
-            case "logits_eos_inf": result = v with { LogitsEosInf = Bool(text, ref ok) }; break;
-            case "confidence_eos_eot_inf": result = v with { ConfidenceEosEotInf = Bool(text, ref ok) }; break;
+                return ok;
+            case "logits_eos_inf" or "confidence_eos_eot_inf":
+                ok = bool.TryParse(text, out bool flag);
+                result = key == "logits_eos_inf" ? v with { LogitsEosInf = flag } : v with { ConfidenceEosEotInf = flag };
+                return ok;
             default:
                 return false;
         }
-        return ok;
     }
 
     private static int Int(string text, ref bool ok)
@@ -170,12 +175,6 @@ internal sealed record DecodingValues(
     {
         ok = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d);
         return d;
-    }
-
-    private static bool Bool(string text, ref bool ok)
-    {
-        ok = bool.TryParse(text, out bool b);
-        return b;
     }
 
     /// <summary>The fields that are set, as a setting text <see cref="TryParse"/> reads back ("" for the defaults).</summary>

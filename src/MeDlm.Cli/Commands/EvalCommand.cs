@@ -31,17 +31,15 @@ internal sealed class EvalSettings : SetSettings
     [Description("Settings to evaluate, one per line as for --setting (# comments, blank lines skipped)")]
     public string? Sweep { get; set; }
 
-    [CommandOption("--plot <PATH>")]
-    [Description("Write the accuracy / forward-passes frontier as PATH.png and PATH.svg")]
+    // What to do with the measured settings: draw them, and keep the best one as the package's budget auto.
+    [CommandOption("--plot <PATH>"), Description("Write the accuracy / forward-passes frontier as PATH.png and PATH.svg")]
     public string? Plot { get; set; }
 
-    [CommandOption("--write-auto")]
-    [Description("Write the best setting (highest accuracy, then fewest passes) into the package manifest as generation.auto (budget auto)")]
+    [CommandOption("--write-auto"), Description("Write the best setting (highest accuracy, then fewest passes) into the package manifest as generation.auto (budget auto)")]
     public bool WriteAuto { get; set; }
 
-    [CommandOption("--auto-tolerance <POINTS>")]
+    [CommandOption("--auto-tolerance <POINTS>"), DefaultValue(0.0)]
     [Description("--write-auto may take a setting up to this many accuracy points below the best if it needs fewer mean passes")]
-    [DefaultValue(0.0)]
     public double AutoTolerance { get; set; }
 
     [CommandOption("--limit <N>")]
@@ -411,7 +409,7 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
             string gain = edit is null ? "-"
                 : (Gain(mask, edit, items)).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture);
             string rounds = edit is null ? "-"
-                : string.Create(CultureInfo.InvariantCulture, $"{edit.Mean(edit.EditRounds):0.00} / {edit.Plan?.EditRounds}");
+                : string.Create(CultureInfo.InvariantCulture, $"{edit.Mean(s => s.EditRounds):0.00} / {edit.Plan?.EditRounds}");
             string split = edit is null ? string.Empty : string.Create(CultureInfo.InvariantCulture, $" ({edit.Plan?.MaskSteps}+{edit.Plan?.EditRounds})");
             rows.Add([$"{mask.Budget} ({mask.TotalPasses})", maskCells, editCells + split, gain, rounds]);
         }
@@ -478,8 +476,8 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
                 _ => $"`{run.Label}`",
             };
             string acc = string.Join(" / ", cols.ConvertAll(c => Pct(run.Accuracy(items, c.Kind))));
-            o.WriteLine($"| {label} | {acc} | {F(run.Mean(run.Passes), "0.00")} / {run.P90Passes()} | {F(run.TokensPerPass(), "0.00")} | " +
-                $"{F(run.Mean(run.Replaced), "0.00")} / {F(run.Mean(run.Deleted), "0.00")} / {F(run.Mean(run.Inserted), "0.00")} | {F(run.AnswersPerSecond, "0.0")} |");
+            o.WriteLine($"| {label} | {acc} | {F(run.MeanPasses, "0.00")} / {run.P90Passes()} | {F(run.TokensPerPass(), "0.00")} | " +
+                $"{F(run.Mean(s => s.Replaced), "0.00")} / {F(run.Mean(s => s.Deleted), "0.00")} / {F(run.Mean(s => s.Inserted), "0.00")} | {F(run.AnswersPerSecond, "0.0")} |");
         }
     }
 
@@ -573,15 +571,15 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
                 w.WriteNull(col);
             }
         }
-        w.WriteNumber("passes_mean", run.Mean(run.Passes));
+        w.WriteNumber("passes_mean", run.MeanPasses);
         w.WriteNumber("passes_p90", run.P90Passes());
-        w.WriteNumber("mask_passes_mean", run.Mean(run.MaskPasses));
-        w.WriteNumber("edit_rounds_used", run.Mean(run.EditRounds));
+        w.WriteNumber("mask_passes_mean", run.Mean(s => s.MaskPasses));
+        w.WriteNumber("edit_rounds_used", run.Mean(s => s.EditRounds));
         w.WriteNumber("tokens_per_pass", run.TokensPerPass());
         w.WriteStartObject("edits_per_answer");
-        w.WriteNumber("replaced", run.Mean(run.Replaced));
-        w.WriteNumber("deleted", run.Mean(run.Deleted));
-        w.WriteNumber("inserted", run.Mean(run.Inserted));
+        w.WriteNumber("replaced", run.Mean(s => s.Replaced));
+        w.WriteNumber("deleted", run.Mean(s => s.Deleted));
+        w.WriteNumber("inserted", run.Mean(s => s.Inserted));
         w.WriteEndObject();
         w.WriteNumber("answers_per_second", run.AnswersPerSecond);
         w.WriteNumber("seconds", run.Seconds);
@@ -614,8 +612,8 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
                         w.WriteNull("text");
                     }
                     w.WriteBoolean("correct", run.Correct[i]);
-                    w.WriteNumber("passes", run.Passes[i]);
-                    w.WriteNumber("edit_rounds", run.EditRounds[i]);
+                    w.WriteNumber("passes", run.Items[i].Passes);
+                    w.WriteNumber("edit_rounds", run.Items[i].EditRounds);
                     w.WriteEndObject();
                     w.Flush();
                     stream.Write(newline);

@@ -37,8 +37,8 @@ internal static class AutoWriter
             {
                 continue;
             }
-            if (chosen is null || r.Mean(r.Passes) < chosen.Mean(chosen.Passes)
-                || (r.Mean(r.Passes) == chosen.Mean(chosen.Passes) && acc > (chosen.Accuracy(items, null).Percent ?? 0)))
+            if (chosen is null || r.MeanPasses < chosen.MeanPasses
+                || (r.MeanPasses == chosen.MeanPasses && acc > (chosen.Accuracy(items, null).Percent ?? 0)))
             {
                 chosen = r;
             }

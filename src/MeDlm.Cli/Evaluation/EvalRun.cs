@@ -15,6 +15,9 @@ internal enum RunKind
     Setting,
 }
 
+/// <summary>What one item's generation took and did.</summary>
+internal readonly record struct ItemStats(int Passes, int MaskPasses, int EditRounds, int AnswerTokens, int Replaced, int Deleted, int Inserted);
+
 /// <summary>A correct-answer count over some items.</summary>
 internal readonly record struct Tally(int Right, int Count)
 {
@@ -42,19 +45,8 @@ internal sealed class EvalRun(string label, RunKind kind, DecodingValues values)
 
     public string?[] Texts { get; private set; } = [];
 
-    public int[] Passes { get; private set; } = [];
-
-    public int[] MaskPasses { get; private set; } = [];
-
-    public int[] EditRounds { get; private set; } = [];
-
-    public int[] AnswerTokens { get; private set; } = [];
-
-    public int[] Replaced { get; private set; } = [];
-
-    public int[] Deleted { get; private set; } = [];
-
-    public int[] Inserted { get; private set; } = [];
+    /// <summary>Per item: passes, edit rounds, answer tokens and edits of its generation.</summary>
+    public ItemStats[] Items { get; private set; } = [];
 
     public bool[] Correct { get; set; } = [];
 
@@ -64,13 +56,7 @@ internal sealed class EvalRun(string label, RunKind kind, DecodingValues values)
     public void Allocate(int items)
     {
         Texts = new string?[items];
-        Passes = new int[items];
-        MaskPasses = new int[items];
-        EditRounds = new int[items];
-        AnswerTokens = new int[items];
-        Replaced = new int[items];
-        Deleted = new int[items];
-        Inserted = new int[items];
+        Items = new ItemStats[items];
         Correct = new bool[items];
     }
 
@@ -78,13 +64,8 @@ internal sealed class EvalRun(string label, RunKind kind, DecodingValues values)
     {
         ArgumentNullException.ThrowIfNull(r);
         Texts[item] = r.Text;
-        Passes[item] = r.Stats.TotalPasses;
-        MaskPasses[item] = r.Stats.MaskPasses;
-        EditRounds[item] = r.Stats.EditPasses;
-        AnswerTokens[item] = r.AnswerLength;
-        Replaced[item] = r.Stats.Edits.Replaced;
-        Deleted[item] = r.Stats.Edits.Deleted;
-        Inserted[item] = r.Stats.Edits.Inserted;
+        GenerationStats s = r.Stats;
+        Items[item] = new ItemStats(s.TotalPasses, s.MaskPasses, s.EditPasses, r.AnswerLength, s.Edits.Replaced, s.Edits.Deleted, s.Edits.Inserted);
     }
 
     /// <summary>Items that were generated (a prompt too long for the context is not).</summary>
@@ -101,32 +82,35 @@ internal sealed class EvalRun(string label, RunKind kind, DecodingValues values)
         }
     }
 
-    /// <summary>Mean of <paramref name="values"/> over the generated items.</summary>
-    public double Mean(int[] values)
+    /// <summary>Mean of <paramref name="value"/> over the generated items.</summary>
+    public double Mean(Func<ItemStats, int> value)
     {
-        ArgumentNullException.ThrowIfNull(values);
+        ArgumentNullException.ThrowIfNull(value);
         long sum = 0;
         int n = 0;
-        for (int i = 0; i < values.Length; i++)
+        for (int i = 0; i < Items.Length; i++)
         {
             if (Texts[i] is not null)
             {
-                sum += values[i];
+                sum += value(Items[i]);
                 n++;
             }
         }
         return n == 0 ? 0 : (double)sum / n;
     }
 
+    /// <summary>Mean forward passes per answer.</summary>
+    public double MeanPasses => Mean(s => s.Passes);
+
     /// <summary>The 90th percentile (nearest rank) of the passes per answer.</summary>
     public int P90Passes()
     {
-        var list = new List<int>(Passes.Length);
-        for (int i = 0; i < Passes.Length; i++)
+        var list = new List<int>(Items.Length);
+        for (int i = 0; i < Items.Length; i++)
         {
             if (Texts[i] is not null)
             {
-                list.Add(Passes[i]);
+                list.Add(Items[i].Passes);
             }
         }
         if (list.Count == 0)
@@ -140,8 +124,8 @@ internal sealed class EvalRun(string label, RunKind kind, DecodingValues values)
     /// <summary>Answer tokens per forward pass, over all generated items.</summary>
     public double TokensPerPass()
     {
-        double passes = Mean(Passes);
-        return passes == 0 ? 0 : Mean(AnswerTokens) / passes;
+        double passes = MeanPasses;
+        return passes == 0 ? 0 : Mean(s => s.AnswerTokens) / passes;
     }
 
     public double AnswersPerSecond => Seconds > 0 ? Generated / Seconds : 0;

@@ -67,7 +67,7 @@ internal static class FrontierPlot
             return;
         }
         // Along the passes axis, so that the line joins neighbours.
-        curve.Sort((a, b) => a.Mean(a.Passes).CompareTo(b.Mean(b.Passes)));
+        curve.Sort((a, b) => a.MeanPasses.CompareTo(b.MeanPasses));
         double[] xs = Xs(curve), ys = Ys(curve, items);
         var line = plot.Add.Scatter(xs, ys, color);
         line.LegendText = legend;
@@ -86,7 +86,7 @@ internal static class FrontierPlot
         }
     }
 
-    private static double[] Xs(List<EvalRun> runs) => runs.ConvertAll(r => r.Mean(r.Passes)).ToArray();
+    private static double[] Xs(List<EvalRun> runs) => runs.ConvertAll(r => r.MeanPasses).ToArray();
 
     private static double[] Ys(List<EvalRun> runs, List<EvalItem> items) => runs.ConvertAll(r => r.Accuracy(items, null).Percent ?? 0).ToArray();
 }
