@@ -1,5 +1,3 @@
-using MeDlm.Decoding;
-
 namespace MeDlm.Cli;
 
 /// <summary>Budget lists for the commands that sweep budgets ("1,1/2,1/4"); each one is parsed by <see cref="Budget.TryParse(string?, out double, out bool, out string)"/>.</summary>

@@ -1,9 +1,4 @@
-using System.Globalization;
-using System.Text;
 using MeDlm.Cli.Commands;
-using MeDlm.Decoding;
-using MeDlm.Generation;
-using MeDlm.Model;
 using MeDlm.Tokenization;
 
 namespace MeDlm.Cli;

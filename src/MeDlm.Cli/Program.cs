@@ -1,8 +1,6 @@
-using System.Text;
 using MeDlm.Cli;
 using MeDlm.Cli.Commands;
 using Spectre.Console;
-using Spectre.Console.Cli;
 
 Console.OutputEncoding = Encoding.UTF8;
 

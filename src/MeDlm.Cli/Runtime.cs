@@ -1,7 +1,4 @@
 using MeDlm.Cli.Commands;
-using MeDlm.Decoding;
-using MeDlm.Generation;
-using MeDlm.Model;
 using MeDlm.Tokenization;
 using Microsoft.Extensions.Logging;
 

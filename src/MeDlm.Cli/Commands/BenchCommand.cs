@@ -1,15 +1,7 @@
-using System.ComponentModel;
 using System.Diagnostics;
-using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using MeDlm.Cli.Evaluation;
 using MeDlm.Cli.Rendering;
-using MeDlm.Decoding;
-using MeDlm.Generation;
-using MeDlm.Model;
 using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace MeDlm.Cli.Commands;
 

@@ -1,8 +1,4 @@
-using System.Globalization;
-using System.ComponentModel;
-using MeDlm.Decoding;
 using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace MeDlm.Cli.Commands;
 

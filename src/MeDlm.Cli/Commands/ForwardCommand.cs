@@ -1,11 +1,4 @@
-using System.ComponentModel;
-using System.Globalization;
-using System.Text;
-using System.Text.Json;
-using MeDlm.Generation;
-using MeDlm.Model;
 using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace MeDlm.Cli.Commands;
 

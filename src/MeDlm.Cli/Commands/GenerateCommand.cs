@@ -1,11 +1,6 @@
-using System.ComponentModel;
 using System.Diagnostics;
-using System.Text.Json;
 using MeDlm.Cli.Rendering;
-using MeDlm.Generation;
-using MeDlm.Model;
 using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace MeDlm.Cli.Commands;
 

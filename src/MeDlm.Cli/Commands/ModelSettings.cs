@@ -1,8 +1,6 @@
-using System.ComponentModel;
 using MeDlm.Sessions;
 using ModelOptions = MeDlm.Model.ModelOptions;
 using Spectre.Console;
-using Spectre.Console.Cli;
 
 namespace MeDlm.Cli.Commands;
 

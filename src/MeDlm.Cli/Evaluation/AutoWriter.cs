@@ -1,8 +1,5 @@
 using System.Text.Encodings.Web;
-using System.Text.Json;
 using System.Text.Json.Nodes;
-using MeDlm.Decoding;
-using MeDlm.Model;
 
 namespace MeDlm.Cli.Evaluation;
 

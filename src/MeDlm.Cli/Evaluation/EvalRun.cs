@@ -1,5 +1,3 @@
-using MeDlm.Generation;
-
 namespace MeDlm.Cli.Evaluation;
 
 /// <summary>What a row of <c>medlm eval</c> decodes: the budget table's two modes, or a setting of its own.</summary>

@@ -1,5 +1,3 @@
-using System.Text;
-using MeDlm.Generation;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 

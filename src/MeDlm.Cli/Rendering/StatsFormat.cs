@@ -1,6 +1,3 @@
-using System.Globalization;
-using MeDlm.Generation;
-
 namespace MeDlm.Cli.Rendering;
 
 /// <summary>The one-line summary of a generation and the JSON form of a result.</summary>

@@ -1,4 +1,3 @@
-using MeDlm.Model;
 using MeDlm.Tokenization;
 
 namespace MeDlm.Cli.Rendering;

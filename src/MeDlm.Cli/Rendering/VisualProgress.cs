@@ -1,6 +1,3 @@
-using MeDlm.Decoding;
-using MeDlm.Generation;
-
 namespace MeDlm.Cli.Rendering;
 
 /// <summary>The status line of --visual: stage, pass i/n, edits applied so far.</summary>
