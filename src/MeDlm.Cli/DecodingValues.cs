@@ -208,14 +208,14 @@ internal sealed record DecodingValues(
 
     /// <summary>
     /// This setting as a manifest auto setting (<c>generation.auto</c>), with <paramref name="plan"/>'s algorithm
-    /// when none is set; null when it sets a field an auto setting cannot hold (sampling, mask steps, ...); G is not part of it.
+    /// when none is set; null when it sets a field an auto setting cannot hold (sampling, seed, Dream or EOS options, budget auto); G is not part of it.
     /// </summary>
     public AutoSetting? ToAuto(GenerationPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        bool other = MaskSteps is not null || Temperature is not null || Cfg != 0 || TopP is not null
+        bool other = Temperature is not null || Cfg != 0 || TopP is not null
             || TopK is not null || AlgTemp is not null || Eps is not null || Seed != 0 || LogitsEosInf || ConfidenceEosEotInf || Auto;
-        return other ? null : new AutoSetting(Algorithm ?? plan.Algorithm, Budget, BlockLength, Threshold, EditSteps, EditThreshold, SwitchThreshold);
+        return other ? null : new AutoSetting(Algorithm ?? plan.Algorithm, Budget, BlockLength, Threshold, EditSteps, EditThreshold, SwitchThreshold, MaskSteps);
     }
 
     /// <summary>A request with this setting for a prompt given as text, messages or ids.</summary>

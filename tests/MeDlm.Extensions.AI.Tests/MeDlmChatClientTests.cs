@@ -105,7 +105,7 @@ public sealed class MeDlmChatClientTests
         var spelled = new AdditionalPropertiesDictionary { [MeDlmChatOptions.Algorithm] = DecodingAlgorithms.Name(auto.Algorithm) };
         foreach ((string key, object? value) in new (string, object?)[]
         {
-            (MeDlmChatOptions.Budget, auto.Budget), (MeDlmChatOptions.BlockLength, auto.BlockLength), (MeDlmChatOptions.Threshold, auto.Threshold),
+            (MeDlmChatOptions.Budget, auto.Budget), (MeDlmChatOptions.MaskSteps, auto.MaskSteps), (MeDlmChatOptions.BlockLength, auto.BlockLength), (MeDlmChatOptions.Threshold, auto.Threshold),
             (MeDlmChatOptions.EditRounds, auto.EditRounds), (MeDlmChatOptions.EditThreshold, auto.EditThreshold), (MeDlmChatOptions.SwitchThreshold, auto.SwitchThreshold),
         })
         {

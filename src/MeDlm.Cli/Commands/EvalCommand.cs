@@ -195,7 +195,7 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
         if (settings.WriteAuto)
         {
             chosen = AutoWriter.Choose(runs, items, settings.AutoTolerance)
-                ?? throw CliException.Usage("--write-auto: no setting can be an auto setting (they set sampling, mask steps or budget auto; an auto setting holds algorithm, budget, block_length, threshold, edit_steps, edit_threshold and switch_threshold)");
+                ?? throw CliException.Usage("--write-auto: no setting can be an auto setting (they set sampling, a seed, Dream or EOS options or budget auto; an auto setting holds algorithm, budget, mask_steps, block_length, threshold, edit_steps, edit_threshold and switch_threshold)");
             AutoWriter.Write(package.Manifest.Path, chosen);
         }
         if (settings.Plot is not null)

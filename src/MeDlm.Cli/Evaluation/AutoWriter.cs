@@ -94,6 +94,7 @@ internal static class AutoWriter
             }
         }
         Add("budget", auto.Budget);
+        Add("mask_steps", auto.MaskSteps);
         Add("block_length", auto.BlockLength);
         Add("threshold", auto.Threshold);
         Add("edit_rounds", auto.EditRounds);

@@ -48,7 +48,8 @@ internal static class RequestPlanner
 
         p.Require(request.MaskSteps is null || request.MaskSteps > 0, nameof(request.MaskSteps),
             $"MaskSteps must be positive ({p.Who} has {request.MaskSteps}).");
-        int maskSteps = request.MaskSteps ?? budgetMasks;
+        // An auto setting's mask steps, like the manifest's edit rounds, go with no budget of the request's own.
+        int maskSteps = request.MaskSteps ?? (request.Budget is null ? d.MaskSteps : null) ?? budgetMasks;
         // The manifest's edit rounds go with the manifest's budget: a request's own budget keeps its split.
         int editSteps = request.EditSteps ?? (request.Budget is null ? d.EditRounds : null) ?? budgetEdits;
         p.Require(editSteps >= 0, nameof(request.EditSteps), $"EditSteps must not be negative ({p.Who} has {editSteps}).");

@@ -43,12 +43,15 @@ public sealed record GenerationDefaults(
     /// <summary>Early switch from stage 1 to the edit rounds (<c>generation.switch_threshold</c>, default 0: off).</summary>
     public double SwitchThreshold { get; init; }
 
+    /// <summary>Mask steps replacing the budget's share (only from <c>generation.auto</c>'s <c>mask_steps</c>; null: the share).</summary>
+    public int? MaskSteps { get; init; }
+
     /// <summary>The measured adaptive setting (<c>generation.auto</c>) that budget <c>auto</c> selects; null when the package has none.</summary>
     public AutoSetting? Auto { get; init; }
 
     /// <summary>
     /// The defaults a request with budget <c>auto</c> plans from (docs/DESIGN.md §2.11): these defaults with the
-    /// auto setting's keys in place; its edit rounds replace the manifest's even when absent (then the budget's share).
+    /// auto setting's keys in place; its mask steps and edit rounds replace the manifest's even when absent (then the budget's share).
     /// </summary>
     /// <exception cref="InvalidOperationException">The package has no auto setting.</exception>
     public GenerationDefaults WithAuto()
@@ -60,6 +63,7 @@ public sealed record GenerationDefaults(
             Budget = a.Budget ?? Budget,
             BlockLength = a.BlockLength ?? BlockLength,
             Threshold = a.Threshold ?? Threshold,
+            MaskSteps = a.MaskSteps,
             EditRounds = a.EditRounds,
             EditThreshold = a.EditThreshold ?? EditThreshold,
             SwitchThreshold = a.SwitchThreshold ?? SwitchThreshold,
@@ -76,13 +80,14 @@ public sealed record GenerationDefaults(
 /// <param name="BlockLength">Semi-autoregressive block length (<c>block_length</c>).</param>
 /// <param name="Threshold">Confidence threshold of the threshold algorithm (<c>threshold</c>).</param>
 /// <param name="EditRounds">Edit rounds cap (<c>edit_rounds</c>; null: the budget's share).</param>
+/// <param name="MaskSteps">Stage-1 passes of the algorithms with fixed steps (<c>mask_steps</c>; null: the budget's share).</param>
 /// <param name="EditThreshold">Edit confidence gate (<c>edit_threshold</c>).</param>
 /// <param name="SwitchThreshold">Early switch (<c>switch_threshold</c>).</param>
 public sealed record AutoSetting(DecodingAlgorithm Algorithm, double? Budget = null, int? BlockLength = null, double? Threshold = null,
-    int? EditRounds = null, double? EditThreshold = null, double? SwitchThreshold = null)
+    int? EditRounds = null, double? EditThreshold = null, double? SwitchThreshold = null, int? MaskSteps = null)
 {
     /// <summary>The manifest keys of <c>generation.auto</c>, in the order they are written.</summary>
-    public static readonly string[] Keys = ["algorithm", "budget", "block_length", "threshold", "edit_rounds", "edit_threshold", "switch_threshold"];
+    public static readonly string[] Keys = ["algorithm", "budget", "mask_steps", "block_length", "threshold", "edit_rounds", "edit_threshold", "switch_threshold"];
 }
 
 /// <summary>
@@ -431,8 +436,8 @@ public sealed class ModelManifest
     private readonly record struct AdaptiveKeys(double? Budget, double? Threshold, int? EditRounds, double? EditThreshold, double? SwitchThreshold);
 
     /// <summary>
-    /// <c>generation.auto</c> (docs/DESIGN.md §2.11): an algorithm and the keys of <see cref="AdaptiveKeys"/> and
-    /// <c>block_length</c>, checked by the same rules as <c>generation</c>'s own; any other key is an error.
+    /// <c>generation.auto</c> (docs/DESIGN.md §2.11): an algorithm and the keys of <see cref="AdaptiveKeys"/>,
+    /// <c>block_length</c> and <c>mask_steps</c>, checked by the same rules as <c>generation</c>'s own; any other key is an error.
     /// </summary>
     private static AutoSetting ReadAuto(Reader r, JsonElement g, int genLength, bool hasEditHead, bool dream)
     {
@@ -448,7 +453,12 @@ public sealed class ModelManifest
         DecodingAlgorithm algorithm = ReadAlgorithm(r, a, P, dream) ?? throw r.Fail($"{P}algorithm is missing");
         int? block = ReadBlockLength(r, a, P, genLength);
         AdaptiveKeys k = ReadAdaptiveKeys(r, a, P, hasEditHead, dream, algorithm);
-        return new AutoSetting(algorithm, k.Budget, block, k.Threshold, k.EditRounds, k.EditThreshold, k.SwitchThreshold);
+        int? maskSteps = a.TryGetProperty("mask_steps", out JsonElement ms) && ms.ValueKind != JsonValueKind.Null ? r.PositiveInt(a, "mask_steps", P) : null;
+        if (maskSteps > genLength)
+        {
+            throw r.Fail($"{P}mask_steps {maskSteps} exceeds generation.gen_length {genLength}");
+        }
+        return new AutoSetting(algorithm, k.Budget, block, k.Threshold, k.EditRounds, k.EditThreshold, k.SwitchThreshold, maskSteps);
     }
 
     private static DecodingAlgorithm? ReadAlgorithm(Reader r, JsonElement g, string P, bool dream)

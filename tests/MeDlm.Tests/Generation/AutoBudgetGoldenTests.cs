@@ -31,7 +31,7 @@ public sealed class AutoBudgetGoldenTests
             .. prompts.Select(p => new GenerationRequest
             {
                 PromptTokenIds = p, Algorithm = auto.Algorithm, Budget = auto.Budget, BlockLength = auto.BlockLength, Threshold = auto.Threshold,
-                EditSteps = auto.EditRounds, EditThreshold = auto.EditThreshold, SwitchThreshold = auto.SwitchThreshold,
+                MaskSteps = auto.MaskSteps, EditSteps = auto.EditRounds, EditThreshold = auto.EditThreshold, SwitchThreshold = auto.SwitchThreshold,
             }),
         ];
         IReadOnlyList<GenerationResult> a = generator.GenerateBatch(autoRequests);

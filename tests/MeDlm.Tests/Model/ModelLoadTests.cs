@@ -81,6 +81,8 @@ public sealed class ModelLoadTests
             "medlm.json", "generation.auto.switch_threshold 0.5 does not apply to algorithm \"random\""),
         new("auto block length not dividing G", d => EditManifest(d, m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "medlm", ["block_length"] = 5 }),
             "medlm.json", "generation.auto.block_length 5 does not divide generation.gen_length 16"),
+        new("auto mask_steps above G", d => EditManifest(d, m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "medlm", ["mask_steps"] = 17 }),
+            "medlm.json", "generation.auto.mask_steps 17 exceeds generation.gen_length 16"),
         new("auto not an object", d => EditManifest(d, m => m["generation"]!["auto"] = "threshold"), "medlm.json",
             "generation.auto must be an object"),
         new("fractional edit_rounds", d => EditManifest(d, m => m["generation"]!["edit_rounds"] = 2.5), "medlm.json",
@@ -279,6 +281,22 @@ public sealed class ModelLoadTests
         Assert.Equal(0.4, own.EditThreshold);
         var both = Assert.Throws<GenerationRequestException>(() => generator.Plan(new GenerationRequest { PromptTokenIds = prompt, AutoBudget = true, Budget = 0.5 }));
         Assert.Equal(nameof(GenerationRequest.AutoBudget), both.Property);
+    }
+
+    [Fact]
+    public void Budget_auto_with_fixed_steps_replaces_the_budget_split()
+    {
+        using var dir = new TempPackage();
+        EditManifest(dir.Path, m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "medlm", ["mask_steps"] = 16, ["edit_rounds"] = 2, ["switch_threshold"] = 0.9 });
+        using var package = ModelPackage.Load(dir.Path);
+        using var generator = new Generator(package);
+        int[] prompt = [591, 10, 20];
+        GenerationPlan plan = generator.Plan(new GenerationRequest { PromptTokenIds = prompt, AutoBudget = true });
+        Assert.Equal((DecodingAlgorithm.MeDlm, 16, 2, 0.9), (plan.Algorithm, plan.MaskSteps, plan.EditRounds, plan.SwitchThreshold));
+        // Only budget auto reads them: the plain defaults keep the budget's split.
+        GenerationPlan plain = generator.Plan(new GenerationRequest { PromptTokenIds = prompt });
+        (int masks, int edits) = Budget.Split(plain.GenLength, package.Manifest.Generation.Budget, package.Manifest.Generation.EditShare);
+        Assert.Equal((masks, edits, 0.0), (plain.MaskSteps, plain.EditRounds, plain.SwitchThreshold));
     }
 
     [Fact]
