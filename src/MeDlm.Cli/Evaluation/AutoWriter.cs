@@ -64,10 +64,16 @@ internal static class AutoWriter
             throw new CliException($"{manifestPath}: generation is missing");
         }
         generation["auto"] = ToJson(auto);
-        string text = root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
+        // A writer, not the serializer: no reflection (the tool is also published trimmed).
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            root.WriteTo(w);
+        }
+        buffer.WriteByte((byte)'\n');
         try
         {
-            File.WriteAllText(manifestPath, text);
+            File.WriteAllBytes(manifestPath, buffer.ToArray());
             ModelManifest.Read(manifestPath);
         }
         catch (ModelLoadException e)

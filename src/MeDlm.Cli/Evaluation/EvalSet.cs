@@ -315,14 +315,17 @@ internal static class EvalSet
     public static string HeldoutProgram(string completion, string entryPoint, string testsJson)
     {
         var sb = new StringBuilder();
-        sb.Append("__answer = ").Append(JsonSerializer.Serialize(completion)).Append('\n');
-        sb.Append("__tests = __import__('json').loads(").Append(JsonSerializer.Serialize(testsJson)).Append(")\n");
+        sb.Append("__answer = ").Append(Literal(completion)).Append('\n');
+        sb.Append("__tests = __import__('json').loads(").Append(Literal(testsJson)).Append(")\n");
         sb.Append("__env = {}\n");
         sb.Append("exec(compile(__answer, '<answer>', 'exec'), __env)\n");
-        sb.Append("__f = __env[").Append(JsonSerializer.Serialize(entryPoint)).Append("]\n");
+        sb.Append("__f = __env[").Append(Literal(entryPoint)).Append("]\n");
         sb.Append("if not all(__f(list(inp)) == exp for inp, exp in __tests):\n    raise AssertionError('wrong answer')\n");
         return sb.ToString();
     }
+
+    /// <summary>A JSON string literal (quoted, escaped as the serializer escapes), without reflection: the tool is also published trimmed.</summary>
+    private static string Literal(string text) => "\"" + JsonEncodedText.Encode(text).ToString() + "\"";
 
     private static EvalItem HumanEval(Row r)
     {
