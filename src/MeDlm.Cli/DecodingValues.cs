@@ -207,15 +207,14 @@ internal sealed record DecodingValues(
     }
 
     /// <summary>
-    /// This setting as a manifest auto setting (<c>generation.auto</c>), with <paramref name="plan"/>'s algorithm
-    /// when none is set; null when it sets a field an auto setting cannot hold (sampling, seed, Dream or EOS options, budget auto); G is not part of it.
+    /// This setting as a manifest auto setting (<c>generation.auto</c>), with the <paramref name="resolved"/> algorithm
+    /// (the plan's) when none is set; null when it sets a field an auto setting cannot hold (sampling, seed, Dream or EOS options, budget auto); G is not part of it.
     /// </summary>
-    public AutoSetting? ToAuto(GenerationPlan plan)
+    public AutoSetting? ToAuto(DecodingAlgorithm resolved)
     {
-        ArgumentNullException.ThrowIfNull(plan);
         bool other = Temperature is not null || Cfg != 0 || TopP is not null
             || TopK is not null || AlgTemp is not null || Eps is not null || Seed != 0 || LogitsEosInf || ConfidenceEosEotInf || Auto;
-        return other ? null : new AutoSetting(Algorithm ?? plan.Algorithm, Budget, BlockLength, Threshold, EditSteps, EditThreshold, SwitchThreshold, MaskSteps);
+        return other ? null : new AutoSetting(Algorithm ?? resolved, Budget, BlockLength, Threshold, EditSteps, EditThreshold, SwitchThreshold, MaskSteps);
     }
 
     /// <summary>A request with this setting for a prompt given as text, messages or ids.</summary>

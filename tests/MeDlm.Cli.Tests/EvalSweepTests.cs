@@ -68,12 +68,26 @@ public sealed class EvalSweepTests
         {
             CliRun flags = Cli.Run(With(Cli.ModelFolder, "eval", "--limit", "3", "--algorithm", "threshold", "--threshold", "0.9", "--edit-steps", "2", "--json"));
             Assert.True(flags.ExitCode == 0, flags.ToString());
+            double accuracy;
             using (var doc = JsonDocument.Parse(flags.Stdout))
             {
                 JsonElement only = Assert.Single(Settings(doc).EnumerateArray());
                 Assert.Equal("algorithm=threshold,edit_steps=2,threshold=0.9", only.GetProperty("setting").GetString());
                 Assert.Equal(0, doc.RootElement.GetProperty("rows").GetArrayLength());
+                accuracy = only.GetProperty("all").GetDouble();
             }
+
+            // An earlier --json output is combined without decoding again.
+            string earlier = Path.Combine(dir, "earlier.json");
+            File.WriteAllText(earlier, flags.Stdout);
+            CliRun combined = Cli.Run(With(Cli.ModelFolder, "eval", "--from", earlier, "--plot", Path.Combine(dir, "combined")));
+            Assert.True(combined.ExitCode == 0, combined.ToString());
+            Assert.Contains($"| `algorithm=threshold,edit_steps=2,threshold=0.9` | {accuracy.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)} |", combined.Stdout);
+            Assert.True(File.Exists(Path.Combine(dir, "combined.png")) && File.Exists(Path.Combine(dir, "combined.svg")), combined.ToString());
+            File.WriteAllText(earlier, "{}");
+            CliRun bad = Cli.Run(With(Cli.ModelFolder, "eval", "--from", earlier));
+            Assert.True(bad.ExitCode == 2, bad.ToString());
+            Assert.Contains("not the JSON output of medlm eval --json", bad.Stderr, StringComparison.Ordinal);
 
             string sweep = Path.Combine(dir, "sweep.txt");
             File.WriteAllLines(sweep, ["# two settings", "", Threshold, "algorithm=threshold,threshold=0.7,edit_steps=4,edit_threshold=0.5"]);
@@ -106,6 +120,7 @@ public sealed class EvalSweepTests
     [InlineData("--setting", "block_length=7", "setting block_length=7: GenLength 48 is not divisible by BlockLength 7")]
     [InlineData("--sweep", "no-such-sweep-file.txt", "--sweep no-such-sweep-file.txt:")]
     [InlineData("--write-auto", null, "--write-auto chooses among settings")]
+    [InlineData("--from", "no-such-eval.json", "--from no-such-eval.json: not the JSON output")]
     [InlineData("--raw", null, "--raw and --system do not apply")]
     public void A_bad_setting_is_a_usage_error_naming_it(string flag, string? value, string fragment)
     {

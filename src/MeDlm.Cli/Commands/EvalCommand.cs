@@ -25,6 +25,9 @@ internal sealed class EvalSettings : SetSettings
     public string? Sweep { get; set; }
 
     // What to do with the measured settings: draw them, and keep the best one as the package's budget auto.
+    [CommandOption("--from <FILE>"), Description("Also take the settings of an earlier eval --json output (repeatable): with no budgets or settings of its own, eval only combines them for --plot and --write-auto")]
+    public string[] From { get; set; } = [];
+
     [CommandOption("--plot <PATH>"), Description("Write the accuracy / forward-passes frontier as PATH.png and PATH.svg")]
     public string? Plot { get; set; }
 
@@ -112,7 +115,7 @@ internal sealed class EvalSettings : SetSettings
         {
             SettingList.Add((Values.Describe(), Values));
         }
-        string? budgets = Budgets ?? (SettingList.Count == 0 ? "1,1/2,1/4,1/8" : null);
+        string? budgets = Budgets ?? (SettingList.Count == 0 && From.Length == 0 ? "1,1/2,1/4,1/8" : null);
         BudgetList = [];
         if (budgets is not null)
         {
@@ -123,8 +126,8 @@ internal sealed class EvalSettings : SetSettings
             BudgetList = list;
         }
         return Checks.First(
-            Checks.Require(!WriteAuto || SettingList.Count > 0, "--write-auto chooses among settings: give --setting or --sweep"),
-            Checks.Require(Plot is null || BudgetList.Count > 0 || SettingList.Count > 0, "--plot needs budgets or settings"));
+            Checks.Require(!WriteAuto || SettingList.Count > 0 || From.Length > 0, "--write-auto chooses among settings: give --setting, --sweep or --from"),
+            Checks.Require(Plot is null || BudgetList.Count > 0 || SettingList.Count > 0 || From.Length > 0, "--plot needs budgets, settings or --from"));
     }
 }
 
@@ -139,7 +142,19 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, EvalSettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        var earlier = new List<FrontierPoint>();
+        string title = "";
+        foreach (string file in settings.From)
+        {
+            earlier.AddRange(FrontierPoint.Load(file, out string t));
+            title = title.Length == 0 ? t : title;
+        }
         using ModelPackage package = Runtime.Load(settings);
+        if (settings.BudgetList.Count == 0 && settings.SettingList.Count == 0)
+        {
+            Frontier(settings, package, title, earlier);
+            return ExitCodes.Ok;
+        }
         string setPath = settings.Set.Equals("heldout", StringComparison.OrdinalIgnoreCase)
             ? Path.Combine(package.Folder, "heldout.jsonl")
             : Path.GetFullPath(settings.Set);
@@ -191,17 +206,9 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
 
         await Score(items, runs, python, settings, cancellationToken).ConfigureAwait(false);
 
-        EvalRun? chosen = null;
-        if (settings.WriteAuto)
-        {
-            chosen = AutoWriter.Choose(runs, items, settings.AutoTolerance)
-                ?? throw CliException.Usage("--write-auto: no setting can be an auto setting (they set sampling, a seed, Dream or EOS options or budget auto; an auto setting holds algorithm, budget, mask_steps, block_length, threshold, edit_steps, edit_threshold and switch_threshold)");
-            AutoWriter.Write(package.Manifest.Path, chosen);
-        }
-        if (settings.Plot is not null)
-        {
-            FrontierPlot.Write(settings.Plot, $"{package.Manifest.Name} · {Path.GetFileName(setPath)} ({items.Count} items) · G={g}", runs, items, chosen);
-        }
+        List<FrontierPoint> points = runs.ConvertAll(r => FrontierPoint.Of(r, items));
+        points.AddRange(earlier);
+        FrontierPoint? chosen = Frontier(settings, package, $"{package.Manifest.Name} · {Path.GetFileName(setPath)} ({items.Count} items) · G={g}", points, print: false);
         if (settings.Completions is not null)
         {
             WriteCompletions(settings.Completions, items, runs);
@@ -221,16 +228,49 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
             {
                 WriteTable(header, items, runs);
             }
-            if (chosen is not null)
-            {
-                Console.Out.WriteLine($"auto: {chosen.Label} written to {package.Manifest.Path} (generation.auto)");
-            }
-            if (settings.Plot is not null)
-            {
-                Console.Out.WriteLine($"plot: {FrontierPlot.Base(settings.Plot)}.png, .svg");
-            }
+            Finished(settings, package, chosen);
         }
         return ExitCodes.Ok;
+    }
+
+    /// <summary>--write-auto and --plot over <paramref name="points"/>; with <paramref name="print"/>, a line per point and what was written.</summary>
+    private static FrontierPoint? Frontier(EvalSettings settings, ModelPackage package, string title, List<FrontierPoint> points, bool print = true)
+    {
+        FrontierPoint? chosen = null;
+        if (settings.WriteAuto)
+        {
+            chosen = AutoWriter.Choose(points, settings.AutoTolerance)
+                ?? throw CliException.Usage("--write-auto: no setting can be an auto setting (they set sampling, a seed, Dream or EOS options or budget auto; an auto setting holds algorithm, budget, mask_steps, block_length, threshold, edit_steps, edit_threshold and switch_threshold)");
+            AutoWriter.Write(package.Manifest.Path, chosen.Auto!);
+        }
+        if (settings.Plot is not null)
+        {
+            FrontierPlot.Write(settings.Plot, title, points, chosen);
+        }
+        if (print)
+        {
+            Console.Out.WriteLine("| setting | accuracy (all) | passes mean |");
+            Console.Out.WriteLine("|---|---|---|");
+            foreach (FrontierPoint p in points)
+            {
+                string label = p.Kind == RunKind.Setting ? $"`{p.Label}`" : $"{(p.Kind == RunKind.MaskOnly ? "mask only" : "mask + edit")} {p.Budget}";
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {label} | {p.Accuracy:0.0} | {p.Passes:0.00} |"));
+            }
+            Finished(settings, package, chosen);
+        }
+        return chosen;
+    }
+
+    private static void Finished(EvalSettings settings, ModelPackage package, FrontierPoint? chosen)
+    {
+        if (chosen is not null)
+        {
+            Console.Out.WriteLine($"auto: {chosen.Label} written to {package.Manifest.Path} (generation.auto)");
+        }
+        if (settings.Plot is not null)
+        {
+            Console.Out.WriteLine($"plot: {FrontierPlot.Base(settings.Plot)}.png, .svg");
+        }
     }
 
     /// <summary>The budget table's pairs, then the settings; each planned once on a sample prompt, so a setting the model refuses fails before any pass.</summary>
@@ -475,7 +515,7 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
     }
 
     private static void WriteJson(TextWriter output, ModelPackage package, string setPath, SetFormat format, List<EvalItem> items, List<EvalRun> runs,
-        int g, int tooLong, EvalRun? chosen)
+        int g, int tooLong, FrontierPoint? chosen)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))

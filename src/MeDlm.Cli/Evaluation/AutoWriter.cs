@@ -13,41 +13,31 @@ internal static class AutoWriter
     /// Among the settings an auto setting can hold: the highest accuracy over all items; of those within
     /// <paramref name="tolerance"/> points of it, the fewest mean passes (then the higher accuracy, then the first).
     /// </summary>
-    public static EvalRun? Choose(List<EvalRun> runs, List<EvalItem> items, double tolerance)
+    public static FrontierPoint? Choose(List<FrontierPoint> points, double tolerance)
     {
-        ArgumentNullException.ThrowIfNull(runs);
-        var candidates = runs.FindAll(r => r.Kind == RunKind.Setting && r.Plan is { } p && r.Values.ToAuto(p) is not null);
-        if (candidates.Count == 0)
-        {
-            return null;
-        }
+        ArgumentNullException.ThrowIfNull(points);
+        List<FrontierPoint> candidates = points.FindAll(p => p.Auto is not null);
         double best = double.MinValue;
-        foreach (EvalRun r in candidates)
+        foreach (FrontierPoint p in candidates)
         {
-            best = Math.Max(best, r.Accuracy(items, null).Percent ?? 0);
+            best = Math.Max(best, p.Accuracy);
         }
-        EvalRun? chosen = null;
-        foreach (EvalRun r in candidates)
+        FrontierPoint? chosen = null;
+        foreach (FrontierPoint p in candidates)
         {
-            double acc = r.Accuracy(items, null).Percent ?? 0;
-            if (acc < best - tolerance - 1e-9)
+            if (p.Accuracy >= best - tolerance - 1e-9
+                && (chosen is null || p.Passes < chosen.Passes || (p.Passes == chosen.Passes && p.Accuracy > chosen.Accuracy)))
             {
-                continue;
-            }
-            if (chosen is null || r.MeanPasses < chosen.MeanPasses
-                || (r.MeanPasses == chosen.MeanPasses && acc > (chosen.Accuracy(items, null).Percent ?? 0)))
-            {
-                chosen = r;
+                chosen = p;
             }
         }
         return chosen;
     }
 
-    /// <summary>Writes <paramref name="run"/>'s setting as <c>generation.auto</c>; the manifest is restored if the library rejects it.</summary>
-    public static void Write(string manifestPath, EvalRun run)
+    /// <summary>Writes <paramref name="auto"/> as <c>generation.auto</c>; the manifest is restored if the library rejects it.</summary>
+    public static void Write(string manifestPath, AutoSetting auto)
     {
-        ArgumentNullException.ThrowIfNull(run);
-        AutoSetting auto = run.Values.ToAuto(run.Plan!) ?? throw new InvalidOperationException("not an auto setting");
+        ArgumentNullException.ThrowIfNull(auto);
         string original;
         JsonObject root;
         try

@@ -22,23 +22,23 @@ internal static class FrontierPlot
             : path;
     }
 
-    public static void Write(string path, string title, List<EvalRun> runs, List<EvalItem> items, EvalRun? auto)
+    public static void Write(string path, string title, List<FrontierPoint> runs, FrontierPoint? auto)
     {
         ArgumentNullException.ThrowIfNull(runs);
         string stem = Path.GetFullPath(Base(path));
         var plot = new Plot();
-        Curve(plot, runs, items, RunKind.MaskOnly, "mask only (fixed budgets)", Colors.Gray, labels: true);
-        Curve(plot, runs, items, RunKind.MaskEdit, "mask + edit, fixed split", Colors.SteelBlue, labels: true);
-        List<EvalRun> settings = runs.FindAll(r => r.Kind == RunKind.Setting && r != auto);
+        Curve(plot, runs, RunKind.MaskOnly, "mask only (fixed budgets)", Colors.Gray);
+        Curve(plot, runs, RunKind.MaskEdit, "mask + edit, fixed split", Colors.SteelBlue);
+        List<FrontierPoint> settings = runs.FindAll(r => r.Kind == RunKind.Setting && r != auto);
         if (settings.Count > 0)
         {
-            var points = plot.Add.ScatterPoints(Xs(settings), Ys(settings, items), Colors.DarkOrange);
+            var points = plot.Add.ScatterPoints(Xs(settings), Ys(settings), Colors.DarkOrange);
             points.MarkerSize = 7;
             points.LegendText = "adaptive settings";
         }
         if (auto is not null)
         {
-            var star = plot.Add.ScatterPoints(Xs([auto]), Ys([auto], items), Colors.Crimson);
+            var star = plot.Add.ScatterPoints(Xs([auto]), Ys([auto]), Colors.Crimson);
             star.MarkerShape = MarkerShape.FilledDiamond;
             star.MarkerSize = 13;
             star.LegendText = "budget auto";
@@ -59,34 +59,31 @@ internal static class FrontierPlot
         }
     }
 
-    private static void Curve(Plot plot, List<EvalRun> runs, List<EvalItem> items, RunKind kind, string legend, Color color, bool labels)
+    private static void Curve(Plot plot, List<FrontierPoint> runs, RunKind kind, string legend, Color color)
     {
-        List<EvalRun> curve = runs.FindAll(r => r.Kind == kind);
+        List<FrontierPoint> curve = runs.FindAll(r => r.Kind == kind);
         if (curve.Count == 0)
         {
             return;
         }
         // Along the passes axis, so that the line joins neighbours.
-        curve.Sort((a, b) => a.MeanPasses.CompareTo(b.MeanPasses));
-        double[] xs = Xs(curve), ys = Ys(curve, items);
+        curve.Sort((a, b) => a.Passes.CompareTo(b.Passes));
+        double[] xs = Xs(curve), ys = Ys(curve);
         var line = plot.Add.Scatter(xs, ys, color);
         line.LegendText = legend;
         line.MarkerSize = 7;
         line.LineWidth = 2;
-        if (labels)
+        for (int i = 0; i < curve.Count; i++)
         {
-            for (int i = 0; i < curve.Count; i++)
-            {
-                var text = plot.Add.Text(curve[i].Budget, xs[i], ys[i]);
-                text.LabelFontColor = color;
-                text.LabelFontSize = 11;
-                text.LabelOffsetX = 6;
-                text.LabelOffsetY = -6;
-            }
+            var text = plot.Add.Text(curve[i].Budget, xs[i], ys[i]);
+            text.LabelFontColor = color;
+            text.LabelFontSize = 11;
+            text.LabelOffsetX = 6;
+            text.LabelOffsetY = -6;
         }
     }
 
-    private static double[] Xs(List<EvalRun> runs) => runs.ConvertAll(r => r.MeanPasses).ToArray();
+    private static double[] Xs(List<FrontierPoint> points) => points.ConvertAll(p => p.Passes).ToArray();
 
-    private static double[] Ys(List<EvalRun> runs, List<EvalItem> items) => runs.ConvertAll(r => r.Accuracy(items, null).Percent ?? 0).ToArray();
+    private static double[] Ys(List<FrontierPoint> points) => points.ConvertAll(p => p.Accuracy).ToArray();
 }
