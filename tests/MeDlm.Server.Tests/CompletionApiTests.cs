@@ -120,9 +120,9 @@ public sealed class CompletionApiTests(SharedServer shared)
         {
             fields.Add($"\"{p.Name}\":{p.Value.GetRawText()}");
         }
-        const string Messages = """"messages":[{"role":"user","content":"write mul_k(vals) with k = 4"}],"max_tokens":48""";
-        JsonElement viaAuto = await Server.PostOkAsync("v1/chat/completions", $$"""{{{Messages}},"medlm":{"budget":"auto"}}""");
-        JsonElement spelled = await Server.PostOkAsync("v1/chat/completions", $$"""{{{Messages}},"medlm":{{{string.Join(',', fields)}}}}""");
+        const string Messages = "\"messages\":[{\"role\":\"user\",\"content\":\"write mul_k(vals) with k = 4\"}],\"max_tokens\":48";
+        JsonElement viaAuto = await Server.PostOkAsync("v1/chat/completions", "{" + Messages + ",\"medlm\":{\"budget\":\"auto\"}}");
+        JsonElement spelled = await Server.PostOkAsync("v1/chat/completions", "{" + Messages + ",\"medlm\":{" + string.Join(',', fields) + "}}");
         Assert.Equal(spelled.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString(),
             viaAuto.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
         JsonElement a = viaAuto.GetProperty("medlm")[0], s = spelled.GetProperty("medlm")[0];
