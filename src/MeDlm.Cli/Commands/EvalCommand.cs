@@ -199,7 +199,7 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
         {
             foreach (EvalRun run in runs)
             {
-                Generate(generator, settings, g, run, prompts, bar, cancellationToken);
+                Generate(generator, settings, run, prompts, bar, cancellationToken);
             }
             return Task.FromResult(0);
         }).ConfigureAwait(false);
@@ -311,7 +311,7 @@ internal sealed class EvalCommand : AsyncCommand<EvalSettings>
         return runs;
     }
 
-    private static void Generate(Generator generator, EvalSettings settings, int g, EvalRun run, int[]?[] prompts, IProgressBar bar,
+    private static void Generate(Generator generator, EvalSettings settings, EvalRun run, int[]?[] prompts, IProgressBar bar,
         CancellationToken ct)
     {
         run.Allocate(prompts.Length);
