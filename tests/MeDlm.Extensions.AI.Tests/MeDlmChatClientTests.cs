@@ -22,7 +22,7 @@ public sealed class MeDlmChatClientTests : IDisposable
         MeDlmChatMessage[] messages = system is null
             ? [MeDlmChatMessage.User(prompt)]
             : [MeDlmChatMessage.System(system), MeDlmChatMessage.User(prompt)];
-        int? cap = genLength is { } g ? BundledModel.Package.Tokenizer.EncodeToIds(BundledModel.Package.Manifest.ChatTemplate.Apply(messages)).Count + g : null;
+        int promptTokens = BundledModel.Package.Tokenizer.EncodeToIds(BundledModel.Package.Manifest.ChatTemplate.Apply(messages)).Count;
         return BundledModel.Generator.Generate(new GenerationRequest
         {
             Messages = messages,
@@ -30,7 +30,7 @@ public sealed class MeDlmChatClientTests : IDisposable
             Temperature = temperature,
             Seed = seed,
             GenLength = genLength,
-            LengthCap = cap,
+            LengthCap = promptTokens + genLength, // the adapter's cap at max_tokens; none (null) without it
         });
     }
 
