@@ -7,12 +7,15 @@ using MeDlmChatMessage = MeDlm.Tokenization.ChatMessage;
 namespace MeDlm.Extensions.AI.Tests;
 
 /// <summary>The IChatClient adapter on the bundled model, against the generator it wraps.</summary>
-public sealed class MeDlmChatClientTests
+public sealed class MeDlmChatClientTests : IDisposable
 {
     private const string Prompt = "write sum_gt(vals) with k = 22";
     private const string MathPrompt = "Tom has 7 apples and buys 5 more. How many apples does he have now?";
 
-    private static MeDlmChatClient NewClient() => new(BundledModel.Generator);
+    // A client over the shared generator, new for each test.
+    private readonly MeDlmChatClient _client = new(BundledModel.Generator);
+
+    public void Dispose() => _client.Dispose();
 
     private static GenerationResult Expected(string prompt, double? budget = null, double? temperature = null, long seed = 0,
         int? genLength = null, string? system = null)
@@ -20,7 +23,7 @@ public sealed class MeDlmChatClientTests
         MeDlmChatMessage[] messages = system is null
             ? [MeDlmChatMessage.User(prompt)]
             : [MeDlmChatMessage.System(system), MeDlmChatMessage.User(prompt)];
-        int? cap = genLength is { } g ? BundledModel.Package.Tokenizer.EncodeToIds(BundledModel.Package.Manifest.ChatTemplate.Apply(messages)).Count + g : null;
+        int promptTokens = BundledModel.Package.Tokenizer.EncodeToIds(BundledModel.Package.Manifest.ChatTemplate.Apply(messages)).Count;
         return BundledModel.Generator.Generate(new GenerationRequest
         {
             Messages = messages,
@@ -28,17 +31,16 @@ public sealed class MeDlmChatClientTests
             Temperature = temperature,
             Seed = seed,
             GenLength = genLength,
-            LengthCap = cap,
+            LengthCap = promptTokens + genLength, // the adapter's cap at max_tokens; none (null) without it
         });
     }
 
     [Fact]
     public async Task Response_is_the_generators_answer_with_usage_and_finish_reason()
     {
-        using var client = NewClient();
         GenerationResult expected = Expected(Prompt);
 
-        ChatResponse response = await client.GetResponseAsync(Prompt);
+        ChatResponse response = await _client.GetResponseAsync(Prompt);
 
         Assert.Equal(expected.Text, response.Text);
         Assert.False(string.IsNullOrWhiteSpace(response.Text));
@@ -61,7 +63,6 @@ public sealed class MeDlmChatClientTests
     [Fact]
     public async Task Diffusion_settings_ride_in_additional_properties()
     {
-        using var client = NewClient();
         GenerationResult expected = Expected(MathPrompt, budget: 0.25, temperature: 0.8, seed: 11);
 
         var options = new ChatOptions
@@ -70,7 +71,7 @@ public sealed class MeDlmChatClientTests
             Seed = 11,
             AdditionalProperties = new() { [MeDlmChatOptions.Budget] = 0.25 },
         };
-        ChatResponse response = await client.GetResponseAsync(MathPrompt, options);
+        ChatResponse response = await _client.GetResponseAsync(MathPrompt, options);
 
         Assert.Equal(expected.Text, response.Text);
         Assert.Equal(expected.Stats.TotalPasses, (int)response.AdditionalProperties!["medlm.mask_passes"]! + (int)response.AdditionalProperties["medlm.edit_passes"]!);
@@ -83,23 +84,22 @@ public sealed class MeDlmChatClientTests
             Seed = 11,
             AdditionalProperties = new() { [MeDlmChatOptions.Budget] = JsonDocument.Parse("0.25").RootElement },
         };
-        Assert.Equal(expected.Text, (await client.GetResponseAsync(MathPrompt, fromJson)).Text);
+        Assert.Equal(expected.Text, (await _client.GetResponseAsync(MathPrompt, fromJson)).Text);
 
         // The library's budget syntax, as the CLI and the server accept it.
         foreach (object written in new object[] { "1/4", "25%", "0.25", JsonDocument.Parse("\"1/4\"").RootElement })
         {
             var asText = new ChatOptions { Temperature = 0.8f, Seed = 11, AdditionalProperties = new() { [MeDlmChatOptions.Budget] = written } };
-            Assert.Equal(expected.Text, (await client.GetResponseAsync(MathPrompt, asText)).Text);
+            Assert.Equal(expected.Text, (await _client.GetResponseAsync(MathPrompt, asText)).Text);
         }
         var bad = new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Budget] = "3/2" } };
-        ArgumentException e = await Assert.ThrowsAnyAsync<ArgumentException>(() => client.GetResponseAsync(MathPrompt, bad));
+        ArgumentException e = await Assert.ThrowsAnyAsync<ArgumentException>(() => _client.GetResponseAsync(MathPrompt, bad));
         Assert.Contains("must be in (0, 1]", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Budget_auto_is_the_models_measured_setting_as_text_or_json()
     {
-        using var client = NewClient();
         AutoSetting auto = Assert.IsType<AutoSetting>(BundledModel.Package.Manifest.Generation.Auto);
         // The same setting spelled out in the option keys.
         var spelled = new AdditionalPropertiesDictionary { [MeDlmChatOptions.Algorithm] = DecodingAlgorithms.Name(auto.Algorithm) };
@@ -114,26 +114,25 @@ public sealed class MeDlmChatClientTests
                 spelled[key] = value;
             }
         }
-        ChatResponse expected = await client.GetResponseAsync(Prompt, new ChatOptions { AdditionalProperties = spelled });
+        ChatResponse expected = await _client.GetResponseAsync(Prompt, new ChatOptions { AdditionalProperties = spelled });
         foreach (object written in new object[] { "auto", JsonDocument.Parse("\"AUTO\"").RootElement })
         {
-            ChatResponse r = await client.GetResponseAsync(Prompt, new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Budget] = written } });
+            ChatResponse r = await _client.GetResponseAsync(Prompt, new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Budget] = written } });
             Assert.Equal(expected.Text, r.Text);
             Assert.Equal(expected.AdditionalProperties!["medlm.mask_passes"], r.AdditionalProperties!["medlm.mask_passes"]);
             Assert.Equal(expected.AdditionalProperties["medlm.edit_passes"], r.AdditionalProperties["medlm.edit_passes"]);
         }
         // A base request's AutoBudget holds unless the options give a budget of their own.
         var baseline = new ChatOptions { RawRepresentationFactory = _ => new GenerationRequest { Prompt = "unused", AutoBudget = true } };
-        Assert.Equal(expected.Text, (await client.GetResponseAsync(Prompt, baseline)).Text);
+        Assert.Equal(expected.Text, (await _client.GetResponseAsync(Prompt, baseline)).Text);
         var bad = new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Budget] = "automatic" } };
-        ArgumentException e = await Assert.ThrowsAnyAsync<ArgumentException>(() => client.GetResponseAsync(Prompt, bad));
+        ArgumentException e = await Assert.ThrowsAnyAsync<ArgumentException>(() => _client.GetResponseAsync(Prompt, bad));
         Assert.Contains("or auto", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Explicit_steps_and_algorithm_are_used()
     {
-        using var client = NewClient();
         var options = new ChatOptions
         {
             AdditionalProperties = new()
@@ -144,7 +143,7 @@ public sealed class MeDlmChatClientTests
                 [MeDlmChatOptions.BlockLength] = 16,
             },
         };
-        ChatResponse response = await client.GetResponseAsync(Prompt, options);
+        ChatResponse response = await _client.GetResponseAsync(Prompt, options);
         GenerationResult raw = Assert.IsType<GenerationResult>(response.RawRepresentation);
         GenerationResult expected = BundledModel.Generator.Generate(new GenerationRequest
         {
@@ -163,7 +162,6 @@ public sealed class MeDlmChatClientTests
     [Fact]
     public async Task The_adaptive_settings_are_used()
     {
-        using var client = NewClient();
         var options = new ChatOptions
         {
             AdditionalProperties = new()
@@ -175,7 +173,7 @@ public sealed class MeDlmChatClientTests
                 [MeDlmChatOptions.SwitchThreshold] = "0.6",
             },
         };
-        ChatResponse response = await client.GetResponseAsync(Prompt, options);
+        ChatResponse response = await _client.GetResponseAsync(Prompt, options);
         GenerationResult raw = Assert.IsType<GenerationResult>(response.RawRepresentation);
         var request = new GenerationRequest
         {
@@ -205,12 +203,11 @@ public sealed class MeDlmChatClientTests
     [Fact]
     public async Task Streaming_concatenates_to_the_response()
     {
-        using var client = NewClient();
         var options = new ChatOptions { Temperature = 0.7f, Seed = 5 };
-        ChatResponse whole = await client.GetResponseAsync(Prompt, options);
+        ChatResponse whole = await _client.GetResponseAsync(Prompt, options);
 
         var updates = new List<ChatResponseUpdate>();
-        await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(Prompt, options))
+        await foreach (ChatResponseUpdate update in _client.GetStreamingResponseAsync(Prompt, options))
         {
             updates.Add(update);
         }
@@ -229,13 +226,12 @@ public sealed class MeDlmChatClientTests
     [Fact]
     public async Task Streaming_the_denoising_yields_every_step_before_the_text()
     {
-        using var client = NewClient();
         var options = new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.StreamDenoising] = true, [MeDlmChatOptions.Budget] = 0.5 } };
         GenerationResult expected = Expected(Prompt, budget: 0.5);
 
         var steps = new List<GenerationStep>();
         var text = new List<ChatResponseUpdate>();
-        await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(Prompt, options))
+        await foreach (ChatResponseUpdate update in _client.GetStreamingResponseAsync(Prompt, options))
         {
             if (update.RawRepresentation is GenerationStep step)
             {
@@ -259,17 +255,16 @@ public sealed class MeDlmChatClientTests
     [Fact]
     public async Task Stop_sequences_cut_the_answer()
     {
-        using var client = NewClient();
-        string full = (await client.GetResponseAsync(Prompt)).Text;
+        string full = (await _client.GetResponseAsync(Prompt)).Text;
         int at = full.IndexOf("return", StringComparison.Ordinal);
         Assert.True(at > 0, $"the answer has no 'return': {full}");
 
-        ChatResponse response = await client.GetResponseAsync(Prompt, new ChatOptions { StopSequences = ["return", "zzz-never"] });
+        ChatResponse response = await _client.GetResponseAsync(Prompt, new ChatOptions { StopSequences = ["return", "zzz-never"] });
         Assert.Equal(full[..at], response.Text);
         Assert.Equal(ChatFinishReason.Stop, response.FinishReason);
 
         var streamed = new List<ChatResponseUpdate>();
-        await foreach (ChatResponseUpdate u in client.GetStreamingResponseAsync(Prompt, new ChatOptions { StopSequences = ["return"] }))
+        await foreach (ChatResponseUpdate u in _client.GetStreamingResponseAsync(Prompt, new ChatOptions { StopSequences = ["return"] }))
         {
             streamed.Add(u);
         }
@@ -279,10 +274,9 @@ public sealed class MeDlmChatClientTests
     [Fact]
     public async Task Max_output_tokens_is_the_generation_length_and_bounds_the_answer()
     {
-        using var client = NewClient();
         GenerationResult expected = Expected(Prompt, genLength: 8);
 
-        ChatResponse response = await client.GetResponseAsync(Prompt, new ChatOptions { MaxOutputTokens = 8 });
+        ChatResponse response = await _client.GetResponseAsync(Prompt, new ChatOptions { MaxOutputTokens = 8 });
 
         Assert.Equal(expected.Text, response.Text);
         Assert.InRange(response.Usage!.OutputTokenCount!.Value, 1, 8);
@@ -293,12 +287,11 @@ public sealed class MeDlmChatClientTests
     [Fact]
     public async Task Instructions_are_a_system_turn()
     {
-        using var client = NewClient();
         const string system = "You write short Python.";
         GenerationResult expected = Expected(Prompt, system: system);
 
-        ChatResponse viaInstructions = await client.GetResponseAsync(Prompt, new ChatOptions { Instructions = system });
-        ChatResponse viaMessage = await client.GetResponseAsync([new AiChatMessage(ChatRole.System, system), new AiChatMessage(ChatRole.User, Prompt)]);
+        ChatResponse viaInstructions = await _client.GetResponseAsync(Prompt, new ChatOptions { Instructions = system });
+        ChatResponse viaMessage = await _client.GetResponseAsync([new AiChatMessage(ChatRole.System, system), new AiChatMessage(ChatRole.User, Prompt)]);
 
         Assert.Equal(expected.Text, viaInstructions.Text);
         Assert.Equal(expected.Text, viaMessage.Text);
@@ -308,7 +301,6 @@ public sealed class MeDlmChatClientTests
     [Fact]
     public async Task A_generation_request_from_the_raw_representation_factory_is_the_base()
     {
-        using var client = NewClient();
         GenerationResult expected = Expected(MathPrompt, budget: 0.5, temperature: 0.5, seed: 3);
 
         var options = new ChatOptions
@@ -316,33 +308,31 @@ public sealed class MeDlmChatClientTests
             Seed = 3,
             RawRepresentationFactory = _ => new GenerationRequest { Prompt = "ignored", Budget = 0.5, Temperature = 0.5 },
         };
-        Assert.Equal(expected.Text, (await client.GetResponseAsync(MathPrompt, options)).Text);
+        Assert.Equal(expected.Text, (await _client.GetResponseAsync(MathPrompt, options)).Text);
     }
 
     [Fact]
     public async Task Middleware_from_microsoft_extensions_ai_composes()
     {
-        using var inner = NewClient();
-        IChatClient client = inner.AsBuilder()
+        IChatClient client = _client.AsBuilder()
             .ConfigureOptions(o => o.AdditionalProperties = new() { [MeDlmChatOptions.Budget] = 0.5 })
             .Build();
         GenerationResult expected = Expected(Prompt, budget: 0.5);
 
         Assert.Equal(expected.Text, (await client.GetResponseAsync(Prompt)).Text);
-        Assert.Same(inner, client.GetService<MeDlmChatClient>());
+        Assert.Same(_client, client.GetService<MeDlmChatClient>());
     }
 
     [Fact]
     public void Services_describe_the_model()
     {
-        using var client = NewClient();
-        ChatClientMetadata metadata = Assert.IsType<ChatClientMetadata>(client.GetService(typeof(ChatClientMetadata)));
+        ChatClientMetadata metadata = Assert.IsType<ChatClientMetadata>(_client.GetService(typeof(ChatClientMetadata)));
         Assert.Equal("medlm", metadata.ProviderName);
         Assert.Equal("medlm-tiny", metadata.DefaultModelId);
-        Assert.Same(BundledModel.Generator, client.GetService<Generator>());
-        Assert.Same(BundledModel.Package, client.GetService<ModelPackage>());
-        Assert.Null(client.GetService<ChatClientMetadata>("some key"));
-        Assert.Null(client.GetService<string>());
+        Assert.Same(BundledModel.Generator, _client.GetService<Generator>());
+        Assert.Same(BundledModel.Package, _client.GetService<ModelPackage>());
+        Assert.Null(_client.GetService<ChatClientMetadata>("some key"));
+        Assert.Null(_client.GetService<string>());
     }
 
     public static TheoryData<string, Func<ChatOptions>> UnsupportedOptions => new()
@@ -358,12 +348,11 @@ public sealed class MeDlmChatClientTests
     [MemberData(nameof(UnsupportedOptions))]
     public async Task What_the_model_cannot_do_is_refused(string what, Func<ChatOptions> options)
     {
-        using var client = NewClient();
-        var e = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync(Prompt, options()));
+        var e = await Assert.ThrowsAsync<NotSupportedException>(() => _client.GetResponseAsync(Prompt, options()));
         Assert.False(string.IsNullOrWhiteSpace(e.Message), what);
         await Assert.ThrowsAsync<NotSupportedException>(async () =>
         {
-            await foreach (ChatResponseUpdate _ in client.GetStreamingResponseAsync(Prompt, options()))
+            await foreach (ChatResponseUpdate _ in _client.GetStreamingResponseAsync(Prompt, options()))
             {
             }
         });
@@ -372,13 +361,12 @@ public sealed class MeDlmChatClientTests
     [Fact]
     public async Task Non_text_turns_are_refused()
     {
-        using var client = NewClient();
         var image = new AiChatMessage(ChatRole.User, [new DataContent(new byte[] { 1, 2, 3 }, "image/png")]);
-        var e = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync([image]));
+        var e = await Assert.ThrowsAsync<NotSupportedException>(() => _client.GetResponseAsync([image]));
         Assert.Contains("DataContent", e.Message, StringComparison.Ordinal);
 
         var tool = new AiChatMessage(ChatRole.Tool, "42");
-        e = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync([tool]));
+        e = await Assert.ThrowsAsync<NotSupportedException>(() => _client.GetResponseAsync([tool]));
         Assert.Contains("'tool'", e.Message, StringComparison.Ordinal);
     }
 
@@ -405,32 +393,30 @@ public sealed class MeDlmChatClientTests
     [MemberData(nameof(InvalidRequests))]
     public async Task Invalid_requests_fail_clearly_and_change_nothing(string messagePart, Func<ChatOptions?> options, IEnumerable<AiChatMessage> messages)
     {
-        using var client = NewClient();
         GenerationResult expected = Expected(Prompt);
 
-        var e = await Assert.ThrowsAnyAsync<ArgumentException>(() => client.GetResponseAsync(messages, options()));
+        var e = await Assert.ThrowsAnyAsync<ArgumentException>(() => _client.GetResponseAsync(messages, options()));
         Assert.Contains(messagePart, e.Message, StringComparison.Ordinal);
 
-        Assert.Equal(expected.Text, (await client.GetResponseAsync(Prompt)).Text);
+        Assert.Equal(expected.Text, (await _client.GetResponseAsync(Prompt)).Text);
     }
 
     [Fact]
     public async Task Cancellation_stops_the_call_and_the_client_goes_on()
     {
-        using var client = NewClient();
         using var cancelled = new CancellationTokenSource();
         await cancelled.CancelAsync();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.GetResponseAsync(Prompt, cancellationToken: cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _client.GetResponseAsync(Prompt, cancellationToken: cancelled.Token));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
         {
-            await foreach (ChatResponseUpdate _ in client.GetStreamingResponseAsync(Prompt,
+            await foreach (ChatResponseUpdate _ in _client.GetStreamingResponseAsync(Prompt,
                 new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.StreamDenoising] = true } }, cancelled.Token))
             {
             }
         });
 
-        Assert.Equal(Expected(Prompt).Text, (await client.GetResponseAsync(Prompt)).Text);
+        Assert.Equal(Expected(Prompt).Text, (await _client.GetResponseAsync(Prompt)).Text);
     }
 
     [Fact]

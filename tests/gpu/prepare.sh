@@ -19,9 +19,12 @@ ORT_VER=$(sed -n 's/.*Include="Microsoft.ML.OnnxRuntime.Gpu.Linux" Version="\([^
 NATIVE="${NUGET_PACKAGES:-$HOME/.nuget/packages}/microsoft.ml.onnxruntime.gpu.linux/$ORT_VER/runtimes/linux-x64/native"
 
 step() { echo "== $*"; }
+# The natives come with the ONNX Runtime package: restore first (a fresh machine has an empty NuGet cache).
+step "restore src/MeDlm.Cli (linux-x64)"
+dotnet restore src/MeDlm.Cli -r linux-x64 --nologo -v q
 step "ONNX Runtime $ORT_VER natives: $NATIVE"
 for f in libonnxruntime.so libonnxruntime_providers_shared.so libonnxruntime_providers_cuda.so; do
-  [ -f "$NATIVE/$f" ] || { echo "missing $NATIVE/$f (dotnet restore src/MeDlm first)" >&2; exit 1; }
+  [ -f "$NATIVE/$f" ] || { echo "missing $NATIVE/$f after the restore" >&2; exit 1; }
   echo "   $f $(stat -c %s "$NATIVE/$f") bytes"
 done
 if [ $DRY = 1 ]; then

@@ -5,59 +5,46 @@ namespace MeDlm.Generation;
 /// <summary>What one generation produced.</summary>
 public sealed class GenerationResult
 {
-    internal GenerationResult(string text, int[] answerPieceEnds, int[] tokenIds, int answerLength, string draftText, int[] draftTokenIds, int draftAnswerLength,
-        int[] promptTokenIds, GenerationStats stats, bool reachedLengthLimit, bool cancelled = false)
+    // Made by the generator only (the required properties make it set them all).
+    internal GenerationResult()
     {
-        AnswerLength = answerLength;
-        _answerPieceEnds = answerPieceEnds;
-        DraftAnswerLength = draftAnswerLength;
-        ReachedLengthLimit = reachedLengthLimit;
-        Cancelled = cancelled;
-        Text = text;
-        TokenIds = tokenIds;
-        DraftText = draftText;
-        DraftTokenIds = draftTokenIds;
-        PromptTokenIds = promptTokenIds;
-        Stats = stats;
     }
 
     /// <summary>The response decoded up to its first END or PAD token, special tokens skipped.</summary>
-    public string Text { get; }
+    public required string Text { get; init; }
 
     /// <summary>The whole response canvas (everything after the prompt) as decoded, END/PAD included.</summary>
-    public IReadOnlyList<int> TokenIds { get; }
+    public required IReadOnlyList<int> TokenIds { get; init; }
 
     /// <summary>
     /// Tokens of the answer: the response before its first END / PAD / EOS (<see cref="AnswerText.AnswerLength"/>).
     /// What <see cref="Text"/> decodes, what usage counts as completion tokens and what <c>medlm bench</c> counts.
     /// </summary>
-    public int AnswerLength { get; }
-
-    private readonly int[] _answerPieceEnds;
+    public required int AnswerLength { get; init; }
 
     /// <summary>Where the text of each answer token ends in <see cref="Text"/> (the decode's streaming pieces).</summary>
-    internal ReadOnlySpan<int> AnswerPieceEnds => _answerPieceEnds;
+    internal int[] AnswerPieceEnds { get; init; } = [];
 
     /// <summary>The answer's token ids: the first <see cref="AnswerLength"/> of <see cref="TokenIds"/>.</summary>
     public ReadOnlySpan<int> AnswerTokenIds => ((int[])TokenIds).AsSpan(0, AnswerLength);
 
     /// <summary>The stage-1 draft after the between-stages transform, decoded like <see cref="Text"/>.</summary>
-    public string DraftText { get; }
+    public required string DraftText { get; init; }
 
     /// <summary>The stage-1 draft token ids after the between-stages transform.</summary>
-    public IReadOnlyList<int> DraftTokenIds { get; }
+    public required IReadOnlyList<int> DraftTokenIds { get; init; }
 
     /// <summary>Tokens of the draft's answer (as <see cref="AnswerLength"/>).</summary>
-    public int DraftAnswerLength { get; }
+    public required int DraftAnswerLength { get; init; }
 
     /// <summary>The draft answer's token ids: the first <see cref="DraftAnswerLength"/> of <see cref="DraftTokenIds"/>.</summary>
     public ReadOnlySpan<int> DraftAnswerTokenIds => ((int[])DraftTokenIds).AsSpan(0, DraftAnswerLength);
 
     /// <summary>The prompt ids the model saw.</summary>
-    public IReadOnlyList<int> PromptTokenIds { get; }
+    public required IReadOnlyList<int> PromptTokenIds { get; init; }
 
     /// <summary>Passes, commits, edits and timings.</summary>
-    public GenerationStats Stats { get; }
+    public required GenerationStats Stats { get; init; }
 
     /// <summary>
     /// The answer ran into the generation length (OpenAI's finish reason "length"): its first END / PAD
@@ -65,69 +52,59 @@ public sealed class GenerationResult
     /// writes into the last slot closes a cut answer, not a finished one, so an answer that fills every
     /// slot counts as cut even when the model meant to end there.
     /// </summary>
-    public bool ReachedLengthLimit { get; }
+    public required bool ReachedLengthLimit { get; init; }
 
     /// <summary>
     /// The request's <see cref="GenerationRequest.CancellationToken"/> stopped it before it finished: the
     /// text and ids are the canvas as it was (masks included), not an answer.
     /// </summary>
-    public bool Cancelled { get; }
+    public required bool Cancelled { get; init; }
 }
 
 /// <summary>Statistics of one generation.</summary>
 public sealed class GenerationStats
 {
-    internal GenerationStats(int promptTokens, int maskPasses, int editPasses, int plannedEditRounds, bool reachedFixedPoint,
-        int[] tokensCommittedPerPass, int[][] committedPositions, EditTotals edits, TimeSpan modelTime, TimeSpan overheadTime)
+    // Made by the generator only (the required properties make it set them all).
+    internal GenerationStats()
     {
-        PromptTokens = promptTokens;
-        MaskPasses = maskPasses;
-        EditPasses = editPasses;
-        PlannedEditRounds = plannedEditRounds;
-        ReachedFixedPoint = reachedFixedPoint;
-        TokensCommittedPerPass = tokensCommittedPerPass;
-        CommittedPositions = committedPositions;
-        Edits = edits;
-        ModelTime = modelTime;
-        OverheadTime = overheadTime;
     }
 
     /// <summary>Prompt length in tokens.</summary>
-    public int PromptTokens { get; }
+    public required int PromptTokens { get; init; }
 
     /// <summary>Stage-1 forward passes.</summary>
-    public int MaskPasses { get; }
+    public required int MaskPasses { get; init; }
 
     /// <summary>Edit rounds run (each one forward pass with both heads), the fixed-point round included.</summary>
-    public int EditPasses { get; }
+    public required int EditPasses { get; init; }
 
     /// <summary>Edit rounds the request allowed.</summary>
-    public int PlannedEditRounds { get; }
+    public required int PlannedEditRounds { get; init; }
 
     /// <summary>Edit rounds not needed because the sequence reached its fixed point.</summary>
     public int EditRoundsSaved => PlannedEditRounds - EditPasses;
 
     /// <summary>Whether an edit round found nothing to change.</summary>
-    public bool ReachedFixedPoint { get; }
+    public required bool ReachedFixedPoint { get; init; }
 
     /// <summary>All forward passes of this sequence.</summary>
     public int TotalPasses => MaskPasses + EditPasses;
 
     /// <summary>Tokens committed by each stage-1 pass.</summary>
-    public IReadOnlyList<int> TokensCommittedPerPass { get; }
+    public required IReadOnlyList<int> TokensCommittedPerPass { get; init; }
 
     /// <summary>Absolute positions (prompt included) committed by each stage-1 pass, ascending.</summary>
-    public IReadOnlyList<IReadOnlyList<int>> CommittedPositions { get; }
+    public required IReadOnlyList<IReadOnlyList<int>> CommittedPositions { get; init; }
 
     /// <summary>Edits applied, by kind (insertions dropped by the length cap counted apart).</summary>
-    public EditTotals Edits { get; }
+    public required EditTotals Edits { get; init; }
 
     /// <summary>
     /// Time inside ONNX Runtime during the passes this sequence took part in (in a batch, the whole
     /// batch's passes: the sequence waited for them).
     /// </summary>
-    public TimeSpan ModelTime { get; }
+    public required TimeSpan ModelTime { get; init; }
 
     /// <summary>Time of those passes spent outside ONNX Runtime (batching, kernels, edits): the runtime's own overhead.</summary>
-    public TimeSpan OverheadTime { get; }
+    public required TimeSpan OverheadTime { get; init; }
 }

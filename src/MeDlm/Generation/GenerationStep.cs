@@ -38,42 +38,34 @@ public readonly record struct TokenChange(int Position, TokenChangeKind Kind, in
 /// <summary>One streamed step of one request: the canvas after a pass and what the pass changed.</summary>
 public sealed class GenerationStep
 {
-    internal GenerationStep(int requestIndex, GenerationStage stage, int passIndex, int stagePassIndex, int[] tokenIds,
-        string text, TokenChange[] changes, GenerationResult? result)
+    // Made by the step recorder only (the required properties make it set them all).
+    internal GenerationStep()
     {
-        RequestIndex = requestIndex;
-        Stage = stage;
-        PassIndex = passIndex;
-        StagePassIndex = stagePassIndex;
-        TokenIds = tokenIds;
-        Text = text;
-        Changes = changes;
-        Result = result;
     }
 
     /// <summary>Index of the request in its batch (0 for a single request).</summary>
-    public int RequestIndex { get; }
+    public required int RequestIndex { get; init; }
 
     /// <summary>Stage of this step.</summary>
-    public GenerationStage Stage { get; }
+    public required GenerationStage Stage { get; init; }
 
     /// <summary>
     /// 0-based forward pass of this request (mask passes, then edit rounds); a
     /// <see cref="GenerationStage.Transition"/> step repeats the index of the pass it followed.
     /// </summary>
-    public int PassIndex { get; }
+    public required int PassIndex { get; init; }
 
     /// <summary>0-based pass within the stage (the mask step, or the edit round).</summary>
-    public int StagePassIndex { get; }
+    public required int StagePassIndex { get; init; }
 
     /// <summary>The response canvas after the step (masks included while unmasking).</summary>
-    public IReadOnlyList<int> TokenIds { get; }
+    public required IReadOnlyList<int> TokenIds { get; init; }
 
     /// <summary>The canvas decoded, special tokens (masks) shown.</summary>
-    public string Text { get; }
+    public required string Text { get; init; }
 
     /// <summary>What changed.</summary>
-    public IReadOnlyList<TokenChange> Changes { get; }
+    public required IReadOnlyList<TokenChange> Changes { get; init; }
 
     /// <summary>True on the request's last step; <see cref="Result"/> is then set.</summary>
     public bool IsFinal => Result is not null;

@@ -386,14 +386,35 @@ public sealed class Generator : IDisposable
             positions[s] = row.CommitPositions.GetRange(at, counts[s]).ToArray();
             at += counts[s];
         }
-        var stats = new GenerationStats(row.PromptLength, row.MaskPasses, row.EditRounds, row.Plan.EditSteps, row.ReachedFixedPoint,
-            counts, positions, row.Edits, Stopwatch.GetElapsedTime(0, row.OrtTicks), Stopwatch.GetElapsedTime(0, row.OtherTicks));
         int answerLength = AnswerText.AnswerLength(response, st);
         int draftAnswerLength = AnswerText.AnswerLength(draft, st);
-        bool reachedLimit = answerLength >= row.Plan.GenLength - 1;
         string text = DecodeAnswer(response.AsSpan(0, answerLength), out int[] pieceEnds);
-        return new GenerationResult(text, pieceEnds, response, answerLength, Decode(draft, draftAnswerLength), draft,
-            draftAnswerLength, row.Plan.Prompt, stats, reachedLimit, row.Cancelled);
+        return new GenerationResult
+        {
+            Text = text,
+            AnswerPieceEnds = pieceEnds,
+            TokenIds = response,
+            AnswerLength = answerLength,
+            DraftText = Decode(draft, draftAnswerLength),
+            DraftTokenIds = draft,
+            DraftAnswerLength = draftAnswerLength,
+            PromptTokenIds = row.Plan.Prompt,
+            Stats = new GenerationStats
+            {
+                PromptTokens = row.PromptLength,
+                MaskPasses = row.MaskPasses,
+                EditPasses = row.EditRounds,
+                PlannedEditRounds = row.Plan.EditSteps,
+                ReachedFixedPoint = row.ReachedFixedPoint,
+                TokensCommittedPerPass = counts,
+                CommittedPositions = positions,
+                Edits = row.Edits,
+                ModelTime = Stopwatch.GetElapsedTime(0, row.OrtTicks),
+                OverheadTime = Stopwatch.GetElapsedTime(0, row.OtherTicks),
+            },
+            ReachedLengthLimit = answerLength >= row.Plan.GenLength - 1,
+            Cancelled = row.Cancelled,
+        };
     }
 
     /// <summary>

@@ -97,6 +97,15 @@ internal sealed class StepRecorder(MeDlmTokenizer tokenizer, int maskId, int pad
         {
             ids[i] = (int)response[i];
         }
-        _pending.Add(new GenerationStep(index, stage, passIndex, stagePassIndex, ids, decoder.DecodeToString(ids), [.. _changes], null));
+        _pending.Add(new GenerationStep
+        {
+            RequestIndex = index,
+            Stage = stage,
+            PassIndex = passIndex,
+            StagePassIndex = stagePassIndex,
+            TokenIds = ids,
+            Text = decoder.DecodeToString(ids),
+            Changes = [.. _changes],
+        });
     }
 }

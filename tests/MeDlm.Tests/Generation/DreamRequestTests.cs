@@ -9,51 +9,39 @@ public sealed class DreamRequestTests
 {
     private static readonly int[] Prompt = [5, 6, 7];
 
-    public static TheoryData<string, string> RefusedOnDream => new()
+    public static TheoryData<GenerationRequest, string> RefusedOnDream => new()
     {
-        { "edits", "no edit head" },
-        { "llada", "Dream package" },
-        { "cfg", "LLaDA" },
-        { "blocks", "one block" },
-        { "top_p", "TopP must be in (0, 1]" },
-        { "top_k", "TopK must be >= 0" },
-        { "alg_temp", "AlgTemp must be" },
-        { "eps", "Eps must be in (0, 1)" },
+        { new() { PromptTokenIds = Prompt, EditSteps = 2 }, "no edit head" },
+        { new() { PromptTokenIds = Prompt, Algorithm = DecodingAlgorithm.LowConfidence }, "Dream package" },
+        { new() { PromptTokenIds = Prompt, CfgScale = 0.5 }, "LLaDA" },
+        { new() { PromptTokenIds = Prompt, BlockLength = 8 }, "one block" },
+        { new() { PromptTokenIds = Prompt, TopP = 0 }, "TopP must be in (0, 1]" },
+        { new() { PromptTokenIds = Prompt, TopK = -1 }, "TopK must be >= 0" },
+        { new() { PromptTokenIds = Prompt, AlgTemp = double.PositiveInfinity }, "AlgTemp must be" },
+        { new() { PromptTokenIds = Prompt, Eps = 1 }, "Eps must be in (0, 1)" },
     };
 
     [Theory]
     [MemberData(nameof(RefusedOnDream))]
-    public void Settings_that_make_no_sense_for_a_Dream_package_are_refused(string what, string message)
+    public void Settings_that_make_no_sense_for_a_Dream_package_are_refused(GenerationRequest request, string message)
     {
         using var generator = new Generator(TestModels.DreamPackage);
-        GenerationRequest request = what switch
-        {
-            "edits" => new() { PromptTokenIds = Prompt, EditSteps = 2 },
-            "llada" => new() { PromptTokenIds = Prompt, Algorithm = DecodingAlgorithm.LowConfidence },
-            "cfg" => new() { PromptTokenIds = Prompt, CfgScale = 0.5 },
-            "blocks" => new() { PromptTokenIds = Prompt, BlockLength = 8 },
-            "top_p" => new() { PromptTokenIds = Prompt, TopP = 0 },
-            "top_k" => new() { PromptTokenIds = Prompt, TopK = -1 },
-            "alg_temp" => new() { PromptTokenIds = Prompt, AlgTemp = double.PositiveInfinity },
-            _ => new() { PromptTokenIds = Prompt, Eps = 1 },
-        };
         var e = Assert.Throws<GenerationRequestException>(() => generator.Generate(request));
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
     }
 
+    public static TheoryData<GenerationRequest> DreamOnly => new()
+    {
+        new GenerationRequest { PromptTokenIds = Prompt, Algorithm = DecodingAlgorithm.Entropy },
+        new GenerationRequest { PromptTokenIds = Prompt, TopP = 0.9 },
+        new GenerationRequest { PromptTokenIds = Prompt, AlgTemp = 0.5 },
+    };
+
     [Theory]
-    [InlineData("entropy")]
-    [InlineData("top_p")]
-    [InlineData("alg_temp")]
-    public void Dream_settings_on_other_packages_are_refused(string what)
+    [MemberData(nameof(DreamOnly))]
+    public void Dream_settings_on_other_packages_are_refused(GenerationRequest request)
     {
         using var generator = new Generator(TestModels.FixturePackage);
-        GenerationRequest request = what switch
-        {
-            "entropy" => new() { PromptTokenIds = Prompt, Algorithm = DecodingAlgorithm.Entropy },
-            "top_p" => new() { PromptTokenIds = Prompt, TopP = 0.9 },
-            _ => new() { PromptTokenIds = Prompt, AlgTemp = 0.5 },
-        };
         var e = Assert.Throws<GenerationRequestException>(() => generator.Generate(request));
         Assert.Contains("Dream", e.Message, StringComparison.Ordinal);
     }

@@ -7,28 +7,6 @@ using Xunit.Abstractions;
 
 namespace MeDlm.Tests.Generation;
 
-/// <summary>
-/// Runs when export/make_reduced_fixture.py has written the bundled model in the reduced output forms
-/// (tests/fixtures/generated, which .ci/run does). Under CI=true it never skips: missing packages fail the
-/// test with the command that writes them.
-/// </summary>
-public sealed class ReducedPackageTheoryAttribute : TheoryAttribute
-{
-    public ReducedPackageTheoryAttribute()
-    {
-        Skip = ReducedPackages.SkipReason;
-    }
-}
-
-/// <summary>The fact form of <see cref="ReducedPackageTheoryAttribute"/>.</summary>
-public sealed class ReducedPackageFactAttribute : FactAttribute
-{
-    public ReducedPackageFactAttribute()
-    {
-        Skip = ReducedPackages.SkipReason;
-    }
-}
-
 /// <summary>The bundled model's weights in the reduced output forms (export/make_reduced_fixture.py).</summary>
 internal static class ReducedPackages
 {
@@ -43,11 +21,8 @@ internal static class ReducedPackages
     /// <summary>Denoiser in the top-K form, edit head in the argmax form.</summary>
     public static ModelPackage Reduced => ReducedPackage.Value;
 
-    public static string? SkipReason => Tokenization.RealTokenizers.OnCi || Missing() is null
-        ? null
-        : "the reduced-output packages are not written: run `/usr/bin/python3 export/make_reduced_fixture.py`";
-
-    private static string? Missing()
+    /// <summary>The first manifest that is not written, or null.</summary>
+    public static string? Missing()
     {
         foreach (string name in (string[])["medlm-tiny-argmax", "medlm-tiny-reduced"])
         {
@@ -75,7 +50,7 @@ internal static class ReducedPackages
 /// </summary>
 public sealed class ReducedOutputsTests(ITestOutputHelper output)
 {
-    [ReducedPackageTheory]
+    [SetupTheory(TestSetup.ReducedPackages)]
     [MemberData(nameof(GoldenDecoderTests.CaseNames), MemberType = typeof(GoldenDecoderTests))]
     public void Argmax_edit_outputs_match_the_reference(string caseName)
     {
@@ -83,7 +58,7 @@ public sealed class ReducedOutputsTests(ITestOutputHelper output)
         GoldenDecoderTests.AssertCase(ReducedPackages.Argmax, caseName);
     }
 
-    [ReducedPackageTheory]
+    [SetupTheory(TestSetup.ReducedPackages)]
     [MemberData(nameof(GoldenDecoderTests.CaseNames), MemberType = typeof(GoldenDecoderTests))]
     public void Top_k_and_argmax_outputs_match_the_reference_or_refuse_full_row_settings(string caseName)
     {
@@ -104,7 +79,7 @@ public sealed class ReducedOutputsTests(ITestOutputHelper output)
         Assert.Contains("outputs the top-16 logits per position", e.Message, StringComparison.Ordinal);
     }
 
-    [ReducedPackageFact]
+    [SetupFact(TestSetup.ReducedPackages)]
     public void Next_argmax_and_probability_agree_between_the_full_and_argmax_forms()
     {
         using var full = new ModelRunner(TestModels.TinyPackage);
@@ -146,7 +121,7 @@ public sealed class ReducedOutputsTests(ITestOutputHelper output)
         Assert.Throws<InvalidOperationException>(() => new LogitsView(argmax, withNext: true).NextRow(0).Length);
     }
 
-    [ReducedPackageFact]
+    [SetupFact(TestSetup.ReducedPackages)]
     public void Host_bytes_per_position_follow_the_output_forms()
     {
         using var full = new ModelRunner(TestModels.TinyPackage);

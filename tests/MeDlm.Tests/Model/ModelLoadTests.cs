@@ -31,133 +31,112 @@ public sealed class ModelLoadTests
     private static void UseGraph(string dir, string badGraph, string target) =>
         File.Copy(Path.Combine(TestModels.BadGraphsPath, badGraph), Path.Combine(dir, target), overwrite: true);
 
+    /// <summary>A manifest edit; the error names medlm.json unless <paramref name="file"/> says which file it finds at fault.</summary>
+    private static BrokenCase Manifest(string name, Action<JsonObject> edit, string fragment, string file = "medlm.json") =>
+        new(name, d => EditManifest(d, edit), file, fragment);
+
+    /// <summary>One graph replaced by a broken one from tests/fixtures/bad-graphs; the error names that graph.</summary>
+    private static BrokenCase Graph(string name, string badGraph, string target, string fragment) =>
+        new(name, d => UseGraph(d, badGraph, target), target, fragment);
+
+    /// <summary>A file of the package deleted; the error names it.</summary>
+    private static BrokenCase Missing(string name, string file) =>
+        new(name, d => File.Delete(Path.Combine(d, file)), file, "is missing");
+
     private static readonly BrokenCase[] Cases =
     [
-        new("missing manifest", d => File.Delete(Path.Combine(d, "medlm.json")), "medlm.json", "is missing"),
+        Missing("missing manifest", "medlm.json"),
         new("manifest not JSON", d => File.WriteAllText(Path.Combine(d, "medlm.json"), "{ \"format\": "), "medlm.json", "is not valid JSON"),
-        new("unknown format", d => EditManifest(d, m => m["format"] = "medlm-package/9"), "medlm.json",
-            "format \"medlm-package/9\" is not supported"),
-        new("missing vocab_size", d => EditManifest(d, m => m.Remove("vocab_size")), "medlm.json", "vocab_size is missing"),
-        new("vocab_size not a number", d => EditManifest(d, m => m["vocab_size"] = "593"), "medlm.json", "vocab_size must be an integer"),
-        new("mask outside vocab", d => EditManifest(d, m => m["special_tokens"]!["mask"] = 9999), "medlm.json",
-            "special_tokens.mask 9999 is outside the vocabulary (593)"),
-        new("missing delete token", d => EditManifest(d, m => m["special_tokens"]!.AsObject().Remove("delete")), "medlm.json",
-            "special_tokens.delete is missing"),
-        new("manifest vocab below the tokenizer", d => EditManifest(d, m =>
+        Manifest("unknown format", m => m["format"] = "medlm-package/9", "format \"medlm-package/9\" is not supported"),
+        Manifest("missing vocab_size", m => m.Remove("vocab_size"), "vocab_size is missing"),
+        Manifest("vocab_size not a number", m => m["vocab_size"] = "593", "vocab_size must be an integer"),
+        Manifest("mask outside vocab", m => m["special_tokens"]!["mask"] = 9999, "special_tokens.mask 9999 is outside the vocabulary (593)"),
+        Manifest("missing delete token", m => m["special_tokens"]!.AsObject().Remove("delete"), "special_tokens.delete is missing"),
+        Manifest("manifest vocab below the tokenizer", m =>
             {
                 m["vocab_size"] = 590;
                 m["special_tokens"]!["end"] = 586;
                 m["special_tokens"]!["delete"] = 587;
-            }), "tokenizer.json", "has 593 tokens, more than the model's vocab_size 590"),
-        new("manifest vocab above the graph", d => EditManifest(d, m => m["vocab_size"] = 600), "denoiser.onnx",
-            "output 'logits' has vocab dimension 593, but medlm.json says 600"),
-        new("manifest hidden size wrong", d => EditManifest(d, m => m["hidden_size"] = 8), "denoiser.onnx",
-            "output 'hidden_states' has hidden dimension 4, but medlm.json says 8"),
-        new("gen_length fills the context", d => EditManifest(d, m => m["generation"]!["gen_length"] = 64), "medlm.json",
-            "generation.gen_length 64 leaves no room for a prompt in max_sequence_length 64"),
-        new("block_length does not divide", d => EditManifest(d, m => m["generation"]!["block_length"] = 5), "medlm.json",
-            "generation.block_length 5 does not divide generation.gen_length 16"),
-        new("unknown algorithm", d => EditManifest(d, m => m["generation"]!["algorithm"] = "beam"), "medlm.json",
-            "generation.algorithm \"beam\" is not one of"),
-        new("edit_threshold above 1", d => EditManifest(d, m => m["generation"]!["edit_threshold"] = 1.5), "medlm.json",
-            "generation.edit_threshold 1.5 must be in [0, 1]"),
-        new("edit_threshold not a number", d => EditManifest(d, m => m["generation"]!["edit_threshold"] = "high"), "medlm.json",
-            "generation.edit_threshold must be a number"),
-        new("negative switch_threshold", d => EditManifest(d, m => m["generation"]!["switch_threshold"] = -0.25), "medlm.json",
-            "generation.switch_threshold -0.25 must be in [0, 1]"),
-        new("switch_threshold with random remasking", d => EditManifest(d, m =>
+            }, "has 593 tokens, more than the model's vocab_size 590", file: "tokenizer.json"),
+        Manifest("manifest vocab above the graph", m => m["vocab_size"] = 600, "output 'logits' has vocab dimension 593, but medlm.json says 600", file: "denoiser.onnx"),
+        Manifest("manifest hidden size wrong", m => m["hidden_size"] = 8, "output 'hidden_states' has hidden dimension 4, but medlm.json says 8", file: "denoiser.onnx"),
+        Manifest("gen_length fills the context", m => m["generation"]!["gen_length"] = 64, "generation.gen_length 64 leaves no room for a prompt in max_sequence_length 64"),
+        Manifest("block_length does not divide", m => m["generation"]!["block_length"] = 5, "generation.block_length 5 does not divide generation.gen_length 16"),
+        Manifest("unknown algorithm", m => m["generation"]!["algorithm"] = "beam", "generation.algorithm \"beam\" is not one of"),
+        Manifest("edit_threshold above 1", m => m["generation"]!["edit_threshold"] = 1.5, "generation.edit_threshold 1.5 must be in [0, 1]"),
+        Manifest("edit_threshold not a number", m => m["generation"]!["edit_threshold"] = "high", "generation.edit_threshold must be a number"),
+        Manifest("negative switch_threshold", m => m["generation"]!["switch_threshold"] = -0.25, "generation.switch_threshold -0.25 must be in [0, 1]"),
+        Manifest("switch_threshold with random remasking", m =>
             {
                 m["generation"]!["algorithm"] = "random";
                 m["generation"]!["switch_threshold"] = 0.5;
-            }), "medlm.json", "generation.switch_threshold 0.5 does not apply to algorithm \"random\""),
-        new("auto without an algorithm", d => EditManifest(d, m => m["generation"]!["auto"] = new JsonObject { ["threshold"] = 0.9 }), "medlm.json",
-            "generation.auto.algorithm is missing"),
-        new("auto with an unknown key", d => EditManifest(d, m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "threshold", ["tau"] = 0.9 }),
-            "medlm.json", "generation.auto.tau is not an auto setting key"),
-        new("auto threshold above 1", d => EditManifest(d, m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "threshold", ["threshold"] = 1.5 }),
-            "medlm.json", "generation.auto.threshold 1.5 must be in (0, 1]"),
-        new("auto switch with random remasking", d => EditManifest(d, m =>
-                m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "random", ["switch_threshold"] = 0.5 }),
-            "medlm.json", "generation.auto.switch_threshold 0.5 does not apply to algorithm \"random\""),
-        new("auto block length not dividing G", d => EditManifest(d, m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "medlm", ["block_length"] = 5 }),
-            "medlm.json", "generation.auto.block_length 5 does not divide generation.gen_length 16"),
-        new("auto mask_steps above G", d => EditManifest(d, m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "medlm", ["mask_steps"] = 17 }),
-            "medlm.json", "generation.auto.mask_steps 17 exceeds generation.gen_length 16"),
-        new("auto not an object", d => EditManifest(d, m => m["generation"]!["auto"] = "threshold"), "medlm.json",
-            "generation.auto must be an object"),
-        new("fractional edit_rounds", d => EditManifest(d, m => m["generation"]!["edit_rounds"] = 2.5), "medlm.json",
-            "generation.edit_rounds 2.5 must be a whole number >= 0"),
-        new("unknown output form", d => EditManifest(d, m => m["graphs"]!["denoiser"]!["outputs"] = "topp"), "medlm.json",
-            "graphs.denoiser.outputs \"topp\" is not one of \"full\", \"topk\""),
-        new("top-k without k", d => EditManifest(d, m => m["graphs"]!["denoiser"]!["outputs"] = "topk"), "medlm.json",
-            "graphs.denoiser.topk is missing"),
-        new("top-k without special ids", d => EditManifest(d, m =>
+            }, "generation.switch_threshold 0.5 does not apply to algorithm \"random\""),
+        Manifest("auto without an algorithm", m => m["generation"]!["auto"] = new JsonObject { ["threshold"] = 0.9 }, "generation.auto.algorithm is missing"),
+        Manifest("auto with an unknown key", m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "threshold", ["tau"] = 0.9 },
+            "generation.auto.tau is not an auto setting key"),
+        Manifest("auto threshold above 1", m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "threshold", ["threshold"] = 1.5 },
+            "generation.auto.threshold 1.5 must be in (0, 1]"),
+        Manifest("auto switch with random remasking", m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "random", ["switch_threshold"] = 0.5 },
+            "generation.auto.switch_threshold 0.5 does not apply to algorithm \"random\""),
+        Manifest("auto block length not dividing G", m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "medlm", ["block_length"] = 5 },
+            "generation.auto.block_length 5 does not divide generation.gen_length 16"),
+        Manifest("auto mask_steps above G", m => m["generation"]!["auto"] = new JsonObject { ["algorithm"] = "medlm", ["mask_steps"] = 17 },
+            "generation.auto.mask_steps 17 exceeds generation.gen_length 16"),
+        Manifest("auto not an object", m => m["generation"]!["auto"] = "threshold", "generation.auto must be an object"),
+        Manifest("fractional edit_rounds", m => m["generation"]!["edit_rounds"] = 2.5, "generation.edit_rounds 2.5 must be a whole number >= 0"),
+        Manifest("unknown output form", m => m["graphs"]!["denoiser"]!["outputs"] = "topp", "graphs.denoiser.outputs \"topp\" is not one of \"full\", \"topk\""),
+        Manifest("top-k without k", m => m["graphs"]!["denoiser"]!["outputs"] = "topk", "graphs.denoiser.topk is missing"),
+        Manifest("top-k without special ids", m =>
             {
                 m["graphs"]!["denoiser"]!["outputs"] = "topk";
                 m["graphs"]!["denoiser"]!["topk"] = 8;
-            }), "medlm.json", "graphs.denoiser.special_ids is missing"),
-        new("top-k special ids without delete", d => EditManifest(d, m =>
+            }, "graphs.denoiser.special_ids is missing"),
+        Manifest("top-k special ids without delete", m =>
             {
                 m["graphs"]!["denoiser"]!["outputs"] = "topk";
                 m["graphs"]!["denoiser"]!["topk"] = 8;
                 m["graphs"]!["denoiser"]!["special_ids"] = new JsonArray(589, 588, 592);
-            }), "medlm.json", "special_ids must hold the pad, eos, delete and end ids (decoding bans them); 590 is missing"),
-        new("top-k no larger than the special ids", d => EditManifest(d, m =>
+            }, "special_ids must hold the pad, eos, delete and end ids (decoding bans them); 590 is missing"),
+        Manifest("top-k no larger than the special ids", m =>
             {
                 m["graphs"]!["denoiser"]!["outputs"] = "topk";
                 m["graphs"]!["denoiser"]!["topk"] = 4;
                 m["graphs"]!["denoiser"]!["special_ids"] = new JsonArray(589, 588, 590, 592);
-            }), "medlm.json", "graphs.denoiser.topk 4 must be more than the 4 special ids"),
-        new("top-k with sampling defaults", d => EditManifest(d, m =>
+            }, "graphs.denoiser.topk 4 must be more than the 4 special ids"),
+        Manifest("top-k with sampling defaults", m =>
             {
                 m["graphs"]!["denoiser"]!["outputs"] = "topk";
                 m["graphs"]!["denoiser"]!["topk"] = 8;
                 m["graphs"]!["denoiser"]!["special_ids"] = new JsonArray(589, 588, 590, 592);
                 m["generation"]!["temperature"] = 0.7;
-            }), "medlm.json", "generation.temperature 0.7 needs full logits"),
-        new("top-k manifest over a full graph", d => EditManifest(d, m =>
+            }, "generation.temperature 0.7 needs full logits"),
+        Manifest("top-k manifest over a full graph", m =>
             {
                 m["graphs"]!["denoiser"]!["outputs"] = "topk";
                 m["graphs"]!["denoiser"]!["topk"] = 8;
                 m["graphs"]!["denoiser"]!["special_ids"] = new JsonArray(589, 588, 590, 592);
-            }), "denoiser.onnx", "missing output 'topk_ids' (the graph's outputs are 'logits', 'hidden_states')"),
-        new("medlm without edit head", d => EditManifest(d, m => m["graphs"]!.AsObject().Remove("edit_head")), "medlm.json",
-            "architecture \"medlm\" needs graphs.edit_head"),
-        new("graph path escapes the folder", d => EditManifest(d, m => m["graphs"]!["denoiser"]!["file"] = "../denoiser.onnx"), "medlm.json",
-            "must be a file name inside the package folder"),
-        new("missing tokenizer", d => File.Delete(Path.Combine(d, "tokenizer.json")), "tokenizer.json", "is missing"),
-        new("missing denoiser", d => File.Delete(Path.Combine(d, "denoiser.onnx")), "denoiser.onnx", "is missing"),
-        new("missing edit head", d => File.Delete(Path.Combine(d, "edit_head.onnx")), "edit_head.onnx", "is missing"),
-        new("denoiser not ONNX", d => UseGraph(d, "not_an_onnx_model.onnx", "denoiser.onnx"), "denoiser.onnx", "is not an ONNX model ("),
-        new("edit head not ONNX", d => UseGraph(d, "not_an_onnx_model.onnx", "edit_head.onnx"), "edit_head.onnx", "is not an ONNX model ("),
-        new("wrong input names", d => UseGraph(d, "denoiser_wrong_input_names.onnx", "denoiser.onnx"), "denoiser.onnx",
-            "missing input 'input_ids' (the graph's inputs are 'ids', 'mask')"),
-        new("missing attention_mask", d => UseGraph(d, "denoiser_missing_attention_mask.onnx", "denoiser.onnx"), "denoiser.onnx",
-            "missing input 'attention_mask'"),
-        new("extra input", d => UseGraph(d, "denoiser_extra_input.onnx", "denoiser.onnx"), "denoiser.onnx",
-            "unexpected input 'position_ids'"),
-        new("float input ids", d => UseGraph(d, "denoiser_float_input_ids.onnx", "denoiser.onnx"), "denoiser.onnx",
-            "input 'input_ids' has element type float32, expected int64"),
-        new("graph vocab differs", d => UseGraph(d, "denoiser_wrong_vocab.onnx", "denoiser.onnx"), "denoiser.onnx",
-            "output 'logits' has vocab dimension 600, but medlm.json says 593"),
-        new("graph hidden differs", d => UseGraph(d, "denoiser_wrong_hidden.onnx", "denoiser.onnx"), "denoiser.onnx",
-            "output 'hidden_states' has hidden dimension 6, but medlm.json says 4"),
-        new("rank-2 logits", d => UseGraph(d, "denoiser_rank2_logits.onnx", "denoiser.onnx"), "denoiser.onnx",
-            "output 'logits' has rank 2, expected 3"),
-        new("fixed batch", d => UseGraph(d, "denoiser_fixed_batch.onnx", "denoiser.onnx"), "denoiser.onnx",
-            "input 'input_ids' has a fixed batch dimension (1)"),
-        new("no hidden states", d => UseGraph(d, "denoiser_no_hidden_states.onnx", "denoiser.onnx"), "denoiser.onnx",
-            "missing output 'hidden_states'"),
-        new("edit head output name", d => UseGraph(d, "edit_head_wrong_output_name.onnx", "edit_head.onnx"), "edit_head.onnx",
-            "missing output 'next_token_logits'"),
-        new("edit head vocab", d => UseGraph(d, "edit_head_wrong_vocab.onnx", "edit_head.onnx"), "edit_head.onnx",
-            "output 'next_token_logits' has vocab dimension 600, but medlm.json says 593"),
-        new("unknown edit output form", d => EditManifest(d, m => m["graphs"]!["edit_head"]!["outputs"] = "top1"), "medlm.json",
-            "graphs.edit_head.outputs \"top1\" is not one of \"full\", \"argmax\""),
-        new("edit output form not a string", d => EditManifest(d, m => m["graphs"]!["edit_head"]!["outputs"] = 1), "medlm.json",
-            "graphs.edit_head.outputs must be a string"),
-        new("argmax declared, full graph", d => EditManifest(d, m => m["graphs"]!["edit_head"]!["outputs"] = "argmax"), "edit_head.onnx",
-            "missing output 'next_token_ids'"),
+            }, "missing output 'topk_ids' (the graph's outputs are 'logits', 'hidden_states')", file: "denoiser.onnx"),
+        Manifest("medlm without edit head", m => m["graphs"]!.AsObject().Remove("edit_head"), "architecture \"medlm\" needs graphs.edit_head"),
+        Manifest("graph path escapes the folder", m => m["graphs"]!["denoiser"]!["file"] = "../denoiser.onnx", "must be a file name inside the package folder"),
+        Missing("missing tokenizer", "tokenizer.json"),
+        Missing("missing denoiser", "denoiser.onnx"),
+        Missing("missing edit head", "edit_head.onnx"),
+        Graph("denoiser not ONNX", "not_an_onnx_model.onnx", "denoiser.onnx", "is not an ONNX model ("),
+        Graph("edit head not ONNX", "not_an_onnx_model.onnx", "edit_head.onnx", "is not an ONNX model ("),
+        Graph("wrong input names", "denoiser_wrong_input_names.onnx", "denoiser.onnx", "missing input 'input_ids' (the graph's inputs are 'ids', 'mask')"),
+        Graph("missing attention_mask", "denoiser_missing_attention_mask.onnx", "denoiser.onnx", "missing input 'attention_mask'"),
+        Graph("extra input", "denoiser_extra_input.onnx", "denoiser.onnx", "unexpected input 'position_ids'"),
+        Graph("float input ids", "denoiser_float_input_ids.onnx", "denoiser.onnx", "input 'input_ids' has element type float32, expected int64"),
+        Graph("graph vocab differs", "denoiser_wrong_vocab.onnx", "denoiser.onnx", "output 'logits' has vocab dimension 600, but medlm.json says 593"),
+        Graph("graph hidden differs", "denoiser_wrong_hidden.onnx", "denoiser.onnx", "output 'hidden_states' has hidden dimension 6, but medlm.json says 4"),
+        Graph("rank-2 logits", "denoiser_rank2_logits.onnx", "denoiser.onnx", "output 'logits' has rank 2, expected 3"),
+        Graph("fixed batch", "denoiser_fixed_batch.onnx", "denoiser.onnx", "input 'input_ids' has a fixed batch dimension (1)"),
+        Graph("no hidden states", "denoiser_no_hidden_states.onnx", "denoiser.onnx", "missing output 'hidden_states'"),
+        Graph("edit head output name", "edit_head_wrong_output_name.onnx", "edit_head.onnx", "missing output 'next_token_logits'"),
+        Graph("edit head vocab", "edit_head_wrong_vocab.onnx", "edit_head.onnx", "output 'next_token_logits' has vocab dimension 600, but medlm.json says 593"),
+        Manifest("unknown edit output form", m => m["graphs"]!["edit_head"]!["outputs"] = "top1", "graphs.edit_head.outputs \"top1\" is not one of \"full\", \"argmax\""),
+        Manifest("edit output form not a string", m => m["graphs"]!["edit_head"]!["outputs"] = 1, "graphs.edit_head.outputs must be a string"),
+        Manifest("argmax declared, full graph", m => m["graphs"]!["edit_head"]!["outputs"] = "argmax", "missing output 'next_token_ids'", file: "edit_head.onnx"),
         new("argmax ids not int64", d =>
             {
                 UseGraph(d, "edit_head_argmax_float_ids.onnx", "edit_head.onnx");

