@@ -80,6 +80,8 @@ def bench(medlm, folders, rounds, count, batch_size):
             samples[name].append({"passes_per_second": cs["passes_per_second"],
                                   "tokens_per_second": cs["tokens_per_second"]})
     median = {name: sorted(s["passes_per_second"] for s in v)[len(v) // 2] for name, v in samples.items()}
+    with open(os.path.join(os.path.dirname(next(iter(folders.values()))), "bench.json"), "w", encoding="utf-8") as f:
+        json.dump({"median_passes_per_second": median, "samples": samples}, f, indent=1)
     return median, samples
 
 
@@ -88,7 +90,10 @@ def evaluate(medlm, pkg, limit):
     cmd = medlm + ["eval", "--model", pkg, "--json", "--completions", completions, "--device", "cpu"]
     if limit:
         cmd += ["--limit", str(limit)]
-    table = json.loads(_run(cmd))
+    out = _run(cmd)
+    with open(os.path.join(pkg, "eval.json"), "w", encoding="utf-8") as f:
+        f.write(out)
+    table = json.loads(out)
     answers = {}
     with open(completions, encoding="utf-8") as f:
         for line in f:
