@@ -145,6 +145,7 @@ def rss(work, layers, record=None):
     """Export peak RSS against the layer count: for each count a checkpoint is written, exported at float16 and
     int4 (float32 activations), and deleted with its packages."""
     out = []
+    os.makedirs(work, exist_ok=True)
     for n in layers:
         ckpt = os.path.join(work, f"synth{n}")
         write(ckpt, n, 2)
