@@ -85,49 +85,51 @@ def bench(medlm, folders, rounds, count, batch_size):
     return median, samples
 
 
-def evaluate(medlm, pkg, limit):
+def evaluate(medlm, pkg, limit, reuse=False):
+    """{(budget, mode, item id): completion record} of `medlm eval --completions` on the package's held-out set
+    (with reuse, an existing PKG/completions.jsonl is read instead)."""
     completions = os.path.join(pkg, "completions.jsonl")
-    cmd = medlm + ["eval", "--model", pkg, "--json", "--completions", completions, "--device", "cpu"]
-    if limit:
-        cmd += ["--limit", str(limit)]
-    out = _run(cmd)
-    with open(os.path.join(pkg, "eval.json"), "w", encoding="utf-8") as f:
-        f.write(out)
-    table = json.loads(out)
-    answers = {}
+    if not (reuse and os.path.exists(completions)):
+        cmd = medlm + ["eval", "--model", pkg, "--json", "--completions", completions, "--device", "cpu"]
+        if limit:
+            cmd += ["--limit", str(limit)]
+        out = _run(cmd)
+        with open(os.path.join(pkg, "eval.json"), "w", encoding="utf-8") as f:
+            f.write(out)
     with open(completions, encoding="utf-8") as f:
-        for line in f:
-            c = json.loads(line)
-            answers[(c["budget"], c["mode"], c["id"])] = c["text"]
-    return table, answers
+        return {(c["budget"], c["mode"], c["id"]): c for c in map(json.loads, f)}
 
 
-def agreement(answers, reference):
-    """Per (budget, mode): the share of items whose answer text equals the reference's."""
+def compare(answers, reference):
+    """Per (budget, mode): accuracy, the share of answers whose text equals the reference's, and the items only
+    the reference / only this package got right."""
     out = {}
-    for (budget, mode, item), text in answers.items():
-        same, n = out.get((budget, mode), (0, 0))
-        out[(budget, mode)] = (same + (text == reference.get((budget, mode, item))), n + 1)
-    return {k: 100.0 * s / n for k, (s, n) in out.items()}
+    for key, c in answers.items():
+        r = reference[key]
+        t = out.setdefault(key[:2], {"n": 0, "correct": 0, "same": 0, "reference_only": 0, "only": 0})
+        t["n"] += 1
+        t["correct"] += bool(c["correct"])
+        t["same"] += c["text"] == r["text"]
+        t["reference_only"] += bool(r["correct"] and not c["correct"])
+        t["only"] += bool(c["correct"] and not r["correct"])
+    return out
 
 
-def table(folder, medlm, variants, rounds, count, batch_size, limit):
+def table(folder, medlm, variants, rounds, count, batch_size, limit, reuse=False):
     folders = {name: os.path.join(folder, name) for name in variants}
     speed, samples = bench(medlm, folders, rounds, count, batch_size)
-    evals, answers = {}, {}
-    for name, pkg in folders.items():
-        evals[name], answers[name] = evaluate(medlm, pkg, limit)
+    answers = {name: evaluate(medlm, pkg, limit, reuse) for name, pkg in folders.items()}
     ref = answers[variants[0]]
     result = {"bench": {"passes_per_second": speed, "samples": samples, "rounds": rounds, "count": count,
                         "batch_size": batch_size},
               "packages": {}}
     for name in variants:
-        agree = agreement(answers[name], ref)
         rows = {}
-        for row in evals[name]["rows"]:
-            b = row["budget"]
-            rows[b] = {"mask_only": row["mask_only"]["all"], "mask_edit": row["mask_edit"]["all"],
-                       "agree_mask_only": agree.get((b, "mask_only")), "agree_mask_edit": agree.get((b, "mask_edit"))}
+        for (budget, mode), t in compare(answers[name], ref).items():
+            row = rows.setdefault(budget, {})
+            row[mode] = 100.0 * t["correct"] / t["n"]
+            row["agree_" + mode] = 100.0 * t["same"] / t["n"]
+            row["fp32_only_" + mode], row["only_" + mode] = t["reference_only"], t["only"]
         result["packages"][name] = {"bytes": package_bytes(folders[name]),
                                     "speed_vs_fp32": speed[name] / speed[variants[0]], "rows": rows}
     with open(os.path.join(folder, "precision.json"), "w", encoding="utf-8") as f:
@@ -162,12 +164,13 @@ def main(argv=None):
     t.add_argument("--count", type=int, default=64)
     t.add_argument("--batch-size", type=int, default=8)
     t.add_argument("--limit", type=int, default=0, help="eval only the first N held-out items (0: all)")
+    t.add_argument("--reuse", action="store_true", help="read an existing PKG/completions.jsonl instead of evaluating")
     a = p.parse_args(argv)
     variants = a.variants.split(",")
     if a.cmd == "export":
         export(a.out, variants)
     else:
-        table(a.dir, shlex.split(a.medlm), variants, a.rounds, a.count, a.batch_size, a.limit)
+        table(a.dir, shlex.split(a.medlm), variants, a.rounds, a.count, a.batch_size, a.limit, a.reuse)
 
 
 if __name__ == "__main__":
