@@ -77,6 +77,8 @@ task families below.
 - Files: {", ".join(f"`{f}` ({sizes[f] / 1e6:.2f} MB)" for f in files)}.
 - Generation length {man['generation']['gen_length']} (the answer region; answers are at most 40 tokens + `<|im_end|>`).
 - Prompt format: ChatML without a system turn (`<|im_start|>user\\n...<|im_end|>\\n<|im_start|>assistant\\n`).
+- Lower precision: the same weights at float16, int8 and int4 (`export/precision.py`): sizes, speed, held-out
+  accuracy and agreement with float32 in [export/README.md](../../export/README.md#precision-the-bundled-model).
 
 ## Corpus (export/corpus.py)
 - Code: `write TASK(PARAM) with k = K` for 8 tasks (sum_gt, count_gt, count_eq, add_k, mul_k, keep_lt,
