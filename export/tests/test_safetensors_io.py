@@ -11,6 +11,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 import export_onnx as E
 import safetensors_io as st
+import tiny_checkpoints as tc
 from model import MeDlmConfig, MeDlmModel
 
 CFG = MeDlmConfig(vocab_size=40, hidden_size=16, intermediate_size=24, num_hidden_layers=2, num_attention_heads=2,
@@ -109,18 +110,8 @@ def test_original_llada_layout(tmp_path):
     """GSAI-ML LLaDA names (model.transformer.*) and config keys (d_model, n_heads, ...) map onto model.py."""
     m = tiny_model()
     sd = {k: v.numpy() for k, v in m.state_dict().items() if k != "next_token_head.weight"}
-    inverse = {"model.embed_tokens.weight": "model.transformer.wte.weight", "lm_head.weight": "model.transformer.ff_out.weight",
-               "model.norm.weight": "model.transformer.ln_f.weight"}
-    parts = {"self_attn.q_proj": "q_proj", "self_attn.k_proj": "k_proj", "self_attn.v_proj": "v_proj",
-             "self_attn.o_proj": "attn_out", "input_layernorm": "attn_norm", "post_attention_layernorm": "ff_norm",
-             "mlp.gate_proj": "ff_proj", "mlp.up_proj": "up_proj", "mlp.down_proj": "ff_out"}
-    orig = {}
-    for k, v in sd.items():
-        if k in inverse:
-            orig[inverse[k]] = v
-            continue
-        layer, rest = k[len("model.layers."):].split(".", 1)
-        orig[f"model.transformer.blocks.{layer}.{parts[rest[:-len('.weight')]]}.weight"] = v
+    orig = tc.checkpoint_tensors("llada", m)
+    assert len(orig) == len(sd)
     folder = tmp_path / "llada"
     folder.mkdir()
     st.save_file(orig, str(folder / "model.safetensors"))

@@ -5,12 +5,12 @@ import os
 import numpy as np
 import onnx
 import pytest
-import torch
 
 import export_onnx as E
 import safetensors_io as st
 import stream_export as S
 import tiny_checkpoints as tc
+from make_layout_fixtures import dequantized_model
 from package_check import maxdiff, run_package
 
 
@@ -54,19 +54,6 @@ def test_float16_matches_module(checkpoint, tmp_path):
     softmax_in = {n.input[0] for n in proto.graph.node if n.op_type == "Softmax"}
     types = {v.name: v for v in onnx.shape_inference.infer_shapes(proto).graph.value_info}
     assert softmax_in and all(types[s].type.tensor_type.elem_type == onnx.TensorProto.FLOAT for s in softmax_in)
-
-
-def dequantized_model(model, bits, block, heads=True):
-    """The module with every linear weight replaced by its quantize -> dequantize round trip."""
-    q = type(model)(model.config)
-    q.load_state_dict(model.state_dict())
-    with torch.no_grad():
-        for name, p in q.named_parameters():
-            if p.dim() == 2 and name != "model.embed_tokens.weight" and (heads or "head" not in name):
-                w = p.numpy()
-                packed, scales = S.quantize_blocks(w, bits, block)
-                p.copy_(torch.from_numpy(S.dequantize_blocks(packed, scales, bits, w.shape[1])))
-    return q.eval()
 
 
 @pytest.mark.parametrize("weights,bits", [("int8", 8), ("int4", 4)])

@@ -406,7 +406,7 @@ public sealed class MeDlmChatClient : IChatClient
         }
         return Budget.TryParse(text, out double budget, out bool auto, out string error)
             ? (auto ? null : budget, auto, true)
-            : throw new ArgumentException($"AdditionalProperties[\"{key}\"]: {error} (write {Budget.SyntaxWithAuto}).");
+            : throw new ArgumentException($"AdditionalProperties[\"{key}\"]: {error}.");
     }
 
     private static double? Number(AdditionalPropertiesDictionary? extra, string key)

@@ -77,24 +77,21 @@ public sealed class MeDlmChatClientTests : IDisposable
         Assert.Equal(expected.Stats.TotalPasses, (int)response.AdditionalProperties!["medlm.mask_passes"]! + (int)response.AdditionalProperties["medlm.edit_passes"]!);
         Assert.Equal(12, expected.Stats.MaskPasses + expected.Stats.PlannedEditRounds); // 48 x 1/4
 
-        // The same settings as deserialized JSON (what a config file or a remote caller hands over).
-        var fromJson = new ChatOptions
-        {
-            Temperature = 0.8f,
-            Seed = 11,
-            AdditionalProperties = new() { [MeDlmChatOptions.Budget] = JsonDocument.Parse("0.25").RootElement },
-        };
-        Assert.Equal(expected.Text, (await _client.GetResponseAsync(MathPrompt, fromJson)).Text);
-
-        // The library's budget syntax, as the CLI and the server accept it.
-        foreach (object written in new object[] { "1/4", "25%", "0.25", JsonDocument.Parse("\"1/4\"").RootElement })
+        // The same settings as deserialized JSON (what a config file or a remote caller hands over), and the
+        // library's budget syntax as the CLI and the server accept it.
+        foreach (object written in new object[] { JsonDocument.Parse("0.25").RootElement, "1/4", "25%", "0.25", JsonDocument.Parse("\"1/4\"").RootElement })
         {
             var asText = new ChatOptions { Temperature = 0.8f, Seed = 11, AdditionalProperties = new() { [MeDlmChatOptions.Budget] = written } };
             Assert.Equal(expected.Text, (await _client.GetResponseAsync(MathPrompt, asText)).Text);
         }
-        var bad = new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Budget] = "3/2" } };
+        await AssertBudgetRefused("3/2", "must be in (0, 1]");
+    }
+
+    private async Task AssertBudgetRefused(string budget, string because)
+    {
+        var bad = new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Budget] = budget } };
         ArgumentException e = await Assert.ThrowsAnyAsync<ArgumentException>(() => _client.GetResponseAsync(MathPrompt, bad));
-        Assert.Contains("must be in (0, 1]", e.Message, StringComparison.Ordinal);
+        Assert.Contains(because, e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -125,9 +122,7 @@ public sealed class MeDlmChatClientTests : IDisposable
         // A base request's AutoBudget holds unless the options give a budget of their own.
         var baseline = new ChatOptions { RawRepresentationFactory = _ => new GenerationRequest { Prompt = "unused", AutoBudget = true } };
         Assert.Equal(expected.Text, (await _client.GetResponseAsync(Prompt, baseline)).Text);
-        var bad = new ChatOptions { AdditionalProperties = new() { [MeDlmChatOptions.Budget] = "automatic" } };
-        ArgumentException e = await Assert.ThrowsAnyAsync<ArgumentException>(() => _client.GetResponseAsync(Prompt, bad));
-        Assert.Contains("or auto", e.Message, StringComparison.Ordinal);
+        await AssertBudgetRefused("automatic", "or auto");
     }
 
     [Fact]

@@ -417,7 +417,7 @@ public static class RequestParser
         {
             if (!Budget.TryParse(b.GetString(), out value, out bool auto, out string error))
             {
-                throw ApiException.Invalid("medlm.budget", $"medlm.budget: {error} (write a number in (0, 1] or {Budget.SyntaxWithAuto})");
+                throw ApiException.Invalid("medlm.budget", $"medlm.budget: {error}");
             }
             if (auto)
             {

@@ -53,8 +53,9 @@ public static class Budget
     /// </summary>
     public static bool TryParse(string? text, out double budget, out string error)
     {
-        if (!TryParse(text, out budget, out bool auto, out error))
+        if (!TryParseCore(text, out budget, out bool auto, out error))
         {
+            error = $"{error} (write {Syntax})";
             return false;
         }
         if (auto)
@@ -72,13 +73,24 @@ public static class Budget
     /// </summary>
     public static bool TryParse(string? text, out double budget, out bool auto, out string error)
     {
+        if (TryParseCore(text, out budget, out auto, out error))
+        {
+            return true;
+        }
+        error = $"{error} (write {SyntaxWithAuto})";
+        return false;
+    }
+
+    /// <summary>The one reading of a budget's text; <paramref name="reason"/> says what is wrong, without the syntax hint.</summary>
+    private static bool TryParseCore(string? text, out double budget, out bool auto, out string reason)
+    {
         budget = 0;
         auto = false;
-        error = string.Empty;
+        reason = string.Empty;
         string s = (text ?? string.Empty).Trim();
         if (s.Length == 0)
         {
-            error = "the budget is empty";
+            reason = "the budget is empty";
             return false;
         }
         if (s.Equals(Auto, StringComparison.OrdinalIgnoreCase))
@@ -92,12 +104,12 @@ public static class Budget
         {
             if (!TryNumber(s.AsSpan(0, slash), out double num) || !TryNumber(s.AsSpan(slash + 1), out double den))
             {
-                error = $"'{s}' is not a fraction like 1/8";
+                reason = $"'{s}' is not a fraction like 1/8";
                 return false;
             }
             if (den == 0)
             {
-                error = $"'{s}' divides by zero";
+                reason = $"'{s}' divides by zero";
                 return false;
             }
             value = num / den;
@@ -106,19 +118,19 @@ public static class Budget
         {
             if (!TryNumber(s.AsSpan(0, s.Length - 1), out double pct))
             {
-                error = $"'{s}' is not a percentage like 12.5%";
+                reason = $"'{s}' is not a percentage like 12.5%";
                 return false;
             }
             value = pct / 100.0;
         }
         else if (!TryNumber(s, out value))
         {
-            error = $"'{s}' is not a budget (write {Syntax})";
+            reason = $"'{s}' is not a budget";
             return false;
         }
         if (!IsValid(value))
         {
-            error = $"budget '{s}' must be in (0, 1]";
+            reason = $"budget '{s}' must be in (0, 1]";
             return false;
         }
         budget = value;

@@ -41,6 +41,12 @@ public sealed class BudgetSyntaxTests
         Assert.False(string.IsNullOrEmpty(error));
         FormatException e = Assert.Throws<FormatException>(() => Budget.Parse(text));
         Assert.Equal(error, e.Message);
+        // Each message says once how a budget is written (the hosts add none of their own).
+        Assert.EndsWith($"(write {Budget.Syntax})", error, StringComparison.Ordinal);
+        Assert.Single(error.Split("(write ").Skip(1));
+        Assert.False(Budget.TryParse(text, out _, out _, out string withAuto));
+        Assert.EndsWith($"(write {Budget.SyntaxWithAuto})", withAuto, StringComparison.Ordinal);
+        Assert.Single(withAuto.Split("(write ").Skip(1));
     }
 
     [Theory]
