@@ -127,12 +127,33 @@ graphs keep the parameter names, so `export/export_onnx.py:model_from_package` r
 from this folder alone (the reference decoders in `medlm bench` use it).""" + (
         f" This run was interrupted and resumed from its checkpoints ({'; '.join(resumes)}; on an overloaded"
         " machine, with one thread instead of two: the logged losses after the resume equal the first"
-        " attempt's to 4 decimals)." if resumes else "") + """
-
-## Training log probes
+        " attempt's to 4 decimals)." if resumes else "") + "\n\n"
+    readme = os.path.join(args.package, "README.md")
+    text += kept_sections(readme) + """## Training log probes
 """ + "\n".join(f"- {p}" for p in probes) + "\n"
-    with open(os.path.join(args.package, "README.md"), "w") as f:
+    with open(readme, "w") as f:
         f.write(text)
+
+
+# Sections of the card that other tools measure and write (medlm eval's sweep, plot and budget auto): a
+# rebuilt card keeps them as they stand.
+KEPT_SECTIONS = ("## The accuracy / speed frontier",)
+
+
+def kept_sections(readme):
+    """The KEPT_SECTIONS of an existing card, each up to the next `## ` heading, in their order."""
+    if not os.path.exists(readme):
+        return ""
+    with open(readme) as f:
+        old = f.read()
+    out = []
+    for heading in KEPT_SECTIONS:
+        start = old.find("\n" + heading)
+        if start < 0:
+            continue
+        end = old.find("\n## ", start + 1)
+        out.append(old[start + 1:end + 1 if end >= 0 else len(old)].rstrip("\n") + "\n\n")
+    return "".join(out)
 
 
 if __name__ == "__main__":
