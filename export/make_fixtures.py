@@ -12,6 +12,9 @@
   and twice with the same weights in the top-K output form (topk_ids, topk_logits, special_logits and
   the log-sum-exp of the tokens outside the top K, or of the whole row): the runtime must decode all
   three to the same tokens.
+- packages/tiny-fixture-fails-long: tiny-fixture's weights with a zero term added to the embeddings that
+  covers only FAILS_PAST positions, so the graphs pass the load-time contract but every run on rows longer
+  than that fails inside ONNX Runtime (a broadcast error): a model error mid-batch, on any provider.
 - bad-graphs: graphs that break the contract of docs/DESIGN.md §3.3 one way each, plus a file that is not
   ONNX. Their weights are ConstantOfShape ops, so each file is a few hundred bytes.
 """
@@ -34,6 +37,7 @@ MAX_SEQ = 64
 GEN_LENGTH = 16
 OPSET = 17
 TOPK = 8
+FAILS_PAST = 32
 SPECIAL_IDS = [589, 588, 590, 592]  # mask, pad, delete, end: the order export_onnx.py writes
 
 
@@ -54,8 +58,9 @@ def _weight(nodes, inits, name, shape, rng, dtype=np.float32):
 
 def denoiser(rng=None, ids_name="input_ids", mask_name="attention_mask", ids_type=TensorProto.INT64, vocab=VOCAB,
              hidden=HIDDEN, batch="batch", with_mask=True, with_hidden=True, logits_rank=3, extra_input=None,
-             half=False):
-    """hidden = E[ids] * mask; logits = hidden @ W. Keyword arguments break one part of the contract."""
+             half=False, fails_past=0):
+    """hidden = E[ids] * mask; logits = hidden @ W. Keyword arguments break one part of the contract, or
+    (fails_past) add to E[ids] zeros sliced to the row length but at most fails_past long: longer rows fail."""
     nodes, inits = [], []
     dtype, elem = (np.float16, TensorProto.FLOAT16) if half else (np.float32, TensorProto.FLOAT)
     _weight(nodes, inits, "E", [VOCAB, hidden], rng, dtype)
@@ -64,7 +69,16 @@ def denoiser(rng=None, ids_name="input_ids", mask_name="attention_mask", ids_typ
     if ids_type != TensorProto.INT64:
         nodes.append(helper.make_node("Cast", [ids_name], ["ids64"], to=TensorProto.INT64))
         ids = "ids64"
-    nodes.append(helper.make_node("Gather", ["E", ids], ["emb"]))
+    nodes.append(helper.make_node("Gather", ["E", ids], ["tok_emb" if fails_past else "emb"]))
+    if fails_past:
+        inits += [numpy_helper.from_array(np.zeros([fails_past, hidden], dtype), "Z"),
+                  numpy_helper.from_array(np.array([0], dtype=np.int64), "zero1"),
+                  numpy_helper.from_array(np.array([1], dtype=np.int64), "one1"),
+                  numpy_helper.from_array(np.array([2], dtype=np.int64), "two1")]
+        nodes += [helper.make_node("Shape", [ids], ["ids_shape"]),
+                  helper.make_node("Slice", ["ids_shape", "one1", "two1"], ["seq_len"]),
+                  helper.make_node("Slice", ["Z", "zero1", "seq_len", "zero1"], ["z"]),
+                  helper.make_node("Add", ["tok_emb", "z"], ["emb"])]
     inputs = [_io(ids_name, ids_type, [batch, "seq"])]
     h = "emb"
     if with_mask:
@@ -244,6 +258,12 @@ def main():
             shutil.rmtree(folder)
         rng = np.random.default_rng(20261201)
         write_package(folder, name, positional_denoiser(rng, topk, rest), edit_head(rng), topk)
+
+    folder = os.path.join(OUT, "packages", "tiny-fixture-fails-long")
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    rng = np.random.default_rng(20260501)
+    write_package(folder, "tiny-fixture-fails-long", denoiser(rng, fails_past=FAILS_PAST), edit_head(rng))
 
     graphs = {
         "denoiser_wrong_input_names.onnx": denoiser(ids_name="ids", mask_name="mask"),

@@ -11,16 +11,16 @@ public static class ApiErrors
 
     /// <summary>
     /// <paramref name="r"/> is a <paramref name="status"/> whose OpenAI error has a message containing
-    /// <paramref name="message"/>, the type <c>invalid_request_error</c>, a <c>param</c> and a <c>code</c>; the
+    /// <paramref name="message"/>, the type <paramref name="type"/>, a <c>param</c> and a <c>code</c>; the
     /// error object is returned for the caller's own checks. <paramref name="name"/> names the case in failures.
     /// </summary>
-    public static async Task<JsonElement> AssertErrorAsync(HttpResponseMessage r, string name, int status, string message)
+    public static async Task<JsonElement> AssertErrorAsync(HttpResponseMessage r, string name, int status, string message, string type = "invalid_request_error")
     {
         string body = await r.Content.ReadAsStringAsync();
         Assert.True(status == (int)r.StatusCode, $"{name}: expected {status}, got {(int)r.StatusCode}: {body}");
         JsonElement error = JsonDocument.Parse(body).RootElement.GetProperty("error").Clone();
         Assert.Contains(message, error.GetProperty("message").GetString(), StringComparison.Ordinal);
-        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Equal(type, error.GetProperty("type").GetString());
         Assert.True(error.TryGetProperty("param", out _) && error.TryGetProperty("code", out _), $"{name}: error lacks param/code: {body}");
         return error;
     }
