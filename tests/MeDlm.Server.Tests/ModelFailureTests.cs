@@ -52,5 +52,7 @@ public sealed class ModelFailureTests
         Assert.DoesNotContain(streamedOk, c => c.TryGetProperty("error", out _));
 
         await ApiErrors.AssertStillHealthyAsync(server);
+        // The plain failure is counted as a 500 (the streamed one's status went out as 200 before the run).
+        Assert.Equal(1, await server.MetricAsync("medlm_request_duration_seconds_count", "status=\"500\""));
     }
 }
