@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 
 import bundle
+import decoding
 from model import MeDlmConfig, MeDlmModel
 from tokenizer import SPECIAL_TOKENS, Tokenizer
 
@@ -274,6 +275,48 @@ def build_manifest(name, cfg: MeDlmConfig, specials, dtype, has_edit_head, denoi
     }
 
 
+# generation.auto (docs/DESIGN.md §2.11): written by `medlm eval --write-auto`, read by ModelManifest with these rules.
+AUTO_KEYS = ("algorithm", "budget", "mask_steps", "block_length", "threshold", "edit_rounds", "edit_threshold",
+             "switch_threshold")
+LLADA_ALGORITHMS = ("medlm", "low_confidence", "random", "threshold")
+
+
+def validate_auto(auto, architecture, has_edit_head, gen_length):
+    """Raise ValueError on a generation.auto setting the C# runtime would refuse."""
+    if not isinstance(auto, dict):
+        raise ValueError("generation.auto must be an object")
+    unknown = [k for k in auto if k not in AUTO_KEYS]
+    if unknown:
+        raise ValueError(f"generation.auto.{unknown[0]} is not an auto setting key (use {', '.join(AUTO_KEYS)})")
+    dream = architecture == "dream"
+    names = decoding.DREAM_ALGORITHMS if dream else LLADA_ALGORITHMS
+    alg = str(auto.get("algorithm", "")).strip().lower()  # as DecodingAlgorithms.TryParse: the name, or without underscores
+    if alg not in names and alg not in [n.replace("_", "") for n in names]:
+        raise ValueError(f"generation.auto.algorithm {auto.get('algorithm')!r} is not one of {', '.join(names)}")
+
+    def number(key, ok, rule):
+        v = auto.get(key)
+        if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and ok(v)):
+            raise ValueError(f"generation.auto.{key} {v!r} {rule}")
+        return v
+
+    number("budget", lambda v: 0 < v <= 1, "must be in (0, 1]")
+    number("threshold", lambda v: 0 < v <= 1, "must be in (0, 1]")
+    whole = lambda v: v == int(v)  # noqa: E731
+    rounds = number("edit_rounds", lambda v: v >= 0 and whole(v), "must be a whole number >= 0")
+    gate = number("edit_threshold", lambda v: 0 <= v <= 1, "must be in [0, 1]")
+    switch = number("switch_threshold", lambda v: 0 <= v <= 1, "must be in [0, 1]")
+    steps = number("mask_steps", lambda v: v >= 1 and whole(v) and (gen_length is None or v <= gen_length),
+                   f"must be a whole number in 1..{gen_length}")
+    block = number("block_length", lambda v: v >= 1 and whole(v) and (gen_length is None or gen_length % v == 0),
+                   f"must divide gen_length {gen_length}")
+    if (rounds or gate) and not has_edit_head:
+        raise ValueError("generation.auto.edit_rounds and edit_threshold need an edit head")
+    if switch and (dream or alg == "random"):
+        raise ValueError(f"generation.auto.switch_threshold does not apply to algorithm {alg!r}")
+    return steps, block
+
+
 def validate_manifest(m, folder=None):
     """Raise ValueError on a manifest the C# runtime could not use; with folder, also check the graphs' dims."""
     for key in ("format", "name", "architecture", "vocab_size", "hidden_size", "max_sequence_length",
@@ -315,6 +358,8 @@ def validate_manifest(m, folder=None):
         raise ValueError(f"generation.edit_rounds {rounds!r} must be a whole number >= 0")
     if "edit_head" not in g and (gen.get("edit_threshold") or rounds):
         raise ValueError("generation.edit_threshold and edit_rounds need an edit head")
+    if gen.get("auto") is not None:
+        validate_auto(gen["auto"], m["architecture"], "edit_head" in g, gen.get("gen_length"))
     if folder is not None:
         d = onnx.load(os.path.join(folder, g["denoiser"]["file"]), load_external_data=False)
         dims = {o.name: [x.dim_value or x.dim_param for x in o.type.tensor_type.shape.dim] for o in d.graph.output}
@@ -622,6 +667,8 @@ def main(argv=None):
                               max_seq_len=a.max_seq_len)
     print(f"wrote {a.out}: {manifest['architecture']} {manifest['dtype']} vocab {manifest['vocab_size']} "
           f"graphs {', '.join(manifest['graphs'])}")
+    if a.package:
+        carry_auto(a.package, a.out)
     if a.verify:
         diffs = verify_package(model, a.out)
         print("max abs diff vs PyTorch: " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()))
@@ -631,6 +678,27 @@ def main(argv=None):
     if a.golden:
         write_golden(model, a.out, a.golden)
         print(f"wrote {a.golden} ({os.path.getsize(a.golden)} bytes)")
+
+
+def carry_auto(source, out):
+    """A re-exported package keeps its source's measured generation.auto (medlm eval --write-auto) when it is
+    still valid for the new package."""
+    with open(os.path.join(source, MANIFEST), encoding="utf-8") as f:
+        auto = json.load(f)["generation"].get("auto")
+    if auto is None:
+        return
+    path = os.path.join(out, MANIFEST)
+    with open(path, encoding="utf-8") as f:
+        manifest = json.load(f)
+    manifest["generation"]["auto"] = auto
+    try:
+        validate_manifest(manifest)
+    except ValueError as e:
+        print(f"generation.auto of {source} not carried over: {e}", file=sys.stderr)
+        return
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2, ensure_ascii=False)
+        f.write("\n")
 
 
 if __name__ == "__main__":

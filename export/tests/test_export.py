@@ -17,6 +17,7 @@ from model import MeDlmConfig, MeDlmModel
 from tokenizer import Tokenizer, train as train_tokenizer
 
 BUNDLED_TOKENIZER = os.path.join(HERE, "..", "..", "onnx", "medlm-tiny", "tokenizer.json")
+BUNDLED = os.path.join(HERE, "..", "..", "onnx", "medlm-tiny")
 FLOAT, FLOAT16, INT64 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.INT64
 # ops the numpy interpreter knows; a new op in the graph is a change the C# runtime team should hear about
 KNOWN_OPS = {"Add", "Cast", "Concat", "Constant", "Cos", "Div", "Gather", "Identity", "MatMul", "Mul", "Neg", "Pow",
@@ -337,3 +338,36 @@ def test_package_alone_rebuilds_the_pytorch_model(tmp_path):
         a, b = model(ids), rebuilt(ids)
     for x, y in zip(a, b):
         assert torch.equal(x, y)
+
+
+def test_generation_auto_follows_the_runtimes_rules(package):
+    """generation.auto (written by medlm eval --write-auto) is checked as ModelManifest checks it; the bundled
+    package's own setting passes."""
+    out, manifest = package
+    with open(os.path.join(BUNDLED, "medlm.json"), encoding="utf-8") as f:
+        bundled = json.load(f)
+    assert bundled["generation"].get("auto"), "the bundled package carries its measured auto setting"
+    E.validate_manifest(bundled)
+    for auto, why in (({"budget": 0.5}, "algorithm"), ({"algorithm": "entropy"}, "algorithm"),
+                      ({"algorithm": "medlm", "budget": 1.5}, "budget"), ({"algorithm": "medlm", "steps": 4}, "steps"),
+                      ({"algorithm": "medlm", "mask_steps": 49}, "mask_steps"),
+                      ({"algorithm": "medlm", "block_length": 5}, "block_length"),
+                      ({"algorithm": "random", "switch_threshold": 0.9}, "switch_threshold"), ("medlm", "object"),
+                      ({"algorithm": "low-confidence"}, "algorithm")):
+        bad = json.loads(json.dumps(manifest))
+        bad["generation"]["auto"] = auto
+        with pytest.raises(ValueError, match=why):
+            E.validate_manifest(bad)
+    good = json.loads(json.dumps(manifest))
+    good["generation"]["auto"] = {"algorithm": "LowConfidence", "mask_steps": 12, "edit_rounds": 4, "edit_threshold": 0.9}
+    E.validate_manifest(good)
+
+
+def test_reexport_keeps_the_measured_auto_setting(tmp_path):
+    """export_onnx --package (e.g. into the top-K form) carries the source's generation.auto over."""
+    out = str(tmp_path / "topk")
+    E.main(["--package", BUNDLED, "--out", out, "--topk", "16"])
+    with open(os.path.join(BUNDLED, "medlm.json"), encoding="utf-8") as f:
+        source = json.load(f)["generation"]["auto"]
+    with open(os.path.join(out, "medlm.json"), encoding="utf-8") as f:
+        assert json.load(f)["generation"]["auto"] == source
