@@ -128,7 +128,7 @@ internal sealed record DecodingValues(
             case "algorithm":
                 ok = TryParseAlgorithm(text, out DecodingAlgorithm a);
                 result = v with { Algorithm = a };
-                error = ok ? string.Empty : $"'{text}' is not one of medlm, low-confidence, random, threshold, origin, maskgit-plus, topk-margin, entropy";
+                error = ok ? string.Empty : $"'{text}' is not one of {DecodingAlgorithms.NameList.Replace('_', '-')}";
                 return ok;
             case "gen_length" or "mask_steps" or "edit_steps" or "block_length" or "top_k":
                 int i = Int(text, ref ok);

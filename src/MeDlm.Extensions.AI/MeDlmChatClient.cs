@@ -383,7 +383,7 @@ public sealed class MeDlmChatClient : IChatClient
             return parsed;
         }
         throw new ArgumentException(
-            $"AdditionalProperties[\"{MeDlmChatOptions.Algorithm}\"] must be medlm, low_confidence, random or threshold, got '{value}'.");
+            $"AdditionalProperties[\"{MeDlmChatOptions.Algorithm}\"] must be one of {DecodingAlgorithms.NameList}, got '{value}'.");
     }
 
     /// <summary>The budget as a number or in the library's budget syntax ("1/8", "0.125", "12.5%", "auto"); Given is false when absent.</summary>

@@ -379,7 +379,7 @@ public static class RequestParser
         {
             algorithm = DecodingAlgorithms.TryParse(name, out DecodingAlgorithm a)
                 ? a
-                : throw ApiException.Invalid("medlm.algorithm", $"medlm.algorithm \"{name}\" is not one of medlm, low_confidence, random, threshold, origin, maskgit_plus, topk_margin, entropy");
+                : throw ApiException.Invalid("medlm.algorithm", $"medlm.algorithm \"{name}\" is not one of {DecodingAlgorithms.NameList}");
         }
         (double? budget, bool autoBudget) = ReadBudget(m);
         return new MedlmSettings

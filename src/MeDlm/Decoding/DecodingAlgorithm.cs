@@ -55,6 +55,9 @@ public static class DecodingAlgorithms
 
     private static readonly DecodingAlgorithm[] All = Enum.GetValues<DecodingAlgorithm>();
 
+    /// <summary>Every algorithm's <see cref="Name"/>, comma-separated, for the error messages of every host.</summary>
+    public static readonly string NameList = string.Join(", ", Array.ConvertAll(All, Name));
+
     /// <summary>
     /// Parses a manifest / reference name (<see cref="Name"/>; case-insensitive), or the name without its
     /// underscores, which is also the enum name (<c>low_confidence</c>, <c>lowconfidence</c>, <c>LowConfidence</c>).

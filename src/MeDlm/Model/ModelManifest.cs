@@ -469,7 +469,7 @@ public sealed class ModelManifest
         }
         if (!DecodingAlgorithms.TryParse(algorithmName, out DecodingAlgorithm algorithm))
         {
-            throw r.Fail($"{P}algorithm \"{algorithmName}\" is not one of medlm, low_confidence, random, threshold, origin, maskgit_plus, topk_margin, entropy");
+            throw r.Fail($"{P}algorithm \"{algorithmName}\" is not one of {DecodingAlgorithms.NameList}");
         }
         if (DecodingAlgorithms.IsDream(algorithm) != dream)
         {
